@@ -1,0 +1,120 @@
+import ClusterModel
+
+/// The cluster brain: one pure, deterministic value per node that decides everything.
+///
+/// Drivers feed it ``Brain/Event``s (facts, each with `now`) and carry out the
+/// ``Brain/Directive``s it returns. It never reads a clock, never does I/O and never starts a task.
+public enum Brain {}
+
+extension Brain {
+    /// Deliberately unsafe behaviour, for tests that prove the invariant checkers can fail.
+    /// MUST stay at ``none`` outside such tests.
+    public struct InjectedFaults: Hashable, Sendable {
+        /// Self-fence this much later than the deadline.
+        public var selfFenceDelay: Span
+        /// Evict this much earlier than the tolerance allows.
+        public var evictEarly: Span
+
+        public init(selfFenceDelay: Span = .zero, evictEarly: Span = .zero) {
+            self.selfFenceDelay = selfFenceDelay
+            self.evictEarly = evictEarly
+        }
+
+        public static let none = InjectedFaults()
+    }
+
+    /// Fixed facts about the node this brain runs on.
+    public struct Configuration: Hashable, Sendable {
+        public var node: NodeName
+        public var version: String
+        public var faults: InjectedFaults
+
+        public init(node: NodeName, version: String = "0.1.0", faults: InjectedFaults = .none) {
+            self.node = node
+            self.version = version
+            self.faults = faults
+        }
+    }
+
+    /// Past-tense facts delivered to the brain.
+    public enum Event: Hashable, Sendable {
+        /// The agent started; `localResources` are held on this node already (found by the address manager).
+        case started(localResources: Set<ResourceName>)
+        /// The store changed (or was re-read); the whole decoded view at its revision.
+        case viewChanged(ClusterView)
+        /// The member key was created (or adopted after an agent restart) at `memberRevision`.
+        case joined(memberRevision: Revision, sentAt: Moment)
+        case joinFailed
+        /// A heartbeat sent at `sentAt` committed.
+        case heartbeatAcknowledged(sentAt: Moment)
+        /// The heartbeat's compare failed: this node was evicted.
+        case heartbeatRejected
+        /// The heartbeat did not reach the store.
+        case heartbeatFailed
+        /// A fenced status write committed or was refused (fence failed or store unreachable).
+        case statusCommitted(ResourceName, generation: UInt64, LocalState)
+        case statusRejected(ResourceName, generation: UInt64)
+        case scriptFinished(ResourceName, ScriptAction, generation: UInt64, ScriptOutcome)
+        case timerFired
+        /// SIGTERM: unload local resources, hand them over, leave.
+        case shutdownRequested
+    }
+
+    /// A script to run, with everything the runner needs.
+    public struct ScriptJob: Hashable, Sendable {
+        public var resource: ResourceName
+        public var action: ScriptAction
+        public var generation: UInt64
+        public var script: ScriptSpec
+        public var variables: [String: String]
+
+        public init(
+            resource: ResourceName, action: ScriptAction, generation: UInt64, script: ScriptSpec,
+            variables: [String: String]
+        ) {
+            self.resource = resource
+            self.action = action
+            self.generation = generation
+            self.script = script
+            self.variables = variables
+        }
+    }
+
+    /// Imperatives for the drivers. Every store write named here is fenced as its comment says.
+    public enum Directive: Hashable, Sendable {
+        /// Create the member key (compare: absent), or adopt it if this node's own key still exists.
+        case join(MemberRecord)
+        /// Rewrite the member key; compare its create revision with `memberRevision`.
+        case sendHeartbeat(MemberRecord, memberRevision: Revision, sentAt: Moment)
+        /// Delete the member key (compare create revision), and the master key too if `resign` is set.
+        case leave(memberRevision: Revision, resign: MasterRecord?)
+        /// Become master: put `record`; compare the master key's mod revision with `expected` (nil: absent).
+        case campaign(MasterRecord, expected: Revision?)
+        /// Rewrite the master key; compare its value with `record`.
+        case renewMaster(MasterRecord)
+        /// Put an assignment; compare the master key's value with `term` and the assignment's mod
+        /// revision with `expected` (nil: absent); delete command `consuming` in the same transaction.
+        case writeAssignment(ResourceName, Assignment, expected: Revision?, term: MasterRecord, consuming: String?)
+        /// Delete a member whose heartbeats stopped; compare its mod revision and the master's value.
+        case evictMember(NodeName, modRevision: Revision, term: MasterRecord)
+        /// Put the epoch; compare the master's value.
+        case writeEpoch(UInt64, term: MasterRecord)
+        /// Delete a handled (refused) command; compare the master's value.
+        case deleteCommand(String, term: MasterRecord)
+        /// Put this node's status of a resource; compare the assignment's mod revision with `fence`.
+        case writeStatus(ResourceName, ResourceStatus, fence: Revision)
+        case runScript(ScriptJob)
+        /// Kill the resources' running scripts and remove their addresses now, without the store.
+        case selfFence([ResourceName])
+        /// Deliver `.timerFired` at `at` (replaces any earlier request).
+        case scheduleTimer(at: Moment)
+        /// Append to the cluster event log.
+        case record(ClusterEvent)
+        /// Pet the hardware watchdog (only issued while the self-fence deadline is in the future).
+        case petWatchdog
+        /// Reset this node (monitor action `reboot`).
+        case reboot
+        /// Shutdown finished: every resource handed over and the member key deleted (or unreachable).
+        case shutdownComplete
+    }
+}

@@ -1,0 +1,222 @@
+import ClusterModel
+
+extension Brain {
+    /// What this node is doing with one resource.
+    public enum Phase: Hashable, Sendable {
+        /// The fenced `Loading` status write is in flight; the load script starts when it commits.
+        case awaitingFence
+        case loading
+        case running
+        case unloading(UnloadPurpose)
+        case comatose
+        /// Stopped by a self-fence or an eviction; may load again once a heartbeat proves membership.
+        case fenced
+        /// Cleanly unloaded and reported Offline at this generation: never loaded again at it.
+        case released
+
+        /// Whether the resource may be active on this node (its address may be up).
+        public var mayHold: Bool {
+            switch self {
+            case .loading, .running, .unloading, .comatose, .awaitingFence: true
+            case .fenced, .released: false
+            }
+        }
+    }
+
+    /// Why an unload runs.
+    public enum UnloadPurpose: Hashable, Sendable {
+        /// Hand over or take offline, then report Offline.
+        case release
+        /// Monitor local restart: load again on this node afterwards.
+        case restart
+        /// Monitor action migrate: report Offline asking the master to move it away.
+        case moveAway
+        /// Forced stop (self-fence, eviction, or placement elsewhere): no report.
+        case forced
+    }
+
+    /// This node's record of one resource.
+    public struct LocalResource: Hashable, Sendable {
+        public var generation: UInt64
+        public var phase: Phase
+        public var incarnation: Int
+        public var upSince: Int64?
+        public var scriptInFlight: ScriptAction?
+        public var monitorFailures: [Moment]
+        public var nextMonitorAt: Moment?
+        public var lastAction: ScriptAction?
+        public var lastOutcome: ScriptOutcome?
+        /// The definition the resource was loaded with: edits apply after offline/online, as in NCS.
+        public var spec: ResourceSpec?
+        /// The status last committed, and the one being written.
+        public var committedReport: ResourceStatus?
+        public var reportInFlight: ResourceStatus?
+        /// The view revision at which a status write was refused: no retry until the view moves.
+        public var rejectedAtRevision: Revision?
+        /// Ask the master to place it elsewhere (monitor action migrate, shutdown).
+        public var moveAway: Bool
+
+        init(generation: UInt64, phase: Phase, incarnation: Int = 0) {
+            self.generation = generation
+            self.phase = phase
+            self.incarnation = incarnation
+            self.monitorFailures = []
+            self.moveAway = false
+        }
+    }
+
+    /// When a store record was first seen at its current revision.
+    public struct Sighting: Hashable, Sendable {
+        public var revision: Revision
+        public var firstSeenAt: Moment
+    }
+
+    /// A write the master issued and has not yet seen in the view.
+    struct PendingWrite: Hashable, Sendable {
+        var revision: Revision?
+        var issuedAt: Moment
+    }
+
+    /// One node's brain: membership, the master's placement, and this node's resources.
+    public struct Instance: Hashable, Sendable {
+        public let configuration: Configuration
+        public internal(set) var view: ClusterView?
+        public internal(set) var startedAt: Moment?
+
+        // Membership of this node.
+        public internal(set) var memberRevision: Revision?
+        var joinIssuedAt: Moment?
+        var heartbeatCounter: UInt64 = 0
+        var lastHeartbeatSentAt: Moment?
+        /// Send time of the newest acknowledged heartbeat (or join).
+        public internal(set) var lastAckSentAt: Moment?
+        /// True from a self-fence until the next acknowledged heartbeat.
+        public internal(set) var fenced = false
+        public internal(set) var shuttingDown = false
+        var shutdownDone = false
+
+        // What this node has seen of the others.
+        public internal(set) var memberSightings: [NodeName: Sighting] = [:]
+        public internal(set) var masterSighting: Sighting?
+
+        // Master role.
+        var campaignIssuedAt: Moment?
+        var masterTerm: MasterRecord?
+        var masterSince: Moment?
+        var quorumFormed = false
+        var pendingAssignments: [ResourceName: PendingWrite] = [:]
+        var pendingEvictions: [NodeName: PendingWrite] = [:]
+        var pendingCommands: [String: Moment] = [:]
+        var pendingEpoch: PendingWrite?
+        var knownMembers: Set<NodeName>?
+
+        // This node's resources.
+        public internal(set) var local: [ResourceName: LocalResource] = [:]
+        var scheduledTimer: Moment?
+
+        public init(configuration: Configuration) {
+            self.configuration = configuration
+        }
+
+        var me: NodeName { configuration.node }
+        var timing: TimingSettings { view?.settings.timing ?? TimingSettings() }
+
+        /// Whether this node currently acts as master.
+        public var isMaster: Bool {
+            guard let view, let master = view.master, master.value.node == me, memberRevision != nil, !fenced else {
+                return false
+            }
+            return masterTerm == master.value
+        }
+
+        /// The self-fence deadline: send time of the last acknowledged heartbeat + tolerance − margin.
+        public var deadline: Moment? {
+            let base = lastAckSentAt ?? startedAt
+            return base.map { $0 + timing.selfFenceAfter + configuration.faults.selfFenceDelay }
+        }
+
+        /// Handles one event; returns the directives to carry out, in order.
+        public mutating func handle(_ event: Event, now: Moment) -> [Directive] {
+            var out: [Directive] = []
+            switch event {
+            case .started(let resources):
+                startedAt = now
+                for resource in resources {
+                    local[resource] = LocalResource(generation: 0, phase: .running)
+                }
+            case .viewChanged(let newView):
+                observe(newView, now: now, into: &out)
+            case .joined(let revision, let sentAt):
+                memberRevision = revision
+                joinIssuedAt = nil
+                acknowledge(sentAt: sentAt, now: now, into: &out)
+                out.append(.record(ClusterEvent(kind: .membership, node: me, message: "joined the cluster")))
+            case .joinFailed:
+                joinIssuedAt = nil
+            case .heartbeatAcknowledged(let sentAt):
+                if memberRevision != nil { acknowledge(sentAt: sentAt, now: now, into: &out) }
+            case .heartbeatRejected:
+                if memberRevision != nil { evicted(now: now, into: &out) }
+            case .heartbeatFailed:
+                break
+            case .statusCommitted(let resource, let generation, let state):
+                statusCommitted(resource, generation: generation, state: state, now: now, into: &out)
+            case .statusRejected(let resource, let generation):
+                statusRejected(resource, generation: generation)
+            case .scriptFinished(let resource, let action, let generation, let outcome):
+                scriptFinished(resource, action: action, generation: generation, outcome: outcome, now: now, into: &out)
+            case .timerFired:
+                scheduledTimer = nil
+            case .shutdownRequested:
+                shuttingDown = true
+                out.append(.record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over")))
+            }
+            reconcile(now: now, into: &out)
+            return out
+        }
+
+        /// Everything level-triggered: membership duties, fencing, master duties, local resources, timer.
+        mutating func reconcile(now: Moment, into out: inout [Directive]) {
+            guard startedAt != nil, !shutdownDone else { return }
+            checkDeadline(now: now, into: &out)
+            membershipDuties(now: now, into: &out)
+            if view != nil {
+                electionDuties(now: now, into: &out)
+                if isMaster { masterDuties(now: now, into: &out) }
+                if memberRevision != nil || shuttingDown { reconcileLocal(now: now, into: &out) }
+            }
+            finishShutdownIfDone(into: &out)
+            scheduleNextWakeup(now: now, into: &out)
+        }
+
+        mutating func observe(_ newView: ClusterView, now: Moment, into out: inout [Directive]) {
+            for (node, member) in newView.members {
+                if memberSightings[node]?.revision != member.modRevision {
+                    memberSightings[node] = Sighting(revision: member.modRevision, firstSeenAt: now)
+                }
+            }
+            for node in memberSightings.keys where newView.members[node] == nil {
+                memberSightings[node] = nil
+            }
+            let masterRevision = newView.master?.modRevision ?? 0
+            if masterSighting?.revision != masterRevision {
+                masterSighting = Sighting(revision: masterRevision, firstSeenAt: now)
+            }
+            if let master = newView.master?.value, master.node == me, masterTerm != master {
+                masterTerm = master
+                masterSince = now
+                quorumFormed = false
+                knownMembers = nil
+                pendingAssignments = [:]
+                pendingEvictions = [:]
+                pendingCommands = [:]
+                pendingEpoch = nil
+                out.append(.record(ClusterEvent(kind: .election, node: me, message: "became master (term \(master.term))")))
+            } else if let term = masterTerm, newView.master?.value != term {
+                masterTerm = nil
+                out.append(.record(ClusterEvent(kind: .election, node: me, message: "no longer master (term \(term.term))")))
+            }
+            view = newView
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import ClusterModel
+
+extension Brain.Instance {
+    /// Resources that may be active here and are exclusive (stopped by a self-fence).
+    var heldExclusive: [ResourceName] {
+        local.filter { name, resource in
+            resource.phase.mayHold && view?.resources[name]?.mode != .everywhere
+        }.keys.sorted()
+    }
+
+    /// A heartbeat (or the join) sent at `sentAt` committed: membership held at least until then.
+    mutating func acknowledge(sentAt: Moment, now: Moment, into out: inout [Brain.Directive]) {
+        if lastAckSentAt.map({ sentAt > $0 }) ?? true { lastAckSentAt = sentAt }
+        guard let deadline, deadline > now else { return }
+        if fenced {
+            fenced = false
+            out.append(.record(ClusterEvent(kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted")))
+        }
+        out.append(.petWatchdog)
+    }
+
+    /// The heartbeat was refused, or the view shows this node's member key gone: stop, then join again.
+    mutating func evicted(now: Moment, into out: inout [Brain.Directive]) {
+        memberRevision = nil
+        lastAckSentAt = nil
+        out.append(.record(ClusterEvent(kind: .membership, node: me, message: "evicted from the cluster: stopping exclusive resources")))
+        fence(now: now, into: &out)
+    }
+
+    /// Self-fence: kill scripts and remove addresses of every exclusive resource now, then unload them.
+    mutating func fence(now: Moment, into out: inout [Brain.Directive]) {
+        fenced = true
+        let held = heldExclusive
+        guard !held.isEmpty else { return }
+        out.append(.selfFence(held))
+        for name in held {
+            guard var resource = local[name] else { continue }
+            resource.scriptInFlight = nil
+            resource.nextMonitorAt = nil
+            if let spec = view?.resources[name] {
+                resource.phase = .unloading(.forced)
+                resource.scriptInFlight = .unload
+                out.append(.runScript(job(name, spec, .unload, generation: resource.generation)))
+            } else {
+                resource.phase = .fenced
+            }
+            local[name] = resource
+        }
+    }
+
+    mutating func checkDeadline(now: Moment, into out: inout [Brain.Directive]) {
+        guard !fenced, let deadline, now >= deadline else { return }
+        if heldExclusive.isEmpty && memberRevision == nil { return }
+        out.append(
+            .record(
+                ClusterEvent(
+                    kind: .fence, node: me,
+                    message: "self-fence: no heartbeat acknowledged for \(timing.selfFenceAfter); stopping exclusive resources")))
+        fence(now: now, into: &out)
+    }
+
+    mutating func membershipDuties(now: Moment, into out: inout [Brain.Directive]) {
+        guard let view else { return }
+        if let revision = memberRevision, view.revision >= revision,
+            view.members[me]?.createRevision != revision
+        {
+            evicted(now: now, into: &out)
+        }
+        if shuttingDown { return }
+        let heartbeat = timing.heartbeat
+        if memberRevision == nil {
+            if joinIssuedAt.map({ now - $0 >= heartbeat * 2 }) ?? true {
+                joinIssuedAt = now
+                heartbeatCounter += 1
+                out.append(.join(MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version)))
+            }
+            return
+        }
+        if lastHeartbeatSentAt.map({ now - $0 >= heartbeat }) ?? true, let revision = memberRevision {
+            lastHeartbeatSentAt = now
+            heartbeatCounter += 1
+            out.append(
+                .sendHeartbeat(
+                    MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version),
+                    memberRevision: revision, sentAt: now))
+            if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
+            if let deadline, now < deadline { out.append(.petWatchdog) }
+        }
+    }
+
+    mutating func electionDuties(now: Moment, into out: inout [Brain.Directive]) {
+        guard let view, memberRevision != nil, !fenced, !shuttingDown, !isMaster else { return }
+        let tolerance = timing.tolerance
+        let masterExpired: Bool
+        if let master = view.master {
+            guard master.value.node != me || masterTerm != master.value else { return }
+            let sighting = masterSighting ?? Brain.Sighting(revision: master.modRevision, firstSeenAt: now)
+            masterExpired = master.value.node == me || now - sighting.firstSeenAt >= tolerance
+        } else {
+            masterExpired = true
+        }
+        guard masterExpired, campaignIssuedAt.map({ now - $0 >= timing.heartbeat }) ?? true else { return }
+        campaignIssuedAt = now
+        let term = (view.master?.value.term ?? 0) + 1
+        out.append(.campaign(MasterRecord(node: me, term: term), expected: view.master?.modRevision))
+    }
+
+    mutating func finishShutdownIfDone(into out: inout [Brain.Directive]) {
+        guard shuttingDown, !shutdownDone else { return }
+        let busy = local.values.contains { $0.phase.mayHold || $0.scriptInFlight != nil || $0.reportInFlight != nil }
+        guard !busy else { return }
+        // As master, wait until every resource this node released has been placed elsewhere.
+        if isMaster, let view {
+            let waiting = view.assignments.contains { name, assignment in
+                guard case .node(let holder) = assignment.value.placement, holder == me else { return false }
+                return view.status(of: name, on: me)?.value.generation == assignment.value.generation
+            }
+            if waiting && pendingAssignments.isEmpty == false { return }
+        }
+        shutdownDone = true
+        if let revision = memberRevision {
+            out.append(.leave(memberRevision: revision, resign: isMaster ? masterTerm : nil))
+        }
+        out.append(.record(ClusterEvent(kind: .membership, node: me, message: "left the cluster")))
+        out.append(.shutdownComplete)
+    }
+
+    mutating func scheduleNextWakeup(now: Moment, into out: inout [Brain.Directive]) {
+        var candidates: [Moment] = []
+        let timing = self.timing
+        if let last = lastHeartbeatSentAt, memberRevision != nil { candidates.append(last + timing.heartbeat) }
+        if memberRevision == nil, let issued = joinIssuedAt { candidates.append(issued + timing.heartbeat * 2) }
+        if memberRevision == nil, joinIssuedAt == nil, view != nil, !shuttingDown { candidates.append(now + timing.heartbeat) }
+        if !fenced, let deadline { candidates.append(deadline) }
+        if let sighting = masterSighting, !isMaster { candidates.append(sighting.firstSeenAt + timing.tolerance) }
+        if let issued = campaignIssuedAt { candidates.append(issued + timing.heartbeat) }
+        if isMaster {
+            for (node, sighting) in memberSightings where node != me {
+                candidates.append(sighting.firstSeenAt + timing.tolerance - configuration.faults.evictEarly)
+            }
+            if !quorumFormed, let since = masterSince, let quorum = view?.settings.quorum {
+                candidates.append(since + quorum.timeout)
+            }
+            let retry = timing.heartbeat * 2
+            candidates += pendingAssignments.values.map { $0.issuedAt + retry }
+            candidates += pendingEvictions.values.map { $0.issuedAt + retry }
+            if let until = view?.settings.maintenance.untilWallMilliseconds, view?.settings.maintenance.enabled == true {
+                candidates.append(now + Span(milliseconds: max(1, until - now.wallMilliseconds)))
+            }
+        }
+        for resource in local.values {
+            if let next = resource.nextMonitorAt { candidates.append(next) }
+        }
+        let future = candidates.filter { $0 > now }
+        guard let next = future.min() else { return }
+        if scheduledTimer != next {
+            scheduledTimer = next
+            out.append(.scheduleTimer(at: next))
+        }
+    }
+}

@@ -1,0 +1,298 @@
+/// A revision of the coordination store (etcd's 64-bit revision).
+public typealias Revision = Int64
+
+/// Which manual policy an alert waits on.
+public enum AlertKind: String, Codable, Hashable, Sendable, CaseIterable {
+    case start, failover, failback
+}
+
+/// The master's decision for one resource: where it runs, or why it runs nowhere.
+public enum Placement: Hashable, Sendable, CustomStringConvertible {
+    /// Not running anywhere; an admin must online it.
+    case offline
+    /// Waiting for the cluster's start-up quorum.
+    case quorumWait
+    /// None of its preferred nodes is a member.
+    case unassigned
+    /// Exclusive: loading or running on this node.
+    case node(NodeName)
+    /// Being unloaded on `from`; loads on `to` (or the best node) once `from` reports a clean Offline.
+    case migrating(from: NodeName, to: NodeName?)
+    /// Being unloaded on this node at an admin's request; then offline.
+    case stopping(NodeName)
+    /// Load, unload or monitor failed on this node; the admin must offline it.
+    case comatose(NodeName)
+    /// A MANUAL policy waits for `cluster alert`; `on` still runs it (failback), `proposed` is the target.
+    case alert(AlertKind, on: NodeName?, proposed: NodeName?)
+    /// `everywhere` resource: online on every eligible node.
+    case everywhere
+
+    /// The node that may hold the resource (exclusive), if any.
+    public var holder: NodeName? {
+        switch self {
+        case .node(let node), .stopping(let node), .comatose(let node): node
+        case .migrating(let from, _): from
+        case .alert(_, let on, _): on
+        case .offline, .quorumWait, .unassigned, .everywhere: nil
+        }
+    }
+
+    /// The state name NCS shows.
+    public var stateName: String {
+        switch self {
+        case .offline: "Offline"
+        case .quorumWait: "QuorumWait"
+        case .unassigned: "Unassigned"
+        case .node: "Running"
+        case .migrating: "Migrating"
+        case .stopping: "Unloading"
+        case .comatose: "Comatose"
+        case .alert(let kind, _, _): "Alert(\(kind.rawValue))"
+        case .everywhere: "Running"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .offline: "offline"
+        case .quorumWait: "quorum-wait"
+        case .unassigned: "unassigned"
+        case .node(let node): "node(\(node))"
+        case .migrating(let from, let to): "migrating(\(from)->\(to.map(\.rawValue) ?? "best"))"
+        case .stopping(let node): "stopping(\(node))"
+        case .comatose(let node): "comatose(\(node))"
+        case .alert(let kind, let on, let proposed):
+            "alert(\(kind.rawValue), on: \(on.map(\.rawValue) ?? "-"), proposed: \(proposed.map(\.rawValue) ?? "-"))"
+        case .everywhere: "everywhere"
+        }
+    }
+}
+
+extension Placement: Codable {
+    enum CodingKeys: String, CodingKey { case state, node, target, alert }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let state = try container.decode(String.self, forKey: .state)
+        let node = try container.decodeIfPresent(NodeName.self, forKey: .node)
+        let target = try container.decodeIfPresent(NodeName.self, forKey: .target)
+        func required() throws -> NodeName {
+            guard let node else {
+                throw ValidationError(.missingField, field: "placement.node", value: "", reason: "needed for '\(state)'")
+            }
+            return node
+        }
+        switch state {
+        case "offline": self = .offline
+        case "quorumWait": self = .quorumWait
+        case "unassigned": self = .unassigned
+        case "node": self = .node(try required())
+        case "migrating": self = .migrating(from: try required(), to: target)
+        case "stopping": self = .stopping(try required())
+        case "comatose": self = .comatose(try required())
+        case "alert": self = .alert(try container.decode(AlertKind.self, forKey: .alert), on: node, proposed: target)
+        case "everywhere": self = .everywhere
+        default:
+            throw ValidationError(field: "placement.state", value: state, reason: "unknown placement")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .offline: try container.encode("offline", forKey: .state)
+        case .quorumWait: try container.encode("quorumWait", forKey: .state)
+        case .unassigned: try container.encode("unassigned", forKey: .state)
+        case .everywhere: try container.encode("everywhere", forKey: .state)
+        case .node(let node):
+            try container.encode("node", forKey: .state)
+            try container.encode(node, forKey: .node)
+        case .migrating(let from, let to):
+            try container.encode("migrating", forKey: .state)
+            try container.encode(from, forKey: .node)
+            try container.encodeIfPresent(to, forKey: .target)
+        case .stopping(let node):
+            try container.encode("stopping", forKey: .state)
+            try container.encode(node, forKey: .node)
+        case .comatose(let node):
+            try container.encode("comatose", forKey: .state)
+            try container.encode(node, forKey: .node)
+        case .alert(let kind, let on, let proposed):
+            try container.encode("alert", forKey: .state)
+            try container.encode(kind, forKey: .alert)
+            try container.encodeIfPresent(on, forKey: .node)
+            try container.encodeIfPresent(proposed, forKey: .target)
+        }
+    }
+}
+
+/// The master's assignment of one resource, kept at `/vigil/<cluster>/assignments/<res>`.
+///
+/// Every write bumps `generation`: the fencing token handed to scripts and compared by status writes.
+public struct Assignment: Hashable, Sendable, Codable {
+    public var schema: Int
+    public var generation: UInt64
+    public var placement: Placement
+    /// The join revision (member key create revision) of the holder when it was placed there:
+    /// a holder that has since been evicted and joined again no longer owns it.
+    public var memberRevision: Revision?
+    /// Why the master decided this, for the event log and `vigil status`.
+    public var reason: String
+    /// Set after a monitor-driven move: such a resource never fails back automatically.
+    public var noFailback: Bool
+
+    public init(
+        generation: UInt64, placement: Placement, memberRevision: Revision? = nil, reason: String,
+        noFailback: Bool = false
+    ) {
+        self.schema = 1
+        self.generation = generation
+        self.placement = placement
+        self.memberRevision = memberRevision
+        self.reason = reason
+        self.noFailback = noFailback
+    }
+}
+
+/// A resource's state on one node.
+public enum LocalState: String, Codable, Hashable, Sendable, CaseIterable {
+    case offline = "Offline"
+    case loading = "Loading"
+    case running = "Running"
+    case unloading = "Unloading"
+    case comatose = "Comatose"
+}
+
+/// A script kind.
+public enum ScriptAction: String, Codable, Hashable, Sendable, CaseIterable {
+    case load, unload, monitor
+}
+
+/// How a script ended.
+public enum ScriptOutcome: Hashable, Sendable, Codable, CustomStringConvertible {
+    case success
+    case failure(exitCode: Int32)
+    case timedOut
+    /// Killed by Vigil (self-fence or shutdown), not a verdict on the script.
+    case killed
+
+    public var succeeded: Bool { self == .success }
+
+    public var description: String {
+        switch self {
+        case .success: "exit 0"
+        case .failure(let code): "exit \(code)"
+        case .timedOut: "timed out"
+        case .killed: "killed"
+        }
+    }
+}
+
+/// What the owning node reports for a resource, kept at `/vigil/<cluster>/status/<res>/<node>`.
+public struct ResourceStatus: Hashable, Sendable, Codable {
+    public var schema: Int
+    public var node: NodeName
+    public var generation: UInt64
+    public var state: LocalState
+    /// How many times the resource has been loaded (NCS's "lives").
+    public var incarnation: Int
+    /// Wall-clock milliseconds since 1970 at which it last became Running.
+    public var upSince: Int64?
+    /// The last script that ended, and how.
+    public var lastAction: ScriptAction?
+    public var lastOutcome: ScriptOutcome?
+    /// Set with Offline when the node asks the master to place it elsewhere (monitor migrate, shutdown).
+    public var moveAway: Bool
+
+    public init(
+        node: NodeName, generation: UInt64, state: LocalState, incarnation: Int, upSince: Int64? = nil,
+        lastAction: ScriptAction? = nil, lastOutcome: ScriptOutcome? = nil, moveAway: Bool = false
+    ) {
+        self.schema = 1
+        self.node = node
+        self.generation = generation
+        self.state = state
+        self.incarnation = incarnation
+        self.upSince = upSince
+        self.lastAction = lastAction
+        self.lastOutcome = lastOutcome
+        self.moveAway = moveAway
+    }
+}
+
+/// A node's "I am alive" record, kept at `/vigil/<cluster>/members/<node>`.
+public struct MemberRecord: Hashable, Sendable, Codable {
+    public var node: NodeName
+    public var heartbeat: UInt64
+    public var version: String
+
+    public init(node: NodeName, heartbeat: UInt64, version: String) {
+        self.node = node
+        self.heartbeat = heartbeat
+        self.version = version
+    }
+}
+
+/// The master's record, kept at `/vigil/<cluster>/master`. Its bytes stay the same for a whole term,
+/// so master writes can compare its value.
+public struct MasterRecord: Hashable, Sendable, Codable {
+    public var node: NodeName
+    public var term: UInt64
+
+    public init(node: NodeName, term: UInt64) {
+        self.node = node
+        self.term = term
+    }
+}
+
+/// An admin request for the master, kept at `/vigil/<cluster>/commands/<id>` until the master handles it.
+public struct AdminCommand: Hashable, Sendable, Codable {
+    public enum Verb: Hashable, Sendable, Codable {
+        case online(node: NodeName?)
+        case offline
+        case migrate(MigrateTarget)
+        case alert(answer: Bool)
+    }
+
+    public enum MigrateTarget: Hashable, Sendable, Codable {
+        case node(NodeName)
+        case most
+        case next
+    }
+
+    public var id: String
+    public var resource: ResourceName
+    public var verb: Verb
+    /// Who asked, for the event log.
+    public var user: String
+
+    public init(id: String, resource: ResourceName, verb: Verb, user: String = "admin") {
+        self.id = id
+        self.resource = resource
+        self.verb = verb
+        self.user = user
+    }
+}
+
+/// An entry of the cluster event log: who or what did what, and why.
+public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Kind: String, Codable, Hashable, Sendable {
+        case membership, election, assignment, script, fence, admin, alert
+    }
+
+    public var kind: Kind
+    public var node: NodeName
+    public var resource: ResourceName?
+    public var message: String
+
+    public init(kind: Kind, node: NodeName, resource: ResourceName? = nil, message: String) {
+        self.kind = kind
+        self.node = node
+        self.resource = resource
+        self.message = message
+    }
+
+    public var description: String {
+        "[\(kind.rawValue)] \(node)\(resource.map { " \($0):" } ?? ":") \(message)"
+    }
+}

@@ -1,0 +1,161 @@
+/// A value read from the store with its revisions.
+public struct Versioned<Value: Hashable & Sendable>: Hashable, Sendable {
+    public var value: Value
+    public var createRevision: Revision
+    public var modRevision: Revision
+
+    public init(_ value: Value, createRevision: Revision, modRevision: Revision) {
+        self.value = value
+        self.createRevision = createRevision
+        self.modRevision = modRevision
+    }
+}
+
+/// One raw key of the store, as a driver hands it over.
+public struct StoredEntry: Hashable, Sendable {
+    public var key: String
+    public var value: [UInt8]
+    public var createRevision: Revision
+    public var modRevision: Revision
+
+    public init(key: String, value: [UInt8], createRevision: Revision, modRevision: Revision) {
+        self.key = key
+        self.value = value
+        self.createRevision = createRevision
+        self.modRevision = modRevision
+    }
+}
+
+/// Everything the brain knows about the cluster: the decoded store at one revision.
+public struct ClusterView: Hashable, Sendable {
+    public var revision: Revision
+    public var settings: ClusterSettings
+    public var nodes: [NodeName: NodeDefinition]
+    public var members: [NodeName: Versioned<MemberRecord>]
+    public var master: Versioned<MasterRecord>?
+    public var resources: [ResourceName: ResourceSpec]
+    public var assignments: [ResourceName: Versioned<Assignment>]
+    public var statuses: [ResourceName: [NodeName: Versioned<ResourceStatus>]]
+    public var epoch: UInt64
+    public var commands: [String: AdminCommand]
+    /// Keys that could not be decoded, with the reason: shown, never acted upon.
+    public var problems: [String]
+
+    public init(revision: Revision = 0, settings: ClusterSettings = ClusterSettings()) {
+        self.revision = revision
+        self.settings = settings
+        self.nodes = [:]
+        self.members = [:]
+        self.master = nil
+        self.resources = [:]
+        self.assignments = [:]
+        self.statuses = [:]
+        self.epoch = 0
+        self.commands = [:]
+        self.problems = []
+    }
+
+    /// Defined nodes in cluster order (the default preferred order).
+    public var orderedNodes: [NodeName] {
+        nodes.values.sorted { ($0.index, $0.name) < ($1.index, $1.name) }.map(\.name)
+    }
+
+    /// The status `node` reported for `resource`, if any.
+    public func status(of resource: ResourceName, on node: NodeName) -> Versioned<ResourceStatus>? {
+        statuses[resource]?[node]
+    }
+}
+
+/// The one place that knows the store's key layout (ARCHITECTURE.md §3).
+public struct KeyLayout: Hashable, Sendable {
+    public let cluster: String
+    /// `/vigil/<cluster>/`: every key of the cluster starts with it.
+    public let prefix: String
+
+    public init(cluster: String) {
+        self.cluster = cluster
+        self.prefix = "/vigil/\(cluster)/"
+    }
+
+    public var config: String { prefix + "config" }
+    public var master: String { prefix + "master" }
+    public var epoch: String { prefix + "epoch" }
+    public func node(_ node: NodeName) -> String { prefix + "nodes/\(node)" }
+    public func member(_ node: NodeName) -> String { prefix + "members/\(node)" }
+    public func resource(_ resource: ResourceName) -> String { prefix + "resources/\(resource)" }
+    public func assignment(_ resource: ResourceName) -> String { prefix + "assignments/\(resource)" }
+    public func status(_ resource: ResourceName, node: NodeName) -> String { prefix + "status/\(resource)/\(node)" }
+    public func command(_ id: String) -> String { prefix + "commands/\(id)" }
+    public func event(_ sequence: UInt64) -> String { prefix + "events/" + String(sequence).leftPadded(to: 20) }
+    public var eventsPrefix: String { prefix + "events/" }
+
+    /// The epoch's stored form.
+    public struct EpochRecord: Hashable, Sendable, Codable, Validatable {
+        public var epoch: UInt64
+        public init(epoch: UInt64) { self.epoch = epoch }
+        public func validate() throws(ValidationError) {}
+    }
+
+    /// Decodes every entry under ``prefix`` into a view; undecodable keys go to `problems`.
+    public func view(from entries: some Sequence<StoredEntry>, revision: Revision) -> ClusterView {
+        var view = ClusterView(revision: revision)
+        for entry in entries where entry.key.hasPrefix(prefix) {
+            let path = entry.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            do {
+                try apply(entry, path: path.map(String.init), to: &view)
+            } catch {
+                view.problems.append("\(entry.key): \(error)")
+            }
+        }
+        return view
+    }
+
+    private func apply(_ entry: StoredEntry, path: [String], to view: inout ClusterView) throws {
+        func versioned<T>(_ value: T) -> Versioned<T> {
+            Versioned(value, createRevision: entry.createRevision, modRevision: entry.modRevision)
+        }
+        switch (path.first, path.count) {
+        case ("config", 1):
+            view.settings = try ModelCodec.decode(ClusterSettings.self, from: entry.value)
+        case ("master", 1):
+            view.master = versioned(try ModelCodec.decode(MasterRecord.self, from: entry.value))
+        case ("epoch", 1):
+            view.epoch = try ModelCodec.decode(EpochRecord.self, from: entry.value).epoch
+        case ("nodes", 2):
+            let node = try ModelCodec.decode(NodeDefinition.self, from: entry.value)
+            view.nodes[node.name] = node
+        case ("members", 2):
+            let member = try ModelCodec.decode(MemberRecord.self, from: entry.value)
+            view.members[member.node] = versioned(member)
+        case ("resources", 2):
+            let spec = try ModelCodec.decode(ResourceSpec.self, from: entry.value)
+            view.resources[spec.name] = spec
+        case ("assignments", 2):
+            let resource = try ResourceName(validating: path[1])
+            view.assignments[resource] = versioned(try ModelCodec.decode(Assignment.self, from: entry.value))
+        case ("status", 3):
+            let resource = try ResourceName(validating: path[1])
+            let status = try ModelCodec.decode(ResourceStatus.self, from: entry.value)
+            view.statuses[resource, default: [:]][status.node] = versioned(status)
+        case ("commands", 2):
+            let command = try ModelCodec.decode(AdminCommand.self, from: entry.value)
+            view.commands[command.id] = command
+        case ("events", 2), ("sessions", 2), ("users", 2):
+            break
+        default:
+            throw ValidationError(field: "key", value: entry.key, reason: "not a key of the Vigil layout")
+        }
+    }
+}
+
+extension MasterRecord: Validatable { public func validate() throws(ValidationError) {} }
+extension MemberRecord: Validatable { public func validate() throws(ValidationError) {} }
+extension Assignment: Validatable { public func validate() throws(ValidationError) {} }
+extension ResourceStatus: Validatable { public func validate() throws(ValidationError) {} }
+extension AdminCommand: Validatable { public func validate() throws(ValidationError) {} }
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
