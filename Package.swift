@@ -17,10 +17,12 @@ let package = Package(
         .target(name: "CoordinationStore"),
         // Deterministic in-memory store: etcd semantics, injected time, fault injection.
         .target(name: "InMemoryStore", dependencies: ["CoordinationStore"]),
+        // The agent's drivers. For now: how the brain's directives become store transactions.
+        .target(name: "NodeAgent", dependencies: ["ClusterModel", "ClusterBrain", "CoordinationStore"]),
         // Not shipped: deterministic simulation, invariant checkers, golden scenario runner.
         .target(
             name: "ClusterTestKit",
-            dependencies: ["ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore"]
+            dependencies: ["ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore", "NodeAgent"]
         ),
         .executableTarget(name: "vigild", dependencies: ["ClusterModel"]),
         .executableTarget(name: "vigil", dependencies: ["ClusterModel"]),

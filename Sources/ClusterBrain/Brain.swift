@@ -83,11 +83,11 @@ extension Brain {
     /// Imperatives for the drivers. Every store write named here is fenced as its comment says.
     public enum Directive: Hashable, Sendable {
         /// Create the member key (compare: absent), or adopt it if this node's own key still exists.
-        case join(MemberRecord)
+        case join(MemberRecord, sentAt: Moment)
         /// Rewrite the member key; compare its create revision with `memberRevision`.
         case sendHeartbeat(MemberRecord, memberRevision: Revision, sentAt: Moment)
         /// Delete the member key (compare create revision), and the master key too if `resign` is set.
-        case leave(memberRevision: Revision, resign: MasterRecord?)
+        case leave(NodeName, memberRevision: Revision, resign: MasterRecord?)
         /// Become master: put `record`; compare the master key's mod revision with `expected` (nil: absent).
         case campaign(MasterRecord, expected: Revision?)
         /// Rewrite the master key; compare its value with `record`.

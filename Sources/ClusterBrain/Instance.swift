@@ -17,8 +17,10 @@ extension Brain {
         /// Whether the resource may be active on this node (its address may be up).
         public var mayHold: Bool {
             switch self {
-            case .loading, .running, .unloading, .comatose, .awaitingFence: true
-            case .fenced, .released: false
+            case .loading, .running, .unloading(.release), .unloading(.restart), .unloading(.moveAway), .comatose,
+                .awaitingFence:
+                true
+            case .unloading(.forced), .fenced, .released: false
             }
         }
     }
@@ -113,6 +115,7 @@ extension Brain {
         // This node's resources.
         public internal(set) var local: [ResourceName: LocalResource] = [:]
         var scheduledTimer: Moment?
+        var lastPetAt: Moment?
 
         public init(configuration: Configuration) {
             self.configuration = configuration
@@ -186,6 +189,7 @@ extension Brain {
                 if memberRevision != nil || shuttingDown { reconcileLocal(now: now, into: &out) }
             }
             finishShutdownIfDone(into: &out)
+            petWatchdogIfAllowed(now: now, into: &out)
             scheduleNextWakeup(now: now, into: &out)
         }
 

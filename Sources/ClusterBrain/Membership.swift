@@ -16,6 +16,15 @@ extension Brain.Instance {
             fenced = false
             out.append(.record(ClusterEvent(kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted")))
         }
+    }
+
+    /// Pets the watchdog every third of its timeout, only while this node may hold exclusive
+    /// resources safely: its deadline is in the future, or it holds none.
+    mutating func petWatchdogIfAllowed(now: Moment, into out: inout [Brain.Directive]) {
+        guard let timeout = timing.watchdogTimeout, !shutdownDone else { return }
+        let safe = (!fenced && lastAckSentAt != nil && deadline.map { now < $0 } == true) || heldExclusive.isEmpty
+        guard safe, lastPetAt.map({ now - $0 >= Span(milliseconds: timeout.milliseconds / 3) }) ?? true else { return }
+        lastPetAt = now
         out.append(.petWatchdog)
     }
 
@@ -72,7 +81,8 @@ extension Brain.Instance {
             if joinIssuedAt.map({ now - $0 >= heartbeat * 2 }) ?? true {
                 joinIssuedAt = now
                 heartbeatCounter += 1
-                out.append(.join(MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version)))
+                out.append(
+                    .join(MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version), sentAt: now))
             }
             return
         }
@@ -84,7 +94,6 @@ extension Brain.Instance {
                     MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version),
                     memberRevision: revision, sentAt: now))
             if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
-            if let deadline, now < deadline { out.append(.petWatchdog) }
         }
     }
 
@@ -119,7 +128,7 @@ extension Brain.Instance {
         }
         shutdownDone = true
         if let revision = memberRevision {
-            out.append(.leave(memberRevision: revision, resign: isMaster ? masterTerm : nil))
+            out.append(.leave(me, memberRevision: revision, resign: isMaster ? masterTerm : nil))
         }
         out.append(.record(ClusterEvent(kind: .membership, node: me, message: "left the cluster")))
         out.append(.shutdownComplete)
@@ -150,6 +159,9 @@ extension Brain.Instance {
         }
         for resource in local.values {
             if let next = resource.nextMonitorAt { candidates.append(next) }
+        }
+        if let timeout = timing.watchdogTimeout, let last = lastPetAt {
+            candidates.append(last + Span(milliseconds: timeout.milliseconds / 3))
         }
         let future = candidates.filter { $0 > now }
         guard let next = future.min() else { return }

@@ -65,7 +65,7 @@ extension Brain.Instance {
             let waited = masterSince.map { now - $0 >= settings.quorum.timeout } ?? false
             if placedBefore || enough || waited {
                 quorumFormed = true
-                let why = placedBefore ? "cluster already formed" : enough ? "\(view.members.count) of \(settings.quorum.nodeCount) nodes present" : "quorum timeout \(settings.quorum.timeout) passed"
+                let why = placedBefore ? "cluster already formed" : enough ? "\(view.members.count) members present, quorum \(settings.quorum.nodeCount)" : "quorum timeout \(settings.quorum.timeout) passed"
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "quorum reached: \(why)")))
             }
         }

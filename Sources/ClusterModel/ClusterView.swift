@@ -99,15 +99,41 @@ public struct KeyLayout: Hashable, Sendable {
     /// Decodes every entry under ``prefix`` into a view; undecodable keys go to `problems`.
     public func view(from entries: some Sequence<StoredEntry>, revision: Revision) -> ClusterView {
         var view = ClusterView(revision: revision)
-        for entry in entries where entry.key.hasPrefix(prefix) {
-            let path = entry.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-            do {
-                try apply(entry, path: path.map(String.init), to: &view)
-            } catch {
-                view.problems.append("\(entry.key): \(error)")
-            }
-        }
+        for entry in entries { put(entry, into: &view) }
         return view
+    }
+
+    /// Applies one changed key to `view` (decoding only that key).
+    public func put(_ entry: StoredEntry, into view: inout ClusterView) {
+        guard entry.key.hasPrefix(prefix) else { return }
+        let path = entry.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        do {
+            try apply(entry, path: path.map(String.init), to: &view)
+        } catch {
+            view.problems.append("\(entry.key): \(error)")
+        }
+    }
+
+    /// Applies the deletion of one key to `view`.
+    public func delete(_ key: String, from view: inout ClusterView) {
+        guard key.hasPrefix(prefix) else { return }
+        let path = key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        switch (path.first, path.count) {
+        case ("config", 1): view.settings = ClusterSettings()
+        case ("master", 1): view.master = nil
+        case ("epoch", 1): view.epoch = 0
+        case ("nodes", 2): view.nodes = view.nodes.filter { $0.key.rawValue != path[1] }
+        case ("members", 2): view.members = view.members.filter { $0.key.rawValue != path[1] }
+        case ("resources", 2): view.resources = view.resources.filter { $0.key.rawValue != path[1] }
+        case ("assignments", 2): view.assignments = view.assignments.filter { $0.key.rawValue != path[1] }
+        case ("status", 3):
+            if let resource = try? ResourceName(validating: path[1]), let node = try? NodeName(validating: path[2]) {
+                view.statuses[resource]?[node] = nil
+                if view.statuses[resource]?.isEmpty == true { view.statuses[resource] = nil }
+            }
+        case ("commands", 2): view.commands[path[1]] = nil
+        default: break
+        }
     }
 
     private func apply(_ entry: StoredEntry, path: [String], to view: inout ClusterView) throws {

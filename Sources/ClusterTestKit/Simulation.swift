@@ -1,0 +1,759 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import InMemoryStore
+import NodeAgent
+
+/// Settings of one simulated cluster.
+public struct SimulationSettings: Sendable {
+    public var nodes: [NodeName]
+    public var resources: [ResourceSpec]
+    public var cluster: ClusterSettings
+    public var seed: UInt64
+    /// One-way latency between a node and the store, in milliseconds.
+    public var storeLatency: ClosedRange<Int64> = 1...3
+    /// Delay before a node's watch delivers a change.
+    public var watchLatency: ClosedRange<Int64> = 1...5
+    /// How long fake scripts run, per action.
+    public var loadDuration: ClosedRange<Int64> = 20...150
+    public var unloadDuration: ClosedRange<Int64> = 10...80
+    public var monitorDuration: ClosedRange<Int64> = 5...20
+    /// A call to an unreachable store fails after this long.
+    public var storeTimeout: Int64 = 1000
+    /// Deliberately unsafe brain behaviour (checker tests only).
+    public var faults: Brain.InjectedFaults = .none
+    /// Nodes whose agents start at time 0 (the rest stay down until started).
+    public var startNodes: [NodeName]?
+
+    public init(nodes: [NodeName], resources: [ResourceSpec], cluster: ClusterSettings = ClusterSettings(), seed: UInt64 = 1) {
+        self.nodes = nodes
+        self.resources = resources
+        self.cluster = cluster
+        self.seed = seed
+    }
+
+    /// The longest a load can take, for the liveness bound.
+    var longestLoad: Int64 { loadDuration.upperBound }
+}
+
+/// A broken invariant, with when and what.
+public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    public var time: Int64
+    public var invariant: String
+    public var detail: String
+    public var description: String { "t=\(time)ms \(invariant): \(detail)" }
+}
+
+/// A period during which an exclusive resource was active on two nodes.
+public struct DoubleHolding: Hashable, Sendable {
+    public var resource: ResourceName
+    public var nodes: [NodeName]
+    public var start: Int64
+    public var end: Int64?
+    public var length: Int64? { end.map { $0 - start } }
+}
+
+/// One simulated machine: its agent (a brain plus fake drivers), its addresses and its watchdog.
+public struct SimNode: Sendable {
+    public let name: NodeName
+    public internal(set) var machineUp = true
+    /// Identifies the running agent process; 0 when none runs.
+    public internal(set) var agent = 0
+    public internal(set) var brain: Brain.Instance?
+    public internal(set) var paused = false
+    public internal(set) var partitioned = false
+    /// Exclusive resources whose address is up here (the real state the checker judges).
+    public internal(set) var held: Set<ResourceName> = []
+    /// Non-exclusive resources active here.
+    public internal(set) var active: Set<ResourceName> = []
+    var deferred: [Simulation.Action] = []
+    var view = ClusterView()
+    var lastSeenRevision: Int64 = 0
+    var watchScheduled = false
+    var scripts: [ResourceName: (token: Int, action: ScriptAction)] = [:]
+    var scriptFaults: [ResourceName: [ScriptAction: Simulation.ScriptFault]] = [:]
+    var timerToken = 0
+    var scriptToken = 0
+    var lastPet: Int64?
+    var watchdogToken = 0
+    /// This node's monotonic clock origin: moments of different nodes are not comparable.
+    let clockOffset: Int64
+}
+
+/// A deterministic cluster: N brains with fake script and address drivers on one in-memory store,
+/// a manual clock, seeded latencies and faults, and invariant checks after every step.
+public final class Simulation {
+    public enum ScriptFault: Hashable, Sendable {
+        case fail(Int32)
+        case hang
+    }
+
+    enum Action {
+        case deliver(NodeName, agent: Int, Brain.Event)
+        case timer(NodeName, agent: Int, token: Int)
+        case commit(NodeName, agent: Int, Brain.Directive)
+        case watch(NodeName, agent: Int)
+        case scriptDone(NodeName, agent: Int, token: Int, ResourceName, ScriptAction, UInt64, ScriptOutcome)
+        case watchdogCheck(NodeName, token: Int)
+        case boot(NodeName)
+        case startAgent(NodeName)
+        case resume(NodeName)
+        case heal(NodeName)
+
+        var node: NodeName {
+            switch self {
+            case .deliver(let n, _, _), .timer(let n, _, _), .commit(let n, _, _), .watch(let n, _),
+                .scriptDone(let n, _, _, _, _, _, _), .watchdogCheck(let n, _), .boot(let n), .startAgent(let n),
+                .resume(let n), .heal(let n):
+                n
+            }
+        }
+    }
+
+    struct Scheduled {
+        var time: Int64
+        var sequence: UInt64
+        var action: Action
+    }
+
+    struct LivenessObligation {
+        var resource: ResourceName
+        var from: NodeName
+        var created: Int64
+        var deadline: Int64
+        var voided = false
+    }
+
+    public let settings: SimulationSettings
+    public let layout: KeyLayout
+    let transactions: DirectiveTransactions
+    public private(set) var now: Int64 = 0
+    var random: SeededRandom
+    public private(set) var kv: InMemoryKV
+    public private(set) var nodes: [NodeName: SimNode] = [:]
+    private var queue: [Scheduled] = []
+    private var sequence: UInt64 = 0
+    /// Readable history: cluster events and injected faults.
+    public private(set) var timeline: [String] = []
+    public private(set) var violations: [Violation] = []
+    public private(set) var doubleHoldings: [DoubleHolding] = []
+    private var fencedLoads: Set<String> = []
+    private var obligations: [LivenessObligation] = []
+    private var lastDisturbance: Int64 = -1_000_000
+    private var commandCounter = 0
+    public private(set) var stepsRun = 0
+    /// Record every cluster event in the timeline (golden scenarios) or only faults and violations.
+    public var recordEvents = true
+
+    public init(_ settings: SimulationSettings) {
+        self.settings = settings
+        self.layout = KeyLayout(cluster: "sim")
+        self.transactions = DirectiveTransactions(layout: layout)
+        self.random = SeededRandom(seed: settings.seed)
+        var kv = InMemoryKV()
+        var setup: [Operation] = [.put(key: layout.config, value: ModelCodec.encode(settings.cluster))]
+        for (index, node) in settings.nodes.enumerated() {
+            setup.append(.put(key: layout.node(node), value: ModelCodec.encode(NodeDefinition(name: node, index: index))))
+        }
+        for spec in settings.resources {
+            setup.append(.put(key: layout.resource(spec.name), value: ModelCodec.encode(spec)))
+        }
+        _ = try? kv.apply(Transaction(compare: [], success: setup))
+        self.kv = kv
+        for (index, node) in settings.nodes.enumerated() {
+            nodes[node] = SimNode(name: node, clockOffset: 1_000_000 * Int64(index + 1))
+        }
+        for node in settings.startNodes ?? settings.nodes {
+            schedule(0, .startAgent(node))
+        }
+    }
+
+    var tolerance: Int64 { settings.cluster.timing.tolerance.milliseconds }
+
+    // MARK: Running
+
+    /// Processes every action up to and including time `end`.
+    public func run(until end: Int64) {
+        while let next = queue.last, next.time <= end {
+            queue.removeLast()
+            now = next.time
+            perform(next.action)
+            stepsRun += 1
+            checkInvariants()
+        }
+        now = max(now, end)
+        checkInvariants()
+    }
+
+    /// Runs for `milliseconds` of simulated time.
+    public func run(for milliseconds: Int64) { run(until: now + milliseconds) }
+
+    /// Runs until `condition` holds (checked after every action) or `limit` milliseconds pass; returns whether it held.
+    @discardableResult
+    public func run(until condition: (Simulation) -> Bool, limit: Int64) -> Bool {
+        let end = now + limit
+        if condition(self) { return true }
+        while let next = queue.last, next.time <= end {
+            queue.removeLast()
+            now = next.time
+            perform(next.action)
+            stepsRun += 1
+            checkInvariants()
+            if condition(self) { return true }
+        }
+        now = end
+        return condition(self)
+    }
+
+    private func schedule(_ time: Int64, _ action: Action) {
+        sequence += 1
+        let item = Scheduled(time: time, sequence: sequence, action: action)
+        // Kept sorted latest-first so the earliest is at the end.
+        var low = 0
+        var high = queue.count
+        while low < high {
+            let mid = (low + high) / 2
+            let other = queue[mid]
+            if (other.time, other.sequence) > (item.time, item.sequence) { low = mid + 1 } else { high = mid }
+        }
+        queue.insert(item, at: low)
+    }
+
+    private func after(_ range: ClosedRange<Int64>) -> Int64 { now + random.int(range) }
+
+    func moment(_ node: SimNode) -> Moment {
+        Moment(milliseconds: now + node.clockOffset, wallMilliseconds: 1_700_000_000_000 + now)
+    }
+
+    // MARK: Actions
+
+    private func isAgentAlive(_ name: NodeName, _ agent: Int) -> Bool {
+        guard let node = nodes[name] else { return false }
+        return node.machineUp && node.agent == agent && agent != 0
+    }
+
+    private func perform(_ action: Action) {
+        let name = action.node
+        // A frozen agent handles nothing until it resumes; its scripts and the store go on.
+        if let node = nodes[name], node.paused {
+            switch action {
+            case .deliver, .timer, .watch:
+                nodes[name]!.deferred.append(action)
+                return
+            case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
+                applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome)
+                nodes[name]!.deferred.append(.deliver(name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)))
+                return
+            default:
+                break
+            }
+        }
+        switch action {
+        case .deliver(_, let agent, let event):
+            guard isAgentAlive(name, agent) else { return }
+            feed(name, event)
+        case .timer(_, let agent, let token):
+            guard isAgentAlive(name, agent), nodes[name]!.timerToken == token else { return }
+            feed(name, .timerFired)
+        case .commit(_, let agent, let directive):
+            commit(name, agent: agent, directive)
+        case .watch(_, let agent):
+            guard isAgentAlive(name, agent) else { return }
+            nodes[name]!.watchScheduled = false
+            deliverWatch(name)
+        case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
+            guard applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome) else { return }
+            feed(name, .scriptFinished(resource, scriptAction, generation: generation, outcome))
+        case .watchdogCheck(_, let token):
+            guard let node = nodes[name], node.machineUp, node.watchdogToken == token else { return }
+            note("\(name): watchdog expired: node reset")
+            resetMachine(name, reboot: true)
+        case .boot:
+            guard !nodes[name]!.machineUp else { return }
+            nodes[name]!.machineUp = true
+            note("\(name): machine booted")
+            schedule(now + 200, .startAgent(name))
+        case .startAgent:
+            startAgent(name)
+        case .resume:
+            guard nodes[name]!.paused else { return }
+            nodes[name]!.paused = false
+            note("\(name): agent resumed")
+            let deferred = nodes[name]!.deferred
+            nodes[name]!.deferred = []
+            for item in deferred { schedule(now, item) }
+        case .heal:
+            guard nodes[name]!.partitioned else { return }
+            nodes[name]!.partitioned = false
+            note("\(name): reconnected to the store")
+            scheduleWatch(name)
+        }
+    }
+
+    /// Applies a finished script's effect on addresses; false if the script was killed or superseded.
+    @discardableResult
+    private func applyScriptEffect(
+        _ name: NodeName, agent: Int, token: Int, _ resource: ResourceName, _ action: ScriptAction,
+        _ outcome: ScriptOutcome
+    ) -> Bool {
+        guard let node = nodes[name], node.machineUp, node.scripts[resource]?.token == token else { return false }
+        nodes[name]!.scripts[resource] = nil
+        if action == .unload, outcome.succeeded {
+            nodes[name]!.held.remove(resource)
+            nodes[name]!.active.remove(resource)
+        }
+        return node.agent == agent
+    }
+
+    private func startAgent(_ name: NodeName) {
+        guard var node = nodes[name], node.machineUp, node.agent == 0 else { return }
+        sequence += 1
+        node.agent = Int(sequence)
+        node.brain = Brain.Instance(configuration: Brain.Configuration(node: name, faults: settings.faults))
+        node.view = ClusterView()
+        node.lastSeenRevision = 0
+        node.watchScheduled = false
+        node.deferred = []
+        node.paused = false
+        nodes[name] = node
+        note("\(name): agent started")
+        feed(name, .started(localResources: node.held))
+        scheduleWatch(name)
+    }
+
+    private func feed(_ name: NodeName, _ event: Brain.Event) {
+        guard var node = nodes[name], var brain = node.brain else { return }
+        let directives = brain.handle(event, now: moment(node))
+        node.brain = brain
+        nodes[name] = node
+        for directive in directives { execute(name, directive) }
+    }
+
+    private func execute(_ name: NodeName, _ directive: Brain.Directive) {
+        guard let node = nodes[name] else { return }
+        switch directive {
+        case .join, .sendHeartbeat, .leave, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
+            .deleteCommand, .writeStatus:
+            schedule(after(settings.storeLatency), .commit(name, agent: node.agent, directive))
+        case .runScript(let job):
+            startScript(name, job)
+        case .selfFence(let resources):
+            for resource in resources {
+                nodes[name]!.held.remove(resource)
+                nodes[name]!.scripts[resource] = nil
+            }
+        case .scheduleTimer(let at):
+            nodes[name]!.timerToken += 1
+            schedule(max(now, at.milliseconds - node.clockOffset), .timer(name, agent: node.agent, token: nodes[name]!.timerToken))
+        case .record(let event):
+            if recordEvents { note(event.description) }
+        case .petWatchdog:
+            guard let timeout = settings.cluster.timing.watchdogTimeout else { return }
+            nodes[name]!.lastPet = now
+            nodes[name]!.watchdogToken += 1
+            schedule(now + timeout.milliseconds, .watchdogCheck(name, token: nodes[name]!.watchdogToken))
+        case .reboot:
+            note("\(name): monitor action reboot")
+            resetMachine(name, reboot: true)
+        case .shutdownComplete:
+            nodes[name]!.agent = 0
+            nodes[name]!.brain = nil
+            nodes[name]!.watchdogToken += 1
+            note("\(name): agent stopped")
+        }
+    }
+
+    private func startScript(_ name: NodeName, _ job: Brain.ScriptJob) {
+        var node = nodes[name]!
+        node.scriptToken += 1
+        let token = node.scriptToken
+        node.scripts[job.resource] = (token, job.action)
+        let exclusive = settings.resources.first { $0.name == job.resource }?.mode != .everywhere
+        if job.action == .load {
+            if exclusive {
+                if !fencedLoads.contains(fenceKey(job.resource, name, job.generation)) {
+                    violate("fenced-load", "\(name) started load of \(job.resource) generation \(job.generation) without a committed fenced Loading status")
+                }
+                node.held.insert(job.resource)
+            } else {
+                node.active.insert(job.resource)
+            }
+        }
+        let fault = node.scriptFaults[job.resource]?[job.action]
+        node.scriptFaults[job.resource]?[job.action] = nil
+        nodes[name] = node
+        let duration: Int64
+        let outcome: ScriptOutcome
+        switch fault {
+        case .fail(let code)?:
+            duration = random.int(settings.loadDuration)
+            outcome = .failure(exitCode: code)
+        case .hang?:
+            duration = job.script.timeout.milliseconds
+            outcome = .timedOut
+        case nil:
+            switch job.action {
+            case .load: duration = random.int(settings.loadDuration)
+            case .unload: duration = random.int(settings.unloadDuration)
+            case .monitor: duration = random.int(settings.monitorDuration)
+            }
+            outcome = .success
+        }
+        schedule(now + duration, .scriptDone(name, agent: node.agent, token: token, job.resource, job.action, job.generation, outcome))
+    }
+
+    private func fenceKey(_ resource: ResourceName, _ node: NodeName, _ generation: UInt64) -> String {
+        "\(resource)/\(node)/\(generation)"
+    }
+
+    // MARK: Store
+
+    private func commit(_ name: NodeName, agent: Int, _ directive: Brain.Directive) {
+        guard let node = nodes[name], node.machineUp || true else { return }
+        let reachable = node.machineUp && !node.partitioned
+        let revisionBefore = kv.revision
+        var event: Brain.Event?
+        if !reachable {
+            // The request never arrives; the caller's timeout reports the failure.
+            event = failureEvent(directive)
+            if let event { schedule(now + settings.storeTimeout, .deliver(name, agent: agent, event)) }
+            return
+        }
+        if case .join(let record, let sentAt) = directive, let txn = transactions.transaction(for: directive) {
+            let first = try? kv.apply(txn)
+            var adoption: TransactionResult?
+            if case .adopt(let existing) = transactions.joinOutcome(first) {
+                adoption = try? kv.apply(transactions.adoption(of: existing, record: record))
+            }
+            event = transactions.joinEvent(first: first, adoption: adoption, sentAt: sentAt)
+        } else if let txn = transactions.transaction(for: directive) {
+            let result = try? kv.apply(txn)
+            if case .writeStatus(let resource, let status, _) = directive, result?.succeeded == true, status.state == .loading {
+                checkFencedLoadingWrite(resource, status)
+            }
+            event = transactions.event(for: directive, result: result)
+        }
+        if let event { schedule(after(settings.storeLatency), .deliver(name, agent: agent, event)) }
+        if kv.revision != revisionBefore { notifyWatchers() }
+    }
+
+    private func failureEvent(_ directive: Brain.Directive) -> Brain.Event? {
+        switch directive {
+        case .join: .joinFailed
+        case .sendHeartbeat: .heartbeatFailed
+        case .writeStatus(let resource, let status, _): .statusRejected(resource, generation: status.generation)
+        default: nil
+        }
+    }
+
+    private func checkFencedLoadingWrite(_ resource: ResourceName, _ status: ResourceStatus) {
+        let spec = settings.resources.first { $0.name == resource }
+        if spec?.mode == .everywhere {
+            fencedLoads.insert(fenceKey(resource, status.node, status.generation))
+            return
+        }
+        guard let entry = kv.get(layout.assignment(resource)),
+            let assignment = try? ModelCodec.decode(Assignment.self, from: entry.value)
+        else {
+            violate("fenced-load", "Loading status of \(resource) on \(status.node) committed with no assignment")
+            return
+        }
+        guard assignment.generation == status.generation, assignment.placement.holder == status.node else {
+            violate("fenced-load", "Loading status of \(resource) on \(status.node) generation \(status.generation) committed while the assignment is \(assignment.placement) generation \(assignment.generation)")
+            return
+        }
+        fencedLoads.insert(fenceKey(resource, status.node, status.generation))
+    }
+
+    private func notifyWatchers() {
+        for name in nodes.keys.sorted() { scheduleWatch(name) }
+    }
+
+    private func scheduleWatch(_ name: NodeName) {
+        guard let node = nodes[name], node.machineUp, node.agent != 0, !node.partitioned, !node.watchScheduled else {
+            return
+        }
+        nodes[name]!.watchScheduled = true
+        schedule(after(settings.watchLatency), .watch(name, agent: node.agent))
+    }
+
+    private func deliverWatch(_ name: NodeName) {
+        guard var node = nodes[name], !node.partitioned else { return }
+        if node.lastSeenRevision == 0 {
+            node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(Self.entry), revision: kv.revision)
+        } else {
+            do {
+                for batch in try kv.events(prefix: layout.prefix, fromRevision: node.lastSeenRevision + 1) {
+                    for event in batch.events {
+                        switch event.kind {
+                        case .put: layout.put(Self.entry(event.keyValue), into: &node.view)
+                        case .delete: layout.delete(event.keyValue.key, from: &node.view)
+                        }
+                    }
+                }
+            } catch {
+                // Compacted: re-read everything.
+                node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(Self.entry), revision: kv.revision)
+            }
+        }
+        guard node.lastSeenRevision != kv.revision else { return }
+        node.lastSeenRevision = kv.revision
+        node.view.revision = kv.revision
+        let view = node.view
+        nodes[name] = node
+        feed(name, .viewChanged(view))
+    }
+
+    static func entry(_ kv: KeyValue) -> StoredEntry {
+        StoredEntry(key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision)
+    }
+
+    // MARK: Faults and admin actions
+
+    private func note(_ text: String) {
+        timeline.append("\(String(now).leftPad(7))ms  \(text)")
+    }
+
+    private func disturb() { lastDisturbance = now }
+
+    /// Power loss: addresses gone, agent gone; the machine boots again after `bootAfter` ms if given.
+    public func crash(_ name: NodeName, bootAfter: Int64? = nil) {
+        guard nodes[name]?.machineUp == true else { return }
+        note("FAULT \(name): machine crash")
+        createObligations(for: name)
+        disturb(keepObligations: true)
+        resetMachine(name, reboot: false)
+        if let bootAfter { schedule(now + bootAfter, .boot(name)) }
+    }
+
+    private func disturb(keepObligations: Bool) {
+        if !keepObligations { for index in obligations.indices { obligations[index].voided = true } }
+        disturb()
+    }
+
+    private func resetMachine(_ name: NodeName, reboot: Bool) {
+        guard var node = nodes[name] else { return }
+        node.machineUp = false
+        node.agent = 0
+        node.brain = nil
+        node.held = []
+        node.active = []
+        node.scripts = [:]
+        node.paused = false
+        node.deferred = []
+        node.partitioned = false
+        node.watchdogToken += 1
+        node.lastPet = nil
+        nodes[name] = node
+        if reboot { schedule(now + random.int(1000...3000), .boot(name)) }
+    }
+
+    /// Boots a crashed machine now.
+    public func boot(_ name: NodeName) { schedule(now, .boot(name)) }
+
+    /// Starts the agent of a node that has none (first start of a cluster member).
+    public func startAgent(at name: NodeName) { schedule(now, .startAgent(name)) }
+
+    /// Kills the agent process (addresses stay up) and starts a new one after `restartAfter` ms.
+    public func restartAgent(_ name: NodeName, after restartAfter: Int64) {
+        guard let node = nodes[name], node.machineUp, node.agent != 0 else { return }
+        note("FAULT \(name): agent killed, restarting after \(restartAfter)ms")
+        disturb(keepObligations: false)
+        nodes[name]!.agent = 0
+        nodes[name]!.brain = nil
+        nodes[name]!.paused = false
+        nodes[name]!.scripts = [:]
+        schedule(now + restartAfter, .startAgent(name))
+    }
+
+    /// Freezes the agent (SIGSTOP) for `milliseconds`.
+    public func pause(_ name: NodeName, for milliseconds: Int64) {
+        guard let node = nodes[name], node.machineUp, node.agent != 0, !node.paused else { return }
+        note("FAULT \(name): agent frozen for \(milliseconds)ms")
+        disturb(keepObligations: false)
+        nodes[name]!.paused = true
+        schedule(now + milliseconds, .resume(name))
+    }
+
+    /// Cuts the node off the store for `milliseconds` (it still runs, and keeps its addresses).
+    public func partition(_ name: NodeName, for milliseconds: Int64) {
+        guard let node = nodes[name], node.machineUp, !node.partitioned else { return }
+        note("FAULT \(name): partitioned from the store for \(milliseconds)ms")
+        disturb(keepObligations: false)
+        nodes[name]!.partitioned = true
+        schedule(now + milliseconds, .heal(name))
+    }
+
+    /// The next run of `action` for `resource` on `node` fails or hangs.
+    public func injectScriptFault(_ fault: ScriptFault, node: NodeName, resource: ResourceName, action: ScriptAction) {
+        note("FAULT \(node): next \(action.rawValue) of \(resource) will \(fault == .hang ? "hang" : "fail")")
+        disturb(keepObligations: false)
+        nodes[node]?.scriptFaults[resource, default: [:]][action] = fault
+    }
+
+    /// Graceful stop (SIGTERM) of a node's agent.
+    public func stopAgent(_ name: NodeName) {
+        guard let node = nodes[name], node.agent != 0 else { return }
+        note("ADMIN \(name): agent stop requested")
+        disturb(keepObligations: false)
+        schedule(now, .deliver(name, agent: node.agent, .shutdownRequested))
+    }
+
+    /// An admin command, as the API would store it.
+    public func command(_ resource: ResourceName, _ verb: AdminCommand.Verb, user: String = "admin") {
+        commandCounter += 1
+        let id = "c" + String(commandCounter).leftPad(6, with: "0")
+        note("ADMIN \(user): \(resource) \(verb)")
+        disturb(keepObligations: false)
+        let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
+        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.command(id), value: ModelCodec.encode(command))]))
+        notifyWatchers()
+    }
+
+    /// Changes cluster settings, as the API would.
+    public func updateSettings(_ change: (inout ClusterSettings) -> Void) {
+        var settings = currentSettings
+        change(&settings)
+        note("ADMIN settings: maintenance \(settings.maintenance.enabled ? "on" : "off")")
+        disturb(keepObligations: false)
+        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+        notifyWatchers()
+    }
+
+    /// Compacts the store's history up to its current revision (watches behind it must re-read).
+    public func compactStore() {
+        try? kv.compact(revision: kv.revision)
+    }
+
+    var currentSettings: ClusterSettings {
+        kv.get(layout.config).flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) } ?? settings.cluster
+    }
+
+    // MARK: Reading the cluster
+
+    /// The assignment in the store.
+    public func assignment(_ resource: ResourceName) -> Assignment? {
+        kv.get(layout.assignment(resource)).flatMap { try? ModelCodec.decode(Assignment.self, from: $0.value) }
+    }
+
+    /// A node's status of a resource in the store.
+    public func status(_ resource: ResourceName, on node: NodeName) -> ResourceStatus? {
+        kv.get(layout.status(resource, node: node)).flatMap { try? ModelCodec.decode(ResourceStatus.self, from: $0.value) }
+    }
+
+    /// Nodes whose address for an exclusive resource is up (machine running).
+    public func holders(_ resource: ResourceName) -> [NodeName] {
+        nodes.values.filter { $0.machineUp && $0.held.contains(resource) }.map(\.name).sorted()
+    }
+
+    /// Nodes where a resource is loaded and Running according to their own agent.
+    public func runningOn(_ resource: ResourceName) -> [NodeName] {
+        nodes.values.filter { node in
+            node.machineUp && node.brain?.local[resource]?.phase == .running
+                && (node.held.contains(resource) || node.active.contains(resource))
+        }.map(\.name).sorted()
+    }
+
+    /// The current master according to the store.
+    public var master: NodeName? {
+        kv.get(layout.master).flatMap { try? ModelCodec.decode(MasterRecord.self, from: $0.value) }?.node
+    }
+
+    /// Members according to the store.
+    public var members: [NodeName] {
+        kv.range(prefix: layout.prefix + "members/").keyValues.compactMap {
+            try? ModelCodec.decode(MemberRecord.self, from: $0.value).node
+        }
+    }
+
+    public var epoch: UInt64 {
+        kv.get(layout.epoch).flatMap { try? ModelCodec.decode(KeyLayout.EpochRecord.self, from: $0.value) }?.epoch ?? 0
+    }
+
+    /// A readable table of every resource: placement, generation, who holds it.
+    public func summary() -> String {
+        var lines = ["master: \(master.map(\.rawValue) ?? "-")  members: \(members.map(\.rawValue).joined(separator: ","))  epoch: \(epoch)"]
+        for spec in settings.resources.sorted(by: { $0.name < $1.name }) {
+            let assignment = assignment(spec.name)
+            let placement = assignment.map { "\($0.placement) gen \($0.generation)" } ?? "-"
+            let running = runningOn(spec.name).map(\.rawValue).joined(separator: ",")
+            lines.append("  \(spec.name): \(placement)  running on: \(running.isEmpty ? "-" : running)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Appends the summary to the timeline (golden files show the state at chosen points).
+    public func snapshot(_ label: String) {
+        timeline.append("--- \(label) @ \(now)ms")
+        timeline.append(contentsOf: summary().split(separator: "\n").map(String.init))
+    }
+
+    // MARK: Invariants
+
+    private func violate(_ invariant: String, _ detail: String) {
+        let violation = Violation(time: now, invariant: invariant, detail: detail)
+        violations.append(violation)
+        timeline.append("\(String(now).leftPad(7))ms  VIOLATION \(violation.invariant): \(detail)")
+    }
+
+    private func checkInvariants() {
+        for spec in settings.resources where spec.mode == .exclusive {
+            let holding = holders(spec.name)
+            let open = doubleHoldings.lastIndex { $0.resource == spec.name && $0.end == nil }
+            if holding.count > 1 {
+                if open == nil {
+                    doubleHoldings.append(DoubleHolding(resource: spec.name, nodes: holding, start: now))
+                    violate("S1", "\(spec.name) active on \(holding.map(\.rawValue).joined(separator: " and "))")
+                }
+            } else if let open {
+                doubleHoldings[open].end = now
+            }
+        }
+        checkObligations()
+    }
+
+    private func createObligations(for name: NodeName) {
+        guard now - lastDisturbance > 2 * tolerance + 2000 else { return }
+        for spec in settings.resources where spec.mode == .exclusive && spec.policies.failoverMode == .auto {
+            guard let assignment = assignment(spec.name), assignment.placement == .node(name),
+                status(spec.name, on: name)?.state == .running, nodes[name]?.held.contains(spec.name) == true
+            else { continue }
+            let bound = tolerance + settings.longestLoad + 500
+            obligations.append(LivenessObligation(resource: spec.name, from: name, created: now, deadline: now + bound))
+        }
+    }
+
+    private func checkObligations() {
+        guard !obligations.isEmpty else { return }
+        var remaining: [LivenessObligation] = []
+        for obligation in obligations {
+            if obligation.voided { continue }
+            if obligation.created != lastDisturbance, lastDisturbance > obligation.created { continue }
+            guard now >= obligation.deadline else {
+                remaining.append(obligation)
+                continue
+            }
+            guard let spec = settings.resources.first(where: { $0.name == obligation.resource }) else { continue }
+            let preferred = spec.preferredNodes.isEmpty ? settings.nodes : spec.preferredNodes
+            let eligible = preferred.filter { node in
+                guard node != obligation.from, let sim = nodes[node] else { return false }
+                return sim.machineUp && sim.agent != 0 && !sim.paused && !sim.partitioned
+            }
+            if eligible.isEmpty { continue }
+            let running = runningOn(obligation.resource).filter { $0 != obligation.from }
+            if running.isEmpty {
+                violate(
+                    "L1",
+                    "\(obligation.resource) not Running elsewhere \(obligation.deadline - obligation.created)ms after \(obligation.from) crashed (assignment: \(assignment(obligation.resource).map { "\($0.placement) gen \($0.generation)" } ?? "-"))"
+                )
+            }
+        }
+        obligations = remaining
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int, with pad: Character = " ") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}

@@ -1,0 +1,129 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+
+/// How each store-writing directive of the brain becomes one fenced transaction, and how the
+/// transaction's result becomes the brain's next event. Shared by the agent and the simulation,
+/// so the fencing the simulation checks is the fencing the agent does.
+public struct DirectiveTransactions: Sendable {
+    public let layout: KeyLayout
+
+    public init(layout: KeyLayout) { self.layout = layout }
+
+    /// The transaction for `directive`, or nil if it does not write to the store.
+    public func transaction(for directive: Brain.Directive) -> Transaction? {
+        switch directive {
+        case .join(let record, _):
+            let key = layout.member(record.node)
+            return Transaction(
+                compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(record))],
+                failure: [.get(key: key)])
+        case .sendHeartbeat(let record, let revision, _):
+            let key = layout.member(record.node)
+            return Transaction(
+                compare: [Compare(key: key, .createRevision(revision))],
+                success: [.put(key: key, value: ModelCodec.encode(record))])
+        case .leave(let node, let revision, let resign):
+            var compare = [Compare(key: layout.member(node), .createRevision(revision))]
+            var success: [Operation] = [.delete(key: layout.member(node))]
+            if let resign {
+                compare.append(masterCompare(resign))
+                success.append(.delete(key: layout.master))
+            }
+            return Transaction(compare: compare, success: success)
+        case .campaign(let record, let expected):
+            let compare =
+                expected.map { Compare(key: layout.master, .modRevision($0)) } ?? .absent(layout.master)
+            return Transaction(compare: [compare], success: [.put(key: layout.master, value: ModelCodec.encode(record))])
+        case .renewMaster(let record):
+            return Transaction(
+                compare: [masterCompare(record)],
+                success: [.put(key: layout.master, value: ModelCodec.encode(record))])
+        case .writeAssignment(let resource, let assignment, let expected, let term, let consuming):
+            let key = layout.assignment(resource)
+            let compare = [masterCompare(term), expected.map { Compare(key: key, .modRevision($0)) } ?? .absent(key)]
+            var success: [Operation] = [.put(key: key, value: ModelCodec.encode(assignment))]
+            if let consuming { success.append(.delete(key: layout.command(consuming))) }
+            return Transaction(compare: compare, success: success)
+        case .evictMember(let node, let modRevision, let term):
+            let key = layout.member(node)
+            return Transaction(
+                compare: [masterCompare(term), Compare(key: key, .modRevision(modRevision))],
+                success: [.delete(key: key)])
+        case .writeEpoch(let epoch, let term):
+            return Transaction(
+                compare: [masterCompare(term)],
+                success: [.put(key: layout.epoch, value: ModelCodec.encode(KeyLayout.EpochRecord(epoch: epoch)))])
+        case .deleteCommand(let id, let term):
+            return Transaction(compare: [masterCompare(term)], success: [.delete(key: layout.command(id))])
+        case .writeStatus(let resource, let status, let fence):
+            return Transaction(
+                compare: [Compare(key: layout.assignment(resource), .modRevision(fence))],
+                success: [.put(key: layout.status(resource, node: status.node), value: ModelCodec.encode(status))])
+        case .runScript, .selfFence, .scheduleTimer, .record, .petWatchdog, .reboot, .shutdownComplete:
+            return nil
+        }
+    }
+
+    /// The second step of a join whose create found the key: adopt it if it is this node's own.
+    public func adoption(of existing: KeyValue, record: MemberRecord) -> Transaction {
+        Transaction(
+            compare: [Compare(key: existing.key, .createRevision(existing.createRevision))],
+            success: [.put(key: existing.key, value: ModelCodec.encode(record))])
+    }
+
+    /// The event that tells the brain how a store-writing directive ended.
+    ///
+    /// Joins go through ``joinEvent(first:adoption:sentAt:)`` instead.
+    /// - Parameter result: the transaction's result, or nil if the store could not be reached.
+    /// - Returns: nil for directives whose outcome the brain learns from the view.
+    public func event(for directive: Brain.Directive, result: TransactionResult?) -> Brain.Event? {
+        switch directive {
+        case .sendHeartbeat(_, _, let sentAt):
+            guard let result else { return .heartbeatFailed }
+            return result.succeeded ? .heartbeatAcknowledged(sentAt: sentAt) : .heartbeatRejected
+        case .writeStatus(let resource, let status, _):
+            guard let result, result.succeeded else { return .statusRejected(resource, generation: status.generation) }
+            return .statusCommitted(resource, generation: status.generation, status.state)
+        default:
+            return nil
+        }
+    }
+
+    private func masterCompare(_ record: MasterRecord) -> Compare {
+        Compare(key: layout.master, .value(ModelCodec.encode(record)))
+    }
+
+}
+
+/// How the first step of a join ended.
+public enum JoinOutcome: Hashable, Sendable {
+    /// The member key was created at this revision.
+    case joined(Revision)
+    /// The key exists (this node's own, from before an agent restart): adopt it with ``DirectiveTransactions/adoption(of:record:)``.
+    case adopt(KeyValue)
+    case failed
+}
+
+extension DirectiveTransactions {
+    /// Classifies the result of a join transaction.
+    public func joinOutcome(_ result: TransactionResult?) -> JoinOutcome {
+        guard let result else { return .failed }
+        if result.succeeded { return .joined(result.revision) }
+        if let existing = result.gets.first ?? nil { return .adopt(existing) }
+        return .failed
+    }
+
+    /// The brain's event for a join: the create's result, and the adoption's if one was needed.
+    public func joinEvent(first: TransactionResult?, adoption: TransactionResult?, sentAt: Moment) -> Brain.Event {
+        switch joinOutcome(first) {
+        case .joined(let revision):
+            return .joined(memberRevision: revision, sentAt: sentAt)
+        case .adopt(let existing):
+            guard let adoption, adoption.succeeded else { return .joinFailed }
+            return .joined(memberRevision: existing.createRevision, sentAt: sentAt)
+        case .failed:
+            return .joinFailed
+        }
+    }
+}
