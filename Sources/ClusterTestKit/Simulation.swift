@@ -205,7 +205,7 @@ public final class Simulation {
         return condition(self)
     }
 
-    private func schedule(_ time: Int64, _ action: Action) {
+    func schedule(_ time: Int64, _ action: Action) {
         sequence += 1
         let item = Scheduled(time: time, sequence: sequence, action: action)
         // Kept sorted latest-first so the earliest is at the end.
@@ -694,6 +694,12 @@ public final class Simulation {
         let violation = Violation(time: now, invariant: invariant, detail: detail)
         violations.append(violation)
         timeline.append("\(String(now).leftPad(7))ms  VIOLATION \(violation.invariant): \(detail)")
+        if recordEvents {
+            for node in nodes.values.sorted(by: { $0.name < $1.name }) {
+                let local = node.brain?.local.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.phase)@\($0.value.generation) inflight:\($0.value.scriptInFlight.map { "\($0)" } ?? "-") report:\($0.value.reportInFlight.map { "\($0.state)" } ?? "-") rejectedAt:\($0.value.rejectedAtRevision ?? -1)" } ?? []
+                timeline.append("    \(node.name) up:\(node.machineUp) held:\(node.held.sorted()) view-rev:\(node.lastSeenRevision) " + local.joined(separator: "; "))
+            }
+        }
     }
 
     private func checkInvariants() {
@@ -716,7 +722,9 @@ public final class Simulation {
         guard now - lastDisturbance > 2 * tolerance + 2000 else { return }
         for spec in settings.resources where spec.mode == .exclusive && spec.policies.failoverMode == .auto {
             guard let assignment = assignment(spec.name), assignment.placement == .node(name),
-                status(spec.name, on: name)?.state == .running, nodes[name]?.held.contains(spec.name) == true
+                status(spec.name, on: name)?.state == .running, nodes[name]?.held.contains(spec.name) == true,
+                // A script fault still armed for this resource would make the failover fail on purpose.
+                nodes.values.allSatisfy({ $0.scriptFaults[spec.name]?.isEmpty ?? true })
             else { continue }
             let bound = tolerance + settings.longestLoad + 500
             obligations.append(LivenessObligation(resource: spec.name, from: name, created: now, deadline: now + bound))
@@ -729,24 +737,27 @@ public final class Simulation {
         for obligation in obligations {
             if obligation.voided { continue }
             if obligation.created != lastDisturbance, lastDisturbance > obligation.created { continue }
+            // Met as soon as it runs again anywhere (a rebooted node may adopt its own resource back).
+            if !runningOn(obligation.resource).isEmpty { continue }
             guard now >= obligation.deadline else {
                 remaining.append(obligation)
                 continue
             }
             guard let spec = settings.resources.first(where: { $0.name == obligation.resource }) else { continue }
             let preferred = spec.preferredNodes.isEmpty ? settings.nodes : spec.preferredNodes
+            let excluded = Set(
+                settings.resources.filter { other in
+                    other.name != spec.name && !Set(other.exclusionGroups).isDisjoint(with: spec.exclusionGroups)
+                }.flatMap { holders($0.name) })
             let eligible = preferred.filter { node in
-                guard node != obligation.from, let sim = nodes[node] else { return false }
+                guard node != obligation.from, !excluded.contains(node), let sim = nodes[node] else { return false }
                 return sim.machineUp && sim.agent != 0 && !sim.paused && !sim.partitioned
             }
             if eligible.isEmpty { continue }
-            let running = runningOn(obligation.resource).filter { $0 != obligation.from }
-            if running.isEmpty {
-                violate(
-                    "L1",
-                    "\(obligation.resource) not Running elsewhere \(obligation.deadline - obligation.created)ms after \(obligation.from) crashed (assignment: \(assignment(obligation.resource).map { "\($0.placement) gen \($0.generation)" } ?? "-"))"
-                )
-            }
+            violate(
+                "L1",
+                "\(obligation.resource) not Running \(obligation.deadline - obligation.created)ms after \(obligation.from) crashed though \(eligible.map(\.rawValue).joined(separator: ",")) could run it (assignment: \(assignment(obligation.resource).map { "\($0.placement) gen \($0.generation)" } ?? "-"))"
+            )
         }
         obligations = remaining
     }
@@ -755,5 +766,12 @@ public final class Simulation {
 extension String {
     func leftPad(_ width: Int, with pad: Character = " ") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
+
+extension Simulation {
+    /// Starts a node's agent again after `milliseconds` (after a graceful stop).
+    public func startAgentLater(_ name: NodeName, after milliseconds: Int64) {
+        schedule(now + milliseconds, .startAgent(name))
     }
 }
