@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(name: "vigild", dependencies: ["ClusterModel"]),
         .executableTarget(name: "vigil", dependencies: ["ClusterModel"]),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
-        .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel"]),
+        .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore"]),

@@ -33,8 +33,15 @@ public enum RandomRun {
     }
 
     /// Runs `steps` steps of 100 ms with the given seed.
+    ///
+    /// - Parameters:
+    ///   - watchdog: model the hardware watchdog (1 s); without it a frozen or killed agent can
+    ///     leave its address up past its eviction (ARCHITECTURE.md §4.8).
+    ///   - freezes: inject agent freezes (SIGSTOP) and agent kills; without them every fault is
+    ///     one Vigil covers with no watchdog.
     public static func run(
-        seed: UInt64, steps: Int = 300, watchdog: Bool = true, faults: Brain.InjectedFaults = .none, verbose: Bool = false
+        seed: UInt64, steps: Int = 300, watchdog: Bool = true, faults: Brain.InjectedFaults = .none, verbose: Bool = false,
+        freezes: Bool = true
     ) -> Outcome {
         var cluster = ClusterSettings()
         if watchdog { cluster.timing.watchdogTimeout = .seconds(1) }
@@ -53,9 +60,10 @@ public enum RandomRun {
                 switch random.int(0...11) {
                 case 0, 1: sim.crash(node, bootAfter: random.int(500...5000))
                 case 2: if let master = sim.master { sim.crash(master, bootAfter: random.int(500...5000)) }
-                case 3: sim.pause(node, for: random.int(100...4000))
+                case 3 where freezes: sim.pause(node, for: random.int(100...4000))
                 case 4: sim.partition(node, for: random.int(100...5000))
-                case 5: sim.restartAgent(node, after: random.int(20...2000))
+                case 5 where freezes: sim.restartAgent(node, after: random.int(20...2000))
+                case 3, 5: sim.crash(node, bootAfter: random.int(500...5000))
                 case 6: sim.injectScriptFault(.fail(1), node: node, resource: resource, action: random.chance(0.5) ? .load : .unload)
                 case 7: sim.injectScriptFault(.hang, node: node, resource: resource, action: .load)
                 case 8: sim.injectScriptFault(.fail(2), node: node, resource: "vip_c", action: .monitor)

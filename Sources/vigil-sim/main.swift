@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ClusterBrain
 import ClusterModel
 import ClusterTestKit
 
@@ -15,10 +16,15 @@ case "random":
     let count = value("--seed") != nil ? 1 : UInt64(value("--count") ?? "100") ?? 100
     let steps = Int(value("--steps") ?? "300") ?? 300
     let watchdog = !arguments.contains("--no-watchdog")
+    // Deliberately unsafe variants, to watch the checker catch them.
+    var faults = Brain.InjectedFaults.none
+    if let delay = value("--unsafe-self-fence-delay-ms").flatMap(Int64.init) { faults.selfFenceDelay = .milliseconds(delay) }
+    if let early = value("--unsafe-evict-early-ms").flatMap(Int64.init) { faults.evictEarly = .milliseconds(early) }
     var failed = 0
     var actions = 0
     for seed in first..<(first + count) {
-        let outcome = RandomRun.run(seed: seed, steps: steps, watchdog: watchdog, verbose: arguments.contains("--verbose"))
+        let outcome = RandomRun.run(seed: seed, steps: steps, watchdog: watchdog, faults: faults, verbose: arguments.contains("--verbose"),
+        freezes: !arguments.contains("--no-freezes"))
         actions += outcome.actions
         if arguments.contains("--verbose") { outcome.timeline.forEach { print($0) } }
         if !outcome.violations.isEmpty {
