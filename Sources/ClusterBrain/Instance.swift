@@ -109,7 +109,7 @@ extension Brain {
         var pendingAssignments: [ResourceName: PendingWrite] = [:]
         var pendingEvictions: [NodeName: PendingWrite] = [:]
         var pendingCommands: [String: Moment] = [:]
-        var pendingEpoch: PendingWrite?
+        var lastEpochWritten: UInt64 = 0
         var knownMembers: Set<NodeName>?
 
         // This node's resources.
@@ -214,7 +214,6 @@ extension Brain {
                 pendingAssignments = [:]
                 pendingEvictions = [:]
                 pendingCommands = [:]
-                pendingEpoch = nil
                 out.append(.record(ClusterEvent(kind: .election, node: me, message: "became master (term \(master.term))")))
             } else if let term = masterTerm, newView.master?.value != term {
                 masterTerm = nil

@@ -75,8 +75,10 @@ extension Brain.Instance {
                 return
             }
             if current.phase == .fenced || (current.phase == .released && current.generation != generation) {
-                guard !fenced, !shuttingDown, let spec = view.resources[name] else { return }
+                guard !fenced, !shuttingDown, current.scriptInFlight == nil, let spec = view.resources[name] else { return }
                 resource = startLoad(name, spec, generation: generation, incarnation: current.incarnation)
+                // A refused fence is not retried until the view moves on.
+                resource?.rejectedAtRevision = current.rejectedAtRevision
                 return
             }
             if current.generation != generation, current.phase.mayHold, current.phase != .awaitingFence {

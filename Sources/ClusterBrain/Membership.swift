@@ -118,14 +118,6 @@ extension Brain.Instance {
         guard shuttingDown, !shutdownDone else { return }
         let busy = local.values.contains { $0.phase.mayHold || $0.scriptInFlight != nil || $0.reportInFlight != nil }
         guard !busy else { return }
-        // As master, wait until every resource this node released has been placed elsewhere.
-        if isMaster, let view {
-            let waiting = view.assignments.contains { name, assignment in
-                guard case .node(let holder) = assignment.value.placement, holder == me else { return false }
-                return view.status(of: name, on: me)?.value.generation == assignment.value.generation
-            }
-            if waiting && pendingAssignments.isEmpty == false { return }
-        }
         shutdownDone = true
         if let revision = memberRevision {
             out.append(.leave(me, memberRevision: revision, resign: isMaster ? masterTerm : nil))

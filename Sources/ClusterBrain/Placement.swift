@@ -87,20 +87,20 @@ extension Brain.Instance {
             }
         }
 
-        // Epoch: bumped at every membership change.
+        // Epoch: bumped at every membership change this master sees.
         let members = Set(view.members.keys)
-        if let known = knownMembers, known != members, pendingEpoch == nil {
+        if let known = knownMembers, known != members {
             let joined = members.subtracting(known).sorted().map(\.rawValue)
             let left = known.subtracting(members).sorted().map(\.rawValue)
-            pendingEpoch = Brain.PendingWrite(revision: nil, issuedAt: now)
-            out.append(.writeEpoch(view.epoch + 1, term: term))
+            let epoch = max(view.epoch, lastEpochWritten) + 1
+            lastEpochWritten = epoch
+            out.append(.writeEpoch(epoch, term: term))
             var parts: [String] = []
             if !joined.isEmpty { parts.append("joined: " + joined.joined(separator: ", ")) }
             if !left.isEmpty { parts.append("left: " + left.joined(separator: ", ")) }
-            out.append(.record(ClusterEvent(kind: .membership, node: me, message: "epoch \(view.epoch + 1) (\(parts.joined(separator: "; ")))")))
+            out.append(.record(ClusterEvent(kind: .membership, node: me, message: "epoch \(epoch) (\(parts.joined(separator: "; ")))")))
         }
-        if pendingEpoch == nil || knownMembers != members { knownMembers = members }
-        if let pending = pendingEpoch, now - pending.issuedAt >= retry || knownMembers == members { pendingEpoch = nil }
+        knownMembers = members
 
         // Resources in priority order, then by name.
         let ordered = view.resources.values.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }

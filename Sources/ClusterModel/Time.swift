@@ -45,6 +45,7 @@ public struct Span: Hashable, Comparable, Sendable, Codable, CustomStringConvert
     }
 
     public var description: String {
+        if milliseconds != 0, milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
         if milliseconds != 0, milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
         return "\(milliseconds)ms"

@@ -28,7 +28,8 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
     }
 
     public var description: String {
-        switch code {
+        if field.isEmpty { return "document: \(reason)" }
+        return switch code {
         case .missingField: "field '\(field)' is missing: \(reason)"
         default: "field '\(field)': value '\(value)': \(reason)"
         }
