@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
-        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore"]),
+        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(
             name: "SimulationTests",
             dependencies: ["ClusterTestKit", "ClusterBrain", "ClusterModel"],

@@ -1,0 +1,90 @@
+import ClusterTestKit
+import CoordinationStore
+import InMemoryStore
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class TestClock: Sendable {
+    private let milliseconds = Mutex<Int64>(0)
+    var now: Int64 { milliseconds.withLock { $0 } }
+    func advance(_ delta: Int64) { milliseconds.withLock { $0 += delta } }
+}
+
+@Suite("Store conformance: in-memory store")
+struct InMemoryConformanceTests {
+    @Test("the in-memory store passes the conformance check", .timeLimit(.minutes(1)), arguments: StoreConformance.checks)
+    func conformance(check: String) async throws {
+        let clock = TestClock()
+        let store = InMemoryStore(now: { clock.now })
+        let suite = StoreConformance(store: store.client("test"), prefix: "/conformance/\(check)/") { milliseconds in
+            clock.advance(milliseconds)
+            store.advance()
+        }
+        try await suite.run(check)
+    }
+}
+
+@Suite("In-memory store faults")
+struct InMemoryFaultTests {
+    @Test("a partitioned client fails with unavailable while the others go on", .timeLimit(.minutes(1)))
+    func partition() async throws {
+        let store = InMemoryStore(now: { 0 })
+        let (a, b) = (store.client("a"), store.client("b"))
+        store.partition("a")
+        await #expect(throws: StoreError(.unavailable, "client a is partitioned from the store")) {
+            try await a.put("/k", [1])
+        }
+        try await b.put("/k", [2])
+        store.heal("a")
+        #expect(try await a.get("/k")?.value == [2])
+    }
+
+    @Test("a partition ends the client's watches with an error", .timeLimit(.minutes(1)))
+    func partitionEndsWatch() async throws {
+        let store = InMemoryStore(now: { 0 })
+        let stream = store.client("a").watch(prefix: "/", fromRevision: 0)
+        store.partition("a")
+        await #expect(throws: StoreError.self) {
+            for try await _ in stream {}
+        }
+    }
+
+    @Test("injected commit failures fail transactions without applying them", .timeLimit(.minutes(1)))
+    func failCommits() async throws {
+        let store = InMemoryStore(now: { 0 })
+        let client = store.client("a")
+        store.failNextCommits(1)
+        await #expect(throws: StoreError.self) { try await client.put("/k", [1]) }
+        #expect(try await client.get("/k") == nil)
+        try await client.put("/k", [1])
+        #expect(try await client.get("/k")?.value == [1])
+    }
+
+    @Test("dropped watches can resume from the last revision without loss", .timeLimit(.minutes(1)))
+    func dropAndResume() async throws {
+        let store = InMemoryStore(now: { 0 })
+        let client = store.client("a")
+        let start = try await client.put("/w/k", [0])
+        let stream = client.watch(prefix: "/w/", fromRevision: start)
+        var last: Int64 = 0
+        for try await batch in stream {
+            last = batch.last!.keyValue.modRevision
+            break
+        }
+        store.dropWatches()
+        try await client.put("/w/k", [1])
+        var resumed: [UInt8] = []
+        for try await batch in client.watch(prefix: "/w/", fromRevision: last + 1) {
+            resumed += batch.flatMap(\.keyValue.value)
+            break
+        }
+        #expect(resumed == [1])
+    }
+
+    @Test("a short lease is rounded up to the store's minimum TTL, as etcd does")
+    func minimumTTL() async throws {
+        let store = InMemoryStore(minimumLeaseTTLSeconds: 2, now: { 0 })
+        #expect(try await store.client("a").grantLease(ttlSeconds: 1).ttlSeconds == 2)
+    }
+}
