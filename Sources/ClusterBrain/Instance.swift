@@ -155,7 +155,7 @@ extension Brain {
                 acknowledge(sentAt: sentAt, now: now, into: &out)
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "joined the cluster")))
             case .joinFailed:
-                joinIssuedAt = nil
+                break  // retried two heartbeats after it was issued
             case .heartbeatAcknowledged(let sentAt):
                 if memberRevision != nil { acknowledge(sentAt: sentAt, now: now, into: &out) }
             case .heartbeatRejected:

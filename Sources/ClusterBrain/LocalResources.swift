@@ -85,6 +85,10 @@ extension Brain.Instance {
                 // Adopt: same node, newer generation (agent restart, declined failback).
                 current.generation = generation
                 if current.spec == nil { current.spec = view.resources[name] }
+                if let stored = view.status(of: name, on: me)?.value {
+                    current.incarnation = max(current.incarnation, stored.incarnation)
+                    current.upSince = current.upSince ?? stored.upSince
+                }
                 if current.phase == .running, current.nextMonitorAt == nil, current.spec?.monitor != nil {
                     current.nextMonitorAt = now + (current.spec?.monitor?.interval ?? .seconds(60))
                 }

@@ -1,0 +1,129 @@
+import ClusterBrain
+import ClusterModel
+
+/// Builds the store state a brain test starts from.
+struct World {
+    var view = ClusterView(revision: 100)
+
+    init(nodes: [NodeName] = ["n1", "n2", "n3"], members: [NodeName]? = nil, master: NodeName? = "n1") {
+        for (index, node) in nodes.enumerated() {
+            view.nodes[node] = NodeDefinition(name: node, index: index)
+        }
+        for node in members ?? nodes { member(node) }
+        if let master { view.master = Versioned(MasterRecord(node: master, term: 1), createRevision: 20, modRevision: 20) }
+    }
+
+    /// The join revision of each node in tests: 11 for n1, 12 for n2, …
+    static func joinRevision(_ node: NodeName) -> Revision { 10 + Revision(node.rawValue.dropFirst())! }
+
+    mutating func member(_ node: NodeName, heartbeatRevision: Revision? = nil) {
+        let join = Self.joinRevision(node)
+        view.members[node] = Versioned(
+            MemberRecord(node: node, heartbeat: 1, version: "t"), createRevision: join,
+            modRevision: heartbeatRevision ?? join)
+    }
+
+    mutating func resource(_ spec: ResourceSpec) { view.resources[spec.name] = spec }
+
+    mutating func assign(
+        _ resource: ResourceName, _ placement: Placement, generation: UInt64 = 1, revision: Revision = 50,
+        noFailback: Bool = false
+    ) {
+        let holder = placement.holder
+        view.assignments[resource] = Versioned(
+            Assignment(
+                generation: generation, placement: placement, memberRevision: holder.map(Self.joinRevision),
+                reason: "test", noFailback: noFailback),
+            createRevision: 30, modRevision: revision)
+    }
+
+    mutating func status(_ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1, moveAway: Bool = false) {
+        view.statuses[resource, default: [:]][node] = Versioned(
+            ResourceStatus(node: node, generation: generation, state: state, incarnation: 1, moveAway: moveAway),
+            createRevision: 60, modRevision: 60)
+    }
+
+    mutating func command(_ id: String, _ resource: ResourceName, _ verb: AdminCommand.Verb) {
+        view.commands[id] = AdminCommand(id: id, resource: resource, verb: verb, user: "alice")
+    }
+
+    /// Moves the revision on (every change the tests make is a new store revision).
+    mutating func bump() { view.revision += 1 }
+}
+
+/// A brain under test, with its own clock.
+struct Harness {
+    var brain: Brain.Instance
+    var now = Moment(milliseconds: 10_000, wallMilliseconds: 1_700_000_000_000)
+    let node: NodeName
+
+    /// A brain that has started, joined and seen `world` (and, if the world says so, is master).
+    init(_ node: NodeName = "n1", world: World, local: Set<ResourceName> = [], joined: Bool = true) {
+        self.node = node
+        brain = Brain.Instance(configuration: Brain.Configuration(node: node, version: "t"))
+        _ = brain.handle(.started(localResources: local), now: now)
+        _ = brain.handle(.viewChanged(world.view), now: now)
+        if joined {
+            _ = brain.handle(.joined(memberRevision: World.joinRevision(node), sentAt: now), now: now)
+        }
+    }
+
+    mutating func when(_ event: Brain.Event) -> [Brain.Directive] { brain.handle(event, now: now) }
+
+    /// Whether heartbeats this node sends are acknowledged at once (false: the store is unreachable).
+    var storeReachable = true
+
+    /// Lets time pass and fires the timer; heartbeats sent are acknowledged if the store is reachable.
+    mutating func after(_ milliseconds: Int64) -> [Brain.Directive] {
+        now = now + .milliseconds(milliseconds)
+        var directives = brain.handle(.timerFired, now: now)
+        if storeReachable {
+            for case .sendHeartbeat(_, _, let sentAt) in directives {
+                directives += brain.handle(.heartbeatAcknowledged(sentAt: sentAt), now: now)
+            }
+        }
+        return directives
+    }
+
+    /// Keeps this node alive (an acknowledged heartbeat sent now).
+    mutating func acknowledge() { _ = brain.handle(.heartbeatAcknowledged(sentAt: now), now: now) }
+}
+
+/// Only the directives that act on the world: store writes, scripts, fencing, reboot, leave.
+func actions(_ directives: [Brain.Directive]) -> [Brain.Directive] {
+    directives.filter {
+        switch $0 {
+        case .record, .scheduleTimer, .petWatchdog, .sendHeartbeat, .renewMaster: false
+        default: true
+        }
+    }
+}
+
+/// The assignment writes among `directives`: resource, placement, generation.
+func assignments(_ directives: [Brain.Directive]) -> [String] {
+    directives.compactMap {
+        guard case .writeAssignment(let resource, let assignment, _, _, _) = $0 else { return nil }
+        return "\(resource) \(assignment.placement) gen \(assignment.generation)"
+    }
+}
+
+let term1 = MasterRecord(node: "n1", term: 1)
+
+func vip(_ name: ResourceName = "vip", preferred: [NodeName] = [], _ change: (inout ResourceSpec) -> Void = { _ in }) -> ResourceSpec {
+    var spec = ResourceSpec(
+        name: name, template: "Generic_IP_Service",
+        load: ScriptSpec(body: "load", timeout: .seconds(60)), unload: ScriptSpec(body: "unload", timeout: .seconds(60)),
+        variables: ["RESOURCE_IP": "198.18.0.100"], preferredNodes: preferred)
+    change(&spec)
+    return spec
+}
+
+func job(_ spec: ResourceSpec, _ action: ScriptAction, generation: UInt64 = 1) -> Brain.ScriptJob {
+    let script: ScriptSpec
+    switch action {
+    case .load: script = spec.load
+    case .unload: script = spec.unload
+    case .monitor: script = spec.monitor!.script
+    }
+    return Brain.ScriptJob(resource: spec.name, action: action, generation: generation, script: script, variables: spec.variables)
+}

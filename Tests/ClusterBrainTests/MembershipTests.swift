@@ -1,0 +1,185 @@
+import ClusterBrain
+import ClusterModel
+import Testing
+
+@Suite("Membership, fencing and election")
+struct MembershipTests {
+    @Test("a started node joins as soon as it has read the store, and retries after two heartbeats")
+    func joins() {
+        var world = World(master: nil)
+        world.view.members = [:]
+        var brain = Brain.Instance(configuration: Brain.Configuration(node: "n1", version: "t"))
+        let start = Moment(milliseconds: 0)
+        #expect(actions(brain.handle(.started(localResources: []), now: start)).isEmpty)
+        #expect(actions(brain.handle(.viewChanged(world.view), now: start)) == [
+            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t"), sentAt: start)
+        ])
+        #expect(actions(brain.handle(.joinFailed, now: start + .milliseconds(10))).isEmpty)
+        #expect(actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
+            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t"), sentAt: start + .milliseconds(800))
+        ])
+    }
+
+    @Test("a member heartbeats every interval, fenced by its join revision")
+    func heartbeats() {
+        var harness = Harness("n2", world: World())
+        _ = harness.after(400)
+        let directives = harness.after(400)
+        #expect(directives.contains(.sendHeartbeat(MemberRecord(node: "n2", heartbeat: 4, version: "t"), memberRevision: 12, sentAt: harness.now)))
+    }
+
+    @Test("at the deadline a node stops its exclusive resources: addresses first, then the unload script")
+    func selfFence() {
+        let spec = vip()
+        var world = World()
+        world.resource(spec)
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        harness.storeReachable = false
+        // Deadline = ack sent at t + tolerance (2 s) − margin (400 ms) = t + 1600 ms.
+        #expect(!actions(harness.after(1599)).contains(.selfFence(["vip"])))
+        let directives = actions(harness.after(1))
+        #expect(directives == [.selfFence(["vip"]), .runScript(job(spec, .unload))])
+        #expect(harness.brain.fenced)
+    }
+
+    @Test("a heartbeat acknowledged in time moves the deadline")
+    func acknowledgedHeartbeat() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        harness.storeReachable = false
+        harness.now = harness.now + .milliseconds(1000)
+        harness.acknowledge()
+        #expect(!actions(harness.after(1500)).contains(.selfFence(["vip"])))
+        #expect(actions(harness.after(100)).contains(.selfFence(["vip"])))
+    }
+
+    @Test("a refused heartbeat means eviction: stop at once, then join again")
+    func evicted() {
+        let spec = vip()
+        var world = World()
+        world.resource(spec)
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        let directives = actions(harness.when(.heartbeatRejected))
+        #expect(directives == [
+            .selfFence(["vip"]), .runScript(job(spec, .unload)),
+            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t"), sentAt: harness.now),
+        ])
+        #expect(harness.brain.memberRevision == nil)
+    }
+
+    @Test("the master evicts a member exactly one tolerance after first seeing its latest heartbeat")
+    func eviction() {
+        var harness = Harness("n1", world: World())
+        #expect(actions(harness.after(1999)).isEmpty)
+        let directives = actions(harness.after(1))
+        #expect(directives == [
+            .evictMember("n2", modRevision: 12, term: term1), .evictMember("n3", modRevision: 13, term: term1),
+        ])
+    }
+
+    @Test("a newer heartbeat revision restarts the eviction clock")
+    func heartbeatResetsEviction() {
+        var world = World()
+        var harness = Harness("n1", world: world)
+        harness.now = harness.now + .milliseconds(1500)
+        world.member("n2", heartbeatRevision: 101)
+        world.bump()
+        harness.acknowledge()
+        _ = harness.when(.viewChanged(world.view))
+        let directives = actions(harness.after(500))
+        #expect(directives == [.evictMember("n3", modRevision: 13, term: term1)])
+        world.view.members["n3"] = nil
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        #expect(actions(harness.after(1499)).isEmpty)
+        #expect(actions(harness.after(1)) == [.evictMember("n2", modRevision: 101, term: term1)])
+    }
+
+    @Test("with no master key a member campaigns for term 1 (compare: key absent)")
+    func campaignsWhenNoMaster() {
+        var harness = Harness("n2", world: World(master: nil))
+        let directives = actions(harness.after(400))
+        #expect(directives == [.campaign(MasterRecord(node: "n2", term: 1), expected: nil)])
+    }
+
+    @Test("a master key not rewritten for a tolerance is taken over with the next term")
+    func campaignsWhenMasterSilent() {
+        var harness = Harness("n2", world: World(master: "n1"))
+        #expect(actions(harness.after(1999)).isEmpty)
+        harness.acknowledge()
+        #expect(actions(harness.after(1)) == [.campaign(MasterRecord(node: "n2", term: 2), expected: 20)])
+    }
+
+    @Test("a fenced node does not campaign")
+    func fencedDoesNotCampaign() {
+        var harness = Harness("n2", world: World(master: "n1"))
+        harness.storeReachable = false
+        let directives = actions(harness.after(2000))
+        #expect(harness.brain.fenced)
+        #expect(!directives.contains { if case .campaign = $0 { true } else { false } })
+    }
+
+    @Test("a master that cannot heartbeat stops acting as master at its deadline")
+    func masterFences() {
+        var harness = Harness("n1", world: World())
+        harness.storeReachable = false
+        #expect(harness.brain.isMaster)
+        _ = harness.after(1600)
+        #expect(!harness.brain.isMaster)
+        #expect(!actions(harness.after(400)).contains { if case .evictMember = $0 { true } else { false } })
+    }
+
+    @Test("the watchdog is petted only while the deadline is in the future")
+    func watchdog() {
+        var world = World()
+        world.view.settings.timing.watchdogTimeout = .seconds(1)
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        harness.storeReachable = false
+        // Deadline: ack + 2 s − 1.1 s = +900 ms. Before it: pets. At it: the addresses go first,
+        // and only then, holding nothing, may it pet again.
+        #expect(harness.after(400).contains(.petWatchdog))
+        let atDeadline = harness.after(500)
+        let fence = atDeadline.firstIndex(of: .selfFence(["vip"]))
+        let pet = atDeadline.firstIndex(of: .petWatchdog)
+        #expect(fence != nil && pet != nil && fence! < pet!)
+    }
+
+    @Test("a restarted agent does not pet the watchdog before its membership is proven")
+    func restartedAgentWaits() {
+        var world = World()
+        world.view.settings.timing.watchdogTimeout = .seconds(1)
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"], joined: false)
+        #expect(!harness.after(400).contains(.petWatchdog))
+        #expect(harness.when(.joined(memberRevision: 12, sentAt: harness.now)).contains(.petWatchdog))
+    }
+
+    @Test("graceful stop: unload, report Offline asking to move away, then leave")
+    func shutdown() {
+        let spec = vip()
+        var world = World()
+        world.resource(spec)
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        let stop = actions(harness.when(.shutdownRequested))
+        #expect(stop.first == .runScript(job(spec, .unload)))
+        _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
+        let done = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
+        #expect(done == [
+            .writeStatus(
+                "vip",
+                ResourceStatus(node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload, lastOutcome: .success, moveAway: true),
+                fence: 50)
+        ])
+        let left = actions(harness.when(.statusCommitted("vip", generation: 1, .offline)))
+        #expect(left == [.leave("n2", memberRevision: 12, resign: nil), .shutdownComplete])
+    }
+}
