@@ -116,6 +116,8 @@ extension Brain.Instance {
             }
             guard current.scriptInFlight == nil, current.phase != .awaitingFence else { return }
             if case .unloading = current.phase { return }
+            // A script already failed at this generation: stay Comatose until the master decides.
+            if current.phase == .comatose, current.generation == generation { return }
             current.generation = generation
             current.moveAway = moveAway
             current.phase = .unloading(.release)

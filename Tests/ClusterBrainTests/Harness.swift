@@ -61,32 +61,53 @@ struct Harness {
     init(_ node: NodeName = "n1", world: World, local: Set<ResourceName> = [], joined: Bool = true) {
         self.node = node
         brain = Brain.Instance(configuration: Brain.Configuration(node: node, version: "t"))
-        _ = brain.handle(.started(localResources: local), now: now)
-        _ = brain.handle(.viewChanged(world.view), now: now)
+        _ = when(.started(localResources: local))
+        _ = when(.viewChanged(world.view))
         if joined {
-            _ = brain.handle(.joined(memberRevision: World.joinRevision(node), sentAt: now), now: now)
+            _ = when(.joined(memberRevision: World.joinRevision(node), sentAt: now))
         }
     }
 
-    mutating func when(_ event: Brain.Event) -> [Brain.Directive] { brain.handle(event, now: now) }
+    /// The timer the brain asked for last.
+    var timer: Moment?
+
+    mutating func when(_ event: Brain.Event) -> [Brain.Directive] {
+        let directives = brain.handle(event, now: now)
+        for case .scheduleTimer(let at) in directives { timer = at }
+        return directives
+    }
 
     /// Whether heartbeats this node sends are acknowledged at once (false: the store is unreachable).
     var storeReachable = true
 
-    /// Lets time pass and fires the timer; heartbeats sent are acknowledged if the store is reachable.
+    /// Lets time pass, firing every timer the brain asked for on the way and once more at the end;
+    /// heartbeats are acknowledged at once if the store is reachable. Returns everything the brain did.
     mutating func after(_ milliseconds: Int64) -> [Brain.Directive] {
-        now = now + .milliseconds(milliseconds)
-        var directives = brain.handle(.timerFired, now: now)
+        let end = now + .milliseconds(milliseconds)
+        var directives: [Brain.Directive] = []
+        for _ in 0..<10_000 {
+            guard let next = timer, next < end else { break }
+            timer = nil
+            now = next
+            directives += fire()
+        }
+        now = end
+        return directives + fire()
+    }
+
+    private mutating func fire() -> [Brain.Directive] {
+        var directives = when(.timerFired)
         if storeReachable {
             for case .sendHeartbeat(_, _, let sentAt) in directives {
-                directives += brain.handle(.heartbeatAcknowledged(sentAt: sentAt), now: now)
+                directives += when(.heartbeatAcknowledged(sentAt: sentAt))
             }
         }
         return directives
     }
 
     /// Keeps this node alive (an acknowledged heartbeat sent now).
-    mutating func acknowledge() { _ = brain.handle(.heartbeatAcknowledged(sentAt: now), now: now) }
+    @discardableResult
+    mutating func acknowledge() -> [Brain.Directive] { when(.heartbeatAcknowledged(sentAt: now)) }
 }
 
 /// Only the directives that act on the world: store writes, scripts, fencing, reboot, leave.

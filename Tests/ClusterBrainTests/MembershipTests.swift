@@ -143,11 +143,12 @@ struct MembershipTests {
         harness.storeReachable = false
         // Deadline: ack + 2 s − 1.1 s = +900 ms. Before it: pets. At it: the addresses go first,
         // and only then, holding nothing, may it pet again.
-        #expect(harness.after(400).contains(.petWatchdog))
-        let atDeadline = harness.after(500)
+        #expect(harness.after(899).contains(.petWatchdog))
+        let atDeadline = harness.after(1)
         let fence = atDeadline.firstIndex(of: .selfFence(["vip"]))
         let pet = atDeadline.firstIndex(of: .petWatchdog)
-        #expect(fence != nil && pet != nil && fence! < pet!)
+        #expect(fence != nil)
+        #expect(pet.map { $0 > fence! } ?? true)
     }
 
     @Test("a restarted agent does not pet the watchdog before its membership is proven")

@@ -1,0 +1,245 @@
+import ClusterBrain
+import ClusterModel
+import Testing
+
+/// Every node's own resources: given its assignment, when scripts and writes finish, then exactly these actions.
+@Suite("A node's own resources")
+struct LocalResourceTests {
+    func status(
+        _ state: LocalState, node: NodeName = "n2", generation: UInt64 = 1, incarnation: Int = 0,
+        upSince: Int64? = nil, last: (ScriptAction, ScriptOutcome)? = nil, moveAway: Bool = false
+    ) -> ResourceStatus {
+        ResourceStatus(
+            node: node, generation: generation, state: state, incarnation: incarnation, upSince: upSince,
+            lastAction: last?.0, lastOutcome: last?.1, moveAway: moveAway)
+    }
+
+    /// n2, with `spec` assigned to it at generation 1 (assignment revision 50).
+    func assigned(_ spec: ResourceSpec = vip(), _ placement: Placement = .node("n2")) -> (Harness, World) {
+        var world = World()
+        world.resource(spec)
+        world.assign(spec.name, placement)
+        return (Harness("n2", world: world), world)
+    }
+
+    @Test("a load starts only after the fenced Loading status commits")
+    func fencedLoad() {
+        var world = World()
+        world.resource(vip())
+        var harness = Harness("n2", world: world)
+        world.assign("vip", .node("n2"))
+        world.bump()
+        #expect(actions(harness.when(.viewChanged(world.view))) == [.writeStatus("vip", status(.loading), fence: 50)])
+        #expect(actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(vip(), .load))])
+    }
+
+    @Test("a refused fence means no load, and no new attempt until the view moves on")
+    func refusedFence() {
+        var world = World()
+        world.resource(vip())
+        var harness = Harness("n2", world: world)
+        world.assign("vip", .node("n2"))
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        #expect(actions(harness.when(.statusRejected("vip", generation: 1))).isEmpty)
+        #expect(!actions(harness.after(100)).contains { if case .runScript = $0 { true } else { false } })
+        world.assign("vip", .node("n2"), revision: 51)
+        world.bump()
+        #expect(actions(harness.when(.viewChanged(world.view))) == [.writeStatus("vip", status(.loading), fence: 51)])
+    }
+
+    @Test("a successful load reports Running with the next incarnation")
+    func loadSucceeds() {
+        var (harness, _) = assigned()
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        let directives = actions(harness.when(.scriptFinished("vip", .load, generation: 1, .success)))
+        #expect(directives == [
+            .writeStatus("vip", status(.running, incarnation: 1, upSince: harness.now.wallMilliseconds, last: (.load, .success)), fence: 50)
+        ])
+    }
+
+    @Test("a failed or timed-out load makes the resource Comatose", arguments: [ScriptOutcome.failure(exitCode: 3), .timedOut])
+    func loadFails(outcome: ScriptOutcome) {
+        var (harness, _) = assigned()
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        let directives = actions(harness.when(.scriptFinished("vip", .load, generation: 1, outcome)))
+        #expect(directives == [.writeStatus("vip", status(.comatose, last: (.load, outcome)), fence: 50)])
+    }
+
+    @Test("migrating away: unload, then a clean Offline at the generation")
+    func migrateAway() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 80)
+        world.bump()
+        #expect(actions(harness.when(.viewChanged(world.view))) == [
+            .runScript(job(vip(), .unload, generation: 2)), .writeStatus("vip", status(.unloading, generation: 2), fence: 80),
+        ])
+        _ = harness.when(.statusCommitted("vip", generation: 2, .unloading))
+        #expect(actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
+            .writeStatus("vip", status(.offline, generation: 2, last: (.unload, .success)), fence: 80)
+        ])
+    }
+
+    @Test("a failed unload leaves the resource Comatose")
+    func unloadFails() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .stopping("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
+        #expect(actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .failure(exitCode: 1)))) == [
+            .writeStatus("vip", status(.comatose, last: (.unload, .failure(exitCode: 1))), fence: 50)
+        ])
+    }
+
+    @Test("a resource assigned elsewhere that is still active here is stopped at once")
+    func assignedElsewhere() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n3"))
+        var harness = Harness("n2", world: world, local: ["vip"], joined: false)
+        #expect(actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
+            .selfFence(["vip"]), .runScript(job(vip(), .unload, generation: 0)),
+        ])
+    }
+
+    @Test("a restarted agent adopts a resource still assigned to its own membership: no reload")
+    func adoption() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"), generation: 4)
+        world.status("vip", "n2", .running, generation: 4)
+        world.view.statuses["vip"]!["n2"]!.value.incarnation = 7
+        var harness = Harness("n2", world: world, local: ["vip"], joined: false)
+        let directives = actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now)))
+        #expect(directives == [.writeStatus("vip", status(.running, generation: 4, incarnation: 7), fence: 50)])
+    }
+
+    @Test("a node that joined under a new member key does not adopt: it stops the resource")
+    func noAdoptionAfterEviction() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"], joined: false)
+        world.member("n2")
+        world.view.members["n2"]!.createRevision = 90
+        world.view.members["n2"]!.modRevision = 90
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        let directives = actions(harness.when(.joined(memberRevision: 90, sentAt: harness.now)))
+        #expect(directives == [.selfFence(["vip"]), .runScript(job(vip(), .unload, generation: 0))])
+    }
+
+    func monitored(max: Int, action: MonitorAction) -> ResourceSpec {
+        vip {
+            $0.monitor = MonitorSpec(
+                script: ScriptSpec(body: "monitor", timeout: .seconds(5)), interval: .seconds(10), maxLocalFailures: max,
+                window: .minutes(10), action: action)
+        }
+    }
+
+    /// n2 running `spec` (loaded by this agent), with its load reported.
+    func running(_ spec: ResourceSpec) -> Harness {
+        var (harness, _) = assigned(spec)
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        return harness
+    }
+
+    @Test("the monitor runs every interval while the resource runs")
+    func monitorSchedule() {
+        let spec = monitored(max: 1, action: .comatose)
+        var harness = running(spec)
+        #expect(!actions(harness.after(9999)).contains(.runScript(job(spec, .monitor))))
+        #expect(actions(harness.after(1)).contains(.runScript(job(spec, .monitor))))
+        _ = harness.when(.scriptFinished("vip", .monitor, generation: 1, .success))
+        #expect(actions(harness.after(10_000)).contains(.runScript(job(spec, .monitor))))
+    }
+
+    @Test("monitor failures up to the limit restart the resource on the same node")
+    func monitorLocalRestart() {
+        let spec = monitored(max: 1, action: .comatose)
+        var harness = running(spec)
+        _ = harness.after(10_000)
+        #expect(actions(harness.when(.scriptFinished("vip", .monitor, generation: 1, .failure(exitCode: 1)))).first == .runScript(job(spec, .unload)))
+        _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
+        let reload = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
+        guard case .writeStatus(_, let loading, _)? = reload.first else {
+            Issue.record("no fenced Loading write: \(reload)")
+            return
+        }
+        #expect(loading.state == .loading)
+        #expect(actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(spec, .load))])
+    }
+
+    @Test("beyond the limit the monitor action fires", arguments: [MonitorAction.comatose, .migrate, .reboot])
+    func monitorAction(action: MonitorAction) {
+        let spec = monitored(max: 0, action: action)
+        var harness = running(spec)
+        _ = harness.after(10_000)
+        let directives = actions(harness.when(.scriptFinished("vip", .monitor, generation: 1, .timedOut)))
+        switch action {
+        case .comatose:
+            #expect(directives.count == 1)
+            guard case .writeStatus(_, let reported, _)? = directives.first else { return }
+            #expect(reported.state == .comatose)
+        case .migrate:
+            #expect(directives.first == .runScript(job(spec, .unload)))
+            _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
+            let done = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
+            guard case .writeStatus(_, let reported, _)? = done.first else { return }
+            #expect(reported.state == .offline)
+            #expect(reported.moveAway)
+        case .reboot:
+            #expect(directives.contains(.reboot))
+        }
+    }
+
+    @Test("a Comatose placement keeps the resource as it is and runs nothing")
+    func comatoseHold() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        world.assign("vip", .comatose("n2"), generation: 2, revision: 90)
+        world.bump()
+        let directives = actions(harness.when(.viewChanged(world.view)))
+        #expect(directives == [.writeStatus("vip", status(.comatose, generation: 2), fence: 90)])
+    }
+
+    @Test("an everywhere resource loads on every eligible node, fenced the same way")
+    func everywhere() {
+        var world = World()
+        let web = ResourceSpec(name: "web", mode: .everywhere)
+        world.resource(web)
+        world.assign("web", .everywhere)
+        var harness = Harness("n3", world: world)
+        _ = harness.when(.statusCommitted("web", generation: 1, .loading))
+        #expect(harness.brain.local["web"]?.phase == .loading)
+        world.assign("web", .offline, generation: 2, revision: 70)
+        world.bump()
+        _ = harness.when(.scriptFinished("web", .load, generation: 1, .success))
+        #expect(actions(harness.when(.viewChanged(world.view))).first == .runScript(job(web, .unload, generation: 2)))
+    }
+
+    @Test("a self-fenced node loads its still-assigned resource again once a heartbeat proves its membership")
+    func reloadAfterFence() {
+        var harness = running(vip())
+        harness.storeReachable = false
+        let fence = actions(harness.after(1600))
+        #expect(fence.contains(.selfFence(["vip"])))
+        _ = harness.when(.scriptFinished("vip", .unload, generation: 1, .success))
+        let again = actions(harness.acknowledge())
+        guard case .writeStatus(_, let loading, _)? = again.first else {
+            Issue.record("no reload: \(again)")
+            return
+        }
+        #expect(loading.state == .loading)
+    }
+}
