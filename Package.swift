@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["ClusterTestKit", "ClusterBrain", "ClusterModel"],
-            resources: [.copy("testdata")]
+            exclude: ["testdata"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -86,8 +86,10 @@ extension Brain {
         case join(MemberRecord, sentAt: Moment)
         /// Rewrite the member key; compare its create revision with `memberRevision`.
         case sendHeartbeat(MemberRecord, memberRevision: Revision, sentAt: Moment)
-        /// Delete the member key (compare create revision), and the master key too if `resign` is set.
-        case leave(NodeName, memberRevision: Revision, resign: MasterRecord?)
+        /// Mark the master record resigned; compare its value with `record` (the current term).
+        case resignMaster(MasterRecord)
+        /// Delete the member key; compare its create revision.
+        case leave(NodeName, memberRevision: Revision)
         /// Become master: put `record`; compare the master key's mod revision with `expected` (nil: absent).
         case campaign(MasterRecord, expected: Revision?)
         /// Rewrite the master key; compare its value with `record`.

@@ -56,14 +56,14 @@ extension Brain {
         /// The view revision at which a status write was refused: no retry until the view moves.
         public var rejectedAtRevision: Revision?
         /// Ask the master to place it elsewhere (monitor action migrate, shutdown).
-        public var moveAway: Bool
+        public var moveAway: MoveAwayReason?
 
         init(generation: UInt64, phase: Phase, incarnation: Int = 0) {
             self.generation = generation
             self.phase = phase
             self.incarnation = incarnation
             self.monitorFailures = []
-            self.moveAway = false
+            self.moveAway = nil
         }
     }
 
@@ -126,7 +126,9 @@ extension Brain {
 
         /// Whether this node currently acts as master.
         public var isMaster: Bool {
-            guard let view, let master = view.master, master.value.node == me, memberRevision != nil, !fenced else {
+            guard let view, let master = view.master, master.value.node == me, !master.value.resigned,
+                memberRevision != nil, !fenced
+            else {
                 return false
             }
             return masterTerm == master.value
@@ -205,8 +207,9 @@ extension Brain {
             let masterRevision = newView.master?.modRevision ?? 0
             if masterSighting?.revision != masterRevision {
                 masterSighting = Sighting(revision: masterRevision, firstSeenAt: now)
+                campaignIssuedAt = nil
             }
-            if let master = newView.master?.value, master.node == me, masterTerm != master {
+            if let master = newView.master?.value, master.node == me, !master.resigned, masterTerm != master {
                 masterTerm = master
                 masterSince = now
                 quorumFormed = false

@@ -8,7 +8,7 @@ extension Brain.Instance {
         /// Keep as it is and report Comatose.
         case hold(generation: UInt64, fence: Revision)
         /// Unload cleanly and report Offline at this generation.
-        case release(generation: UInt64, fence: Revision, moveAway: Bool)
+        case release(generation: UInt64, fence: Revision, moveAway: MoveAwayReason?)
         /// Must not be active here: forced stop, no report.
         case drop
     }
@@ -26,15 +26,15 @@ extension Brain.Instance {
                 baseList(spec).contains(me)
             else {
                 return local[name]?.phase.mayHold == true
-                    ? .release(generation: generation, fence: fence, moveAway: false) : .drop
+                    ? .release(generation: generation, fence: fence, moveAway: nil) : .drop
             }
             return .load(generation: generation, fence: fence)
         }
         guard assignment.placement.holder == me, mine(assignment) else { return .drop }
-        if shuttingDown { return .release(generation: generation, fence: fence, moveAway: true) }
+        if shuttingDown { return .release(generation: generation, fence: fence, moveAway: .shutdown) }
         switch assignment.placement {
         case .node, .alert: return .load(generation: generation, fence: fence)
-        case .migrating, .stopping: return .release(generation: generation, fence: fence, moveAway: false)
+        case .migrating, .stopping: return .release(generation: generation, fence: fence, moveAway: nil)
         case .comatose: return .hold(generation: generation, fence: fence)
         case .offline, .quorumWait, .unassigned, .everywhere: return .drop
         }
@@ -92,7 +92,7 @@ extension Brain.Instance {
                 if current.phase == .running, current.nextMonitorAt == nil, current.spec?.monitor != nil {
                     current.nextMonitorAt = now + (current.spec?.monitor?.interval ?? .seconds(60))
                 }
-                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "adopted at generation \(generation)")))
+                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "kept running here at generation \(generation)")))
             }
             runMonitorIfDue(name, &current, now: now, into: &out)
             resource = current
@@ -299,7 +299,7 @@ extension Brain.Instance {
                 resource.phase = .comatose
             case .migrate:
                 resource.phase = .unloading(.moveAway)
-                resource.moveAway = true
+                resource.moveAway = .monitor
                 resource.scriptInFlight = .unload
                 out.append(.runScript(job(name, resource.spec!, .unload, generation: resource.generation)))
             case .reboot:

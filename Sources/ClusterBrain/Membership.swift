@@ -101,7 +101,7 @@ extension Brain.Instance {
         guard let view, memberRevision != nil, !fenced, !shuttingDown, !isMaster else { return }
         let tolerance = timing.tolerance
         let masterExpired: Bool
-        if let master = view.master {
+        if let master = view.master, !master.value.resigned {
             guard master.value.node != me || masterTerm != master.value else { return }
             let sighting = masterSighting ?? Brain.Sighting(revision: master.modRevision, firstSeenAt: now)
             masterExpired = master.value.node == me || now - sighting.firstSeenAt >= tolerance
@@ -119,9 +119,8 @@ extension Brain.Instance {
         let busy = local.values.contains { $0.phase.mayHold || $0.scriptInFlight != nil || $0.reportInFlight != nil }
         guard !busy else { return }
         shutdownDone = true
-        if let revision = memberRevision {
-            out.append(.leave(me, memberRevision: revision, resign: isMaster ? masterTerm : nil))
-        }
+        if isMaster, let term = masterTerm { out.append(.resignMaster(term)) }
+        if let revision = memberRevision { out.append(.leave(me, memberRevision: revision)) }
         out.append(.record(ClusterEvent(kind: .membership, node: me, message: "left the cluster")))
         out.append(.shutdownComplete)
     }

@@ -128,7 +128,7 @@ extension Brain.Instance {
                     decision = accepted
                 case .failure(let refusal):
                     out.append(.deleteCommand(command.id, term: term))
-                    out.append(.record(ClusterEvent(kind: .admin, node: me, resource: name, message: "refused \(command.user)'s \(describe(command.verb)): \(refusal.reason)")))
+                    out.append(.record(ClusterEvent(kind: .admin, node: me, resource: name, message: "refused \(command.user)'s '\(command.verb)': \(refusal.reason)")))
                 }
             } else if !maintenance {
                 decision = decide(name, spec, current?.value, planned: planned)
@@ -195,7 +195,9 @@ extension Brain.Instance {
         case .node(let holder)?:
             guard let current else { return nil }
             guard holderAlive(holder, current) else {
-                return failover(from: holder, spec, eligible: eligible)
+                let status = view.status(of: name, on: holder)?.value
+                let left = status?.generation == current.generation && status?.state == .offline
+                return failover(from: holder, spec, eligible: eligible, left: left)
             }
             if let status = view.status(of: name, on: holder)?.value, status.generation == current.generation {
                 if status.state == .comatose {
@@ -204,8 +206,9 @@ extension Brain.Instance {
                 if status.state == .offline {
                     let others = eligibleNodes(for: name, spec, excluding: [holder], planned: planned)
                     let next = nextAfter(holder, spec, among: others)
-                    if status.moveAway && !others.isEmpty && next != nil {
-                        return Decision(placement: .node(next!), reason: "\(holder) released it (\(status.lastAction == .monitor ? "monitor action migrate" : "leaving")): next preferred node", noFailback: status.lastAction == .monitor)
+                    if let why = status.moveAway, let next {
+                        let text = why == .monitor ? "monitor action migrate" : "its agent is stopping"
+                        return Decision(placement: .node(next), reason: "\(holder) released it (\(text)): next preferred node", noFailback: why == .monitor)
                     }
                     return Decision(placement: others.first.map(Placement.node) ?? .unassigned, reason: "\(holder) released it", noFailback: false)
                 }
@@ -251,14 +254,20 @@ extension Brain.Instance {
         }
     }
 
-    func failover(from holder: NodeName, _ spec: ResourceSpec, eligible: [NodeName]) -> Decision {
+    func failover(from holder: NodeName, _ spec: ResourceSpec, eligible: [NodeName], left: Bool = false) -> Decision {
+        let gone = left ? "left the cluster" : "failed"
+        let members = baseList(spec).filter { view?.members[$0] != nil && $0 != holder }
+        if eligible.isEmpty, !members.isEmpty {
+            let names = members.map(\.rawValue).joined(separator: ", ")
+            return Decision(placement: .unassigned, reason: "\(holder) \(gone); \(names) excluded by exclusion groups", noFailback: false)
+        }
         if spec.policies.failoverMode == .manual {
-            return Decision(placement: .alert(.failover, on: nil, proposed: eligible.first), reason: "\(holder) failed; failover mode MANUAL", noFailback: false)
+            return Decision(placement: .alert(.failover, on: nil, proposed: eligible.first), reason: "\(holder) \(gone); failover mode MANUAL", noFailback: false)
         }
         guard let best = eligible.first else {
-            return Decision(placement: .unassigned, reason: "\(holder) failed; no preferred node is a member", noFailback: false)
+            return Decision(placement: .unassigned, reason: "\(holder) \(gone); no preferred node is a member", noFailback: false)
         }
-        return Decision(placement: .node(best), reason: "\(holder) failed: failover AUTO to most preferred member", noFailback: false)
+        return Decision(placement: .node(best), reason: "\(holder) \(gone): failover AUTO to most preferred member", noFailback: false)
     }
 
     /// The next node after `node` in the preferred list (wrapping around) that is among `candidates`.
@@ -271,16 +280,6 @@ extension Brain.Instance {
 
     struct Refusal: Error { var reason: String }
 
-    func describe(_ verb: AdminCommand.Verb) -> String {
-        switch verb {
-        case .online(let node): node.map { "online on \($0)" } ?? "online"
-        case .offline: "offline"
-        case .migrate(.node(let node)): "migrate to \(node)"
-        case .migrate(.most): "migrate to the most preferred node"
-        case .migrate(.next): "migrate to the next node"
-        case .alert(let answer): "alert \(answer ? "yes" : "no")"
-        }
-    }
 
     /// An admin command against the current assignment.
     func applyCommand(

@@ -188,6 +188,14 @@ public enum ScriptOutcome: Hashable, Sendable, Codable, CustomStringConvertible 
     }
 }
 
+/// Why a node released a resource and asks the master to place it elsewhere.
+public enum MoveAwayReason: String, Codable, Hashable, Sendable {
+    /// Monitor action `migrate`: the next preferred node, and no automatic failback.
+    case monitor
+    /// The node's agent is stopping.
+    case shutdown
+}
+
 /// What the owning node reports for a resource, kept at `/vigil/<cluster>/status/<res>/<node>`.
 public struct ResourceStatus: Hashable, Sendable, Codable {
     public var schema: Int
@@ -202,11 +210,11 @@ public struct ResourceStatus: Hashable, Sendable, Codable {
     public var lastAction: ScriptAction?
     public var lastOutcome: ScriptOutcome?
     /// Set with Offline when the node asks the master to place it elsewhere (monitor migrate, shutdown).
-    public var moveAway: Bool
+    public var moveAway: MoveAwayReason?
 
     public init(
         node: NodeName, generation: UInt64, state: LocalState, incarnation: Int, upSince: Int64? = nil,
-        lastAction: ScriptAction? = nil, lastOutcome: ScriptOutcome? = nil, moveAway: Bool = false
+        lastAction: ScriptAction? = nil, lastOutcome: ScriptOutcome? = nil, moveAway: MoveAwayReason? = nil
     ) {
         self.schema = 1
         self.node = node
@@ -235,13 +243,18 @@ public struct MemberRecord: Hashable, Sendable, Codable {
 
 /// The master's record, kept at `/vigil/<cluster>/master`. Its bytes stay the same for a whole term,
 /// so master writes can compare its value.
+///
+/// A master that stops gracefully marks its record `resigned` instead of deleting it, so terms keep
+/// growing and the others campaign at once.
 public struct MasterRecord: Hashable, Sendable, Codable {
     public var node: NodeName
     public var term: UInt64
+    public var resigned: Bool
 
-    public init(node: NodeName, term: UInt64) {
+    public init(node: NodeName, term: UInt64, resigned: Bool = false) {
         self.node = node
         self.term = term
+        self.resigned = resigned
     }
 }
 
@@ -271,6 +284,20 @@ public struct AdminCommand: Hashable, Sendable, Codable {
         self.resource = resource
         self.verb = verb
         self.user = user
+    }
+}
+
+extension AdminCommand.Verb: CustomStringConvertible {
+    /// The verb as an administrator types it (`cluster online RES n2`, `cluster migrate RES --next`).
+    public var description: String {
+        switch self {
+        case .online(let node): node.map { "online \($0)" } ?? "online"
+        case .offline: "offline"
+        case .migrate(.node(let node)): "migrate \(node)"
+        case .migrate(.most): "migrate --most"
+        case .migrate(.next): "migrate --next"
+        case .alert(let answer): "alert \(answer ? "yes" : "no")"
+        }
     }
 }
 

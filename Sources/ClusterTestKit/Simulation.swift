@@ -332,7 +332,7 @@ public final class Simulation {
     private func execute(_ name: NodeName, _ directive: Brain.Directive) {
         guard let node = nodes[name] else { return }
         switch directive {
-        case .join, .sendHeartbeat, .leave, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
+        case .join, .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
             .deleteCommand, .writeStatus:
             schedule(after(settings.storeLatency), .commit(name, agent: node.agent, directive))
         case .runScript(let job):
@@ -603,7 +603,7 @@ public final class Simulation {
     public func command(_ resource: ResourceName, _ verb: AdminCommand.Verb, user: String = "admin") {
         commandCounter += 1
         let id = "c" + String(commandCounter).leftPad(6, with: "0")
-        note("ADMIN \(user): \(resource) \(verb)")
+        note("ADMIN \(user): \(verb.description.split(separator: " ").first!) \(resource)\(verb.description.split(separator: " ").dropFirst().map { " " + $0 }.joined())")
         disturb(keepObligations: false)
         let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
         _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.command(id), value: ModelCodec.encode(command))]))

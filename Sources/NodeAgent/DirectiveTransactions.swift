@@ -23,14 +23,16 @@ public struct DirectiveTransactions: Sendable {
             return Transaction(
                 compare: [Compare(key: key, .createRevision(revision))],
                 success: [.put(key: key, value: ModelCodec.encode(record))])
-        case .leave(let node, let revision, let resign):
-            var compare = [Compare(key: layout.member(node), .createRevision(revision))]
-            var success: [Operation] = [.delete(key: layout.member(node))]
-            if let resign {
-                compare.append(masterCompare(resign))
-                success.append(.delete(key: layout.master))
-            }
-            return Transaction(compare: compare, success: success)
+        case .resignMaster(let record):
+            var resigned = record
+            resigned.resigned = true
+            return Transaction(
+                compare: [masterCompare(record)],
+                success: [.put(key: layout.master, value: ModelCodec.encode(resigned))])
+        case .leave(let node, let revision):
+            return Transaction(
+                compare: [Compare(key: layout.member(node), .createRevision(revision))],
+                success: [.delete(key: layout.member(node))])
         case .campaign(let record, let expected):
             let compare =
                 expected.map { Compare(key: layout.master, .modRevision($0)) } ?? .absent(layout.master)

@@ -37,7 +37,7 @@ struct World {
             createRevision: 30, modRevision: revision)
     }
 
-    mutating func status(_ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1, moveAway: Bool = false) {
+    mutating func status(_ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1, moveAway: MoveAwayReason? = nil) {
         view.statuses[resource, default: [:]][node] = Versioned(
             ResourceStatus(node: node, generation: generation, state: state, incarnation: 1, moveAway: moveAway),
             createRevision: 60, modRevision: 60)

@@ -7,7 +7,7 @@ import Testing
 struct LocalResourceTests {
     func status(
         _ state: LocalState, node: NodeName = "n2", generation: UInt64 = 1, incarnation: Int = 0,
-        upSince: Int64? = nil, last: (ScriptAction, ScriptOutcome)? = nil, moveAway: Bool = false
+        upSince: Int64? = nil, last: (ScriptAction, ScriptOutcome)? = nil, moveAway: MoveAwayReason? = nil
     ) -> ResourceStatus {
         ResourceStatus(
             node: node, generation: generation, state: state, incarnation: incarnation, upSince: upSince,
@@ -194,7 +194,7 @@ struct LocalResourceTests {
             let done = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
             guard case .writeStatus(_, let reported, _)? = done.first else { return }
             #expect(reported.state == .offline)
-            #expect(reported.moveAway)
+            #expect(reported.moveAway == .monitor)
         case .reboot:
             #expect(directives.contains(.reboot))
         }

@@ -177,10 +177,10 @@ struct MembershipTests {
         #expect(done == [
             .writeStatus(
                 "vip",
-                ResourceStatus(node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload, lastOutcome: .success, moveAway: true),
+                ResourceStatus(node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload, lastOutcome: .success, moveAway: .shutdown),
                 fence: 50)
         ])
         let left = actions(harness.when(.statusCommitted("vip", generation: 1, .offline)))
-        #expect(left == [.leave("n2", memberRevision: 12, resign: nil), .shutdownComplete])
+        #expect(left == [.leave("n2", memberRevision: 12), .shutdownComplete])
     }
 }

@@ -168,8 +168,7 @@ struct PlacementTests {
         world.resource(vip(preferred: ["n1", "n2", "n3"]) { $0.policies.failbackMode = .auto })
         world.assign("vip", .node("n2"))
         var harness = Harness("n1", world: world)
-        world.status("vip", "n2", .offline, moveAway: true)
-        world.view.statuses["vip"]!["n2"]!.value.lastAction = .monitor
+        world.status("vip", "n2", .offline, moveAway: .monitor)
         world.bump()
         let writes = harness.when(.viewChanged(world.view))
         #expect(assignments(writes) == ["vip node(n3) gen 2"])
