@@ -29,7 +29,7 @@ extension Brain {
         public var version: String
         public var faults: InjectedFaults
 
-        public init(node: NodeName, version: String = "0.1.0", faults: InjectedFaults = .none) {
+        public init(node: NodeName, version: String = VigilVersion.current, faults: InjectedFaults = .none) {
             self.node = node
             self.version = version
             self.faults = faults

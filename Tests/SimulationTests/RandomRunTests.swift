@@ -13,11 +13,13 @@ struct RandomRunTests {
     @Test(
         "seeded random runs keep S1, fenced loads and L1 (watchdog on, every fault)", .timeLimit(.minutes(10)),
         arguments: chunks)
-    func randomRuns(chunk: UInt64) {
+    func randomRuns(chunk: UInt64) async {
         let perChunk = (seedCount + UInt64(chunks.count) - 1) / UInt64(chunks.count)
         let first = chunk * perChunk + 1
         let last = min(first + perChunk, seedCount + 1)
         for seed in first..<last {
+            // CPU-bound: give the other (async, time-limited) tests a turn on the two cores.
+            await Task.yield()
             let outcome = RandomRun.run(seed: seed, steps: 300)
             if let violation = outcome.violations.first {
                 Issue.record("seed \(seed): \(violation)\n  replay: \(outcome.replayCommand)")
@@ -26,8 +28,9 @@ struct RandomRunTests {
     }
 
     @Test("without freezes no watchdog is needed: random runs stay safe with it off", .timeLimit(.minutes(5)), arguments: [UInt64(0), 1])
-    func noWatchdogNoFreezes(chunk: UInt64) {
+    func noWatchdogNoFreezes(chunk: UInt64) async {
         for seed in (5000 + chunk * 100)..<(5000 + (chunk + 1) * 100) {
+            await Task.yield()
             let outcome = RandomRun.run(seed: seed, steps: 300, watchdog: false, freezes: false)
             if let violation = outcome.violations.first {
                 Issue.record("seed \(seed): \(violation)\n  replay: \(outcome.replayCommand) --no-watchdog --no-freezes")
@@ -80,9 +83,11 @@ struct CheckerTests {
     }
 
     @Test("random runs catch the unsafe variants too, and print a replay command")
-    func randomCatches() {
-        let outcomes = (1...30).map {
-            RandomRun.run(seed: $0, steps: 300, faults: Brain.InjectedFaults(selfFenceDelay: .seconds(2)), freezes: false)
+    func randomCatches() async {
+        var outcomes: [RandomRun.Outcome] = []
+        for seed in UInt64(1)...30 {
+            await Task.yield()
+            outcomes.append(RandomRun.run(seed: seed, steps: 300, faults: Brain.InjectedFaults(selfFenceDelay: .seconds(2)), freezes: false))
         }
         let failing = outcomes.filter { !$0.violations.isEmpty }
         #expect(!failing.isEmpty)
