@@ -1,6 +1,6 @@
 # Vigil — developer entry points. `make test` is what CI runs (.ci/run).
 SWIFT        ?= swift
-SWIFT_FLAGS  ?= -Xswiftc -warnings-as-errors
+SWIFT_FLAGS  ?=
 
 .PHONY: all build test unit demo check-purity random golden clean
 

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -7,6 +7,15 @@ let package = Package(
     products: [
         .executable(name: "vigild", targets: ["vigild"]),
         .executable(name: "vigil", targets: ["vigil"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Leaf: names, specifications, settings, states, the store key layout. No dependencies.
@@ -17,8 +26,28 @@ let package = Package(
         .target(name: "CoordinationStore"),
         // Deterministic in-memory store: etcd semantics, injected time, fault injection.
         .target(name: "InMemoryStore", dependencies: ["CoordinationStore"]),
+        // etcd v3 client over the JSON gateway (HTTP/1.1), behind the CoordinationStore protocol.
+        .target(
+            name: "EtcdStore",
+            dependencies: [
+                "CoordinationStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The agent's drivers. For now: how the brain's directives become store transactions.
-        .target(name: "NodeAgent", dependencies: ["ClusterModel", "ClusterBrain", "CoordinationStore"]),
+        .target(
+            name: "NodeAgent",
+            dependencies: [
+                "ClusterModel", "ClusterBrain", "CoordinationStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Not shipped: deterministic simulation, invariant checkers, golden scenario runner.
         .target(
             name: "ClusterTestKit",
@@ -32,6 +61,10 @@ let package = Package(
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(
+            name: "EtcdIntegrationTests",
+            dependencies: ["EtcdStore", "CoordinationStore", "ClusterTestKit", "NodeAgent", "ClusterModel"]
+        ),
+        .testTarget(
             name: "SimulationTests",
             dependencies: ["ClusterTestKit", "ClusterBrain", "ClusterModel"],
             exclude: ["testdata"]
@@ -39,3 +72,8 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Our own code builds with warnings as errors (dependencies keep their warnings).
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

@@ -2,7 +2,7 @@
 public enum TimingProfile: String, Codable, Hashable, Sendable, CaseIterable {
     /// Tolerance 2 s, heartbeat 400 ms, etcd 100/500 ms.
     case `default`
-    /// Dedicated LAN: tolerance 800 ms, heartbeat 150 ms, etcd 50/200 ms.
+    /// Dedicated LAN: tolerance 800 ms, heartbeat 150 ms, etcd 40/200 ms (etcd wants election ≥ 5 × heartbeat).
     case fast
     /// Virtual machines (NCS's default tolerance): tolerance 8 s, heartbeat 1 s, etcd 200/2000 ms.
     case vm
@@ -32,7 +32,7 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
                 (.seconds(2), .milliseconds(400), .milliseconds(100), .milliseconds(500))
         case .fast:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
-                (.milliseconds(800), .milliseconds(150), .milliseconds(50), .milliseconds(200))
+                (.milliseconds(800), .milliseconds(150), .milliseconds(40), .milliseconds(200))
         case .vm:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
                 (.seconds(8), .seconds(1), .milliseconds(200), .seconds(2))
@@ -71,10 +71,10 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
                     "two heartbeats must fit before the self-fence deadline (tolerance \(tolerance) - margin \(margin) = \(selfFenceAfter)); raise the tolerance or shorten the heartbeat"
             )
         }
-        guard etcdHeartbeat * 2 <= etcdElection else {
+        guard etcdHeartbeat * 5 <= etcdElection else {
             throw ValidationError(
                 field: "timing.etcdElection", value: "\(etcdElection)",
-                reason: "must be at least twice etcdHeartbeat (\(etcdHeartbeat))")
+                reason: "etcd refuses an election timeout below 5 × its heartbeat (\(etcdHeartbeat))")
         }
         guard etcdElection * 4 <= tolerance else {
             throw ValidationError(
@@ -183,15 +183,20 @@ public struct NodeDefinition: Hashable, Sendable, Codable, Validatable {
     public var index: Int
     /// The node's own address(es) on the cluster subnet, as text (`198.18.0.11/24`).
     public var addresses: [String]
-    /// etcd peer URL of the managed member, if any.
+    /// etcd peer URL of the node's managed member (`http://198.18.0.11:2380`), if it runs one.
     public var etcdPeerURL: String?
+    /// etcd client URL of the node's managed member (`http://198.18.0.11:2379`), if it runs one.
+    public var etcdClientURL: String?
 
-    public init(name: NodeName, index: Int, addresses: [String] = [], etcdPeerURL: String? = nil) {
+    public init(
+        name: NodeName, index: Int, addresses: [String] = [], etcdPeerURL: String? = nil, etcdClientURL: String? = nil
+    ) {
         self.schema = 1
         self.name = name
         self.index = index
         self.addresses = addresses
         self.etcdPeerURL = etcdPeerURL
+        self.etcdClientURL = etcdClientURL
     }
 
     public func validate() throws(ValidationError) {

@@ -151,7 +151,7 @@ public final class Simulation {
         self.transactions = DirectiveTransactions(layout: layout)
         self.random = SeededRandom(seed: settings.seed)
         var kv = InMemoryKV()
-        var setup: [Operation] = [.put(key: layout.config, value: ModelCodec.encode(settings.cluster))]
+        var setup: [StoreOperation] = [.put(key: layout.config, value: ModelCodec.encode(settings.cluster))]
         for (index, node) in settings.nodes.enumerated() {
             setup.append(.put(key: layout.node(node), value: ModelCodec.encode(NodeDefinition(name: node, index: index))))
         }

@@ -67,7 +67,7 @@ public struct Compare: Hashable, Sendable {
 }
 
 /// One operation of a transaction branch.
-public enum Operation: Hashable, Sendable {
+public enum StoreOperation: Hashable, Sendable {
     case put(key: String, value: [UInt8], lease: LeaseID? = nil)
     case delete(key: String)
     case deletePrefix(String)
@@ -77,10 +77,10 @@ public enum Operation: Hashable, Sendable {
 /// A transaction: if every compare holds, run `success`, else `failure`; atomically, one revision.
 public struct Transaction: Hashable, Sendable {
     public var compare: [Compare]
-    public var success: [Operation]
-    public var failure: [Operation]
+    public var success: [StoreOperation]
+    public var failure: [StoreOperation]
 
-    public init(compare: [Compare], success: [Operation], failure: [Operation] = []) {
+    public init(compare: [Compare], success: [StoreOperation], failure: [StoreOperation] = []) {
         self.compare = compare
         self.success = success
         self.failure = failure

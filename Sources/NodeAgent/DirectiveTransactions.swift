@@ -44,7 +44,7 @@ public struct DirectiveTransactions: Sendable {
         case .writeAssignment(let resource, let assignment, let expected, let term, let consuming):
             let key = layout.assignment(resource)
             let compare = [masterCompare(term), expected.map { Compare(key: key, .modRevision($0)) } ?? .absent(key)]
-            var success: [Operation] = [.put(key: key, value: ModelCodec.encode(assignment))]
+            var success: [StoreOperation] = [.put(key: key, value: ModelCodec.encode(assignment))]
             if let consuming { success.append(.delete(key: layout.command(consuming))) }
             return Transaction(compare: compare, success: success)
         case .evictMember(let node, let modRevision, let term):

@@ -1,0 +1,350 @@
+import AsyncHTTPClient
+import CoordinationStore
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// How to reach an etcd cluster.
+public struct EtcdConfiguration: Sendable {
+    /// Client URLs of the members, e.g. `http://127.0.0.1:2379`; tried in turn when one fails.
+    public var endpoints: [String]
+    /// Limit for every call but a watch.
+    public var requestTimeout: Duration
+    /// Optional etcd user and password (the password never reaches a log).
+    public var username: String?
+    public var password: String?
+    /// Optional TLS (client certificate, trust roots) for `https://` endpoints.
+    public var tls: TLSConfiguration?
+
+    public init(
+        endpoints: [String], requestTimeout: Duration = .seconds(2), username: String? = nil, password: String? = nil,
+        tls: TLSConfiguration? = nil
+    ) {
+        self.endpoints = endpoints
+        self.requestTimeout = requestTimeout
+        self.username = username
+        self.password = password
+        self.tls = tls
+    }
+}
+
+/// An etcd v3 client speaking the JSON gateway over HTTP/1.1 (ADR docs/design/0006).
+///
+/// Every call has a deadline; a call that cannot reach a member, or reaches one without a leader,
+/// moves on to the next endpoint until the deadline. Errors map onto ``StoreError`` codes.
+public final class EtcdStore: CoordinationStore {
+    private let configuration: EtcdConfiguration
+    private let client: HTTPClient
+    private let logger: Logger
+    /// Index of the endpoint that answered last, and the auth token.
+    private let state = Mutex<(endpoint: Int, token: String?)>((0, nil))
+
+    /// - Parameters:
+    ///   - client: an HTTP client the caller owns and shuts down.
+    public init(configuration: EtcdConfiguration, client: HTTPClient, logger: Logger = Logger(label: "vigil.etcd")) {
+        precondition(!configuration.endpoints.isEmpty, "EtcdConfiguration.endpoints must not be empty")
+        self.configuration = configuration
+        self.client = client
+        self.logger = logger
+    }
+
+    /// An HTTP client set up for `configuration` (TLS if given). The caller shuts it down.
+    public static func makeHTTPClient(for configuration: EtcdConfiguration) -> HTTPClient {
+        var http = HTTPClient.Configuration()
+        http.tlsConfiguration = configuration.tls
+        http.connectionPool = .init(idleTimeout: .seconds(60))
+        http.timeout = .init(connect: .milliseconds(500), read: nil)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    // MARK: CoordinationStore
+
+    public func range(prefix: String) async throws(StoreError) -> RangeResult {
+        let body: [String: Any] = [
+            "key": EtcdWire.encode(prefix), "range_end": EtcdWire.encode(EtcdWire.prefixEnd(prefix)),
+        ]
+        let response: EtcdWire.RangeResponse = try await call("/v3/kv/range", body)
+        return RangeResult(
+            keyValues: (response.kvs ?? []).map(\.keyValue), revision: Int64(response.header?.revision ?? "0") ?? 0)
+    }
+
+    public func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
+        let response: EtcdWire.TxnResponse = try await call("/v3/kv/txn", EtcdWire.transaction(transaction))
+        let succeeded = response.succeeded ?? false
+        let branch = succeeded ? transaction.success : transaction.failure
+        var gets: [KeyValue?] = []
+        for (index, operation) in branch.enumerated() {
+            guard case .get = operation else { continue }
+            let kvs = response.responses.flatMap { index < $0.count ? $0[index].response_range?.kvs : nil }
+            gets.append(kvs?.first?.keyValue)
+        }
+        return TransactionResult(
+            succeeded: succeeded, revision: Int64(response.header?.revision ?? "0") ?? 0, gets: gets)
+    }
+
+    public func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
+        let response: EtcdWire.LeaseGrantResponse = try await call("/v3/lease/grant", ["TTL": String(ttlSeconds)])
+        if let error = response.error, !error.isEmpty { throw StoreError(.invalidArgument, error) }
+        guard let id = response.ID.flatMap(Int64.init) else {
+            throw StoreError(.invalidArgument, "lease grant answered without an ID")
+        }
+        return Lease(id: LeaseID(id), ttlSeconds: Int64(response.TTL ?? "0") ?? 0)
+    }
+
+    public func keepAlive(_ lease: LeaseID) async throws(StoreError) -> Int64 {
+        let response: EtcdWire.LeaseKeepAliveResponse = try await call(
+            "/v3/lease/keepalive", ["ID": String(lease.rawValue)])
+        let ttl = Int64(response.result?.TTL ?? "0") ?? 0
+        guard ttl > 0 else { throw StoreError(.leaseNotFound, "lease \(lease) not found") }
+        return ttl
+    }
+
+    public func timeToLive(_ lease: LeaseID) async throws(StoreError) -> Int64 {
+        let response: EtcdWire.LeaseTimeToLiveResponse = try await call(
+            "/v3/lease/timetolive", ["ID": String(lease.rawValue)])
+        let ttl = Int64(response.TTL ?? "-1") ?? -1
+        guard ttl >= 0 else { throw StoreError(.leaseNotFound, "lease \(lease) not found") }
+        return ttl
+    }
+
+    public func revokeLease(_ lease: LeaseID) async throws(StoreError) {
+        let _: EtcdWire.Header? = try await callIgnoringBody("/v3/lease/revoke", ["ID": String(lease.rawValue)])
+    }
+
+    public func compact(revision: Int64) async throws(StoreError) {
+        let _: EtcdWire.Header? = try await callIgnoringBody(
+            "/v3/kv/compaction", ["revision": String(revision), "physical": false])
+    }
+
+    /// The answering member's ID and the leader's ID, as that member sees them.
+    public func memberStatus() async throws(StoreError) -> (memberID: String?, leaderID: String?) {
+        let response: EtcdWire.StatusResponse = try await call("/v3/maintenance/status", [:])
+        return (response.header?.member_id, response.leader)
+    }
+
+    public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
+        let session = WatchSession(store: self, prefix: prefix, fromRevision: revision)
+        return AsyncThrowingStream(unfolding: { try await session.next() })
+    }
+
+    // MARK: Calls
+
+    private func callIgnoringBody(_ path: String, _ body: [String: Any]) async throws(StoreError) -> EtcdWire.Header? {
+        _ = try await rawCall(path, body)
+        return nil
+    }
+
+    private func call<T: Decodable>(_ path: String, _ body: [String: Any]) async throws(StoreError) -> T {
+        let data = try await rawCall(path, body)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            throw StoreError(.invalidArgument, "cannot decode etcd's answer to \(path): \(error)")
+        }
+    }
+
+    /// POSTs `body` to `path`, trying each endpoint in turn until the request deadline.
+    private func rawCall(_ path: String, _ body: [String: Any]) async throws(StoreError) -> Data {
+        let payload: Data
+        do {
+            payload = try JSONSerialization.data(withJSONObject: body)
+        } catch {
+            throw StoreError(.invalidArgument, "cannot encode request to \(path): \(error)")
+        }
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        var lastError = StoreError(.unavailable, "no etcd endpoint answered")
+        var reauthenticated = false
+        let count = configuration.endpoints.count
+        var attempt = 0
+        while attempt < count * 3, ContinuousClock.now < deadline {
+            let (index, token) = state.withLock { ($0.endpoint, $0.token) }
+            let endpoint = configuration.endpoints[index % count]
+            do {
+                if configuration.username != nil, token == nil {
+                    try await authenticate(endpoint: endpoint, deadline: deadline)
+                }
+                return try await post(endpoint + path, payload, token: state.withLock { $0.token }, deadline: deadline)
+            } catch let error as StoreError {
+                lastError = error
+                switch error.code {
+                case .unauthorized where configuration.username != nil && !reauthenticated:
+                    reauthenticated = true
+                    state.withLock { $0.token = nil }
+                    continue
+                case .unavailable, .timeout:
+                    logger.debug(
+                        "etcd endpoint failed", metadata: ["vigil.endpoint": "\(endpoint)", "vigil.error": "\(error)"])
+                    state.withLock { $0.endpoint = (index + 1) % count }
+                    attempt += 1
+                default:
+                    throw error
+                }
+            } catch {
+                throw StoreError(.unavailable, "\(error)")
+            }
+        }
+        if ContinuousClock.now >= deadline, lastError.code != .timeout {
+            throw StoreError(.timeout, "no answer within \(configuration.requestTimeout): \(lastError.message)")
+        }
+        throw lastError
+    }
+
+    private func authenticate(endpoint: String, deadline: ContinuousClock.Instant) async throws {
+        guard let username = configuration.username else { return }
+        let body = try JSONSerialization.data(withJSONObject: ["name": username, "password": configuration.password ?? ""])
+        let data = try await post(endpoint + "/v3/auth/authenticate", body, token: nil, deadline: deadline)
+        let token = try JSONDecoder().decode(EtcdWire.AuthenticateResponse.self, from: data).token
+        guard let token else { throw StoreError(.unauthorized, "etcd gave no token for user \(username)") }
+        state.withLock { $0.token = token }
+    }
+
+    private func request(_ url: String, _ payload: Data, token: String?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: token) }
+        request.body = .bytes(ByteBuffer(bytes: payload))
+        return request
+    }
+
+    private func post(_ url: String, _ payload: Data, token: String?, deadline: ContinuousClock.Instant) async throws(StoreError) -> Data {
+        let remaining = deadline - ContinuousClock.now
+        guard remaining > .zero else { throw StoreError(.timeout, "deadline passed before \(url)") }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await client.execute(request(url, payload, token: token), timeout: TimeAmount(remaining))
+            bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw StoreError(.timeout, "\(url): \(error)")
+        } catch {
+            throw StoreError(.unavailable, "\(url): \(error)")
+        }
+        let data = Data(bytes.readableBytesView)
+        guard response.status == .ok else { throw Self.error(status: response.status.code, body: data) }
+        return data
+    }
+
+    /// Maps an error answer onto a ``StoreError`` (gRPC codes as the gateway reports them).
+    static func error(status: UInt, body: Data) -> StoreError {
+        let parsed = try? JSONDecoder().decode(EtcdWire.ErrorBody.self, from: body)
+        let text = parsed?.text ?? String(decoding: body, as: UTF8.self)
+        switch parsed?.grpcCode {
+        case 5?: return StoreError(.leaseNotFound, text)
+        case 11?: return StoreError(.compacted(compactRevision: 0), text)
+        case 14?, 10?, 13?: return StoreError(.unavailable, text)
+        case 4?: return StoreError(.timeout, text)
+        case 7?, 16?: return StoreError(.unauthorized, text)
+        case 3?: return text.contains("compacted") ? StoreError(.compacted(compactRevision: 0), text) : StoreError(.invalidArgument, text)
+        default:
+            if text.contains("no leader") || text.contains("leader changed") || status == 503 {
+                return StoreError(.unavailable, text)
+            }
+            if text.contains("invalid auth token") { return StoreError(.unauthorized, text) }
+            return StoreError(.invalidArgument, "HTTP \(status): \(text)")
+        }
+    }
+
+    // MARK: Watch
+
+    /// One watch request: its chunked answer read line by line, one batch of events per message.
+    /// Used only by the consuming task, one `next()` at a time.
+    final class WatchSession: @unchecked Sendable {
+        let store: EtcdStore
+        let prefix: String
+        let fromRevision: Int64
+        private var iterator: HTTPClientResponse.Body.AsyncIterator?
+        private var pending = Data()
+
+        init(store: EtcdStore, prefix: String, fromRevision: Int64) {
+            self.store = store
+            self.prefix = prefix
+            self.fromRevision = fromRevision
+        }
+
+        func next() async throws -> [WatchEvent]? {
+            if iterator == nil { try await open() }
+            while true {
+                if let line = takeLine() {
+                    if let events = try decode(line) { return events }
+                    continue
+                }
+                guard let chunk = try await iterator?.next() else {
+                    throw StoreError(.unavailable, "watch connection closed by etcd")
+                }
+                pending.append(contentsOf: Data(chunk.readableBytesView))
+            }
+        }
+
+        private func takeLine() -> Data? {
+            guard let newline = pending.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            let line = pending[pending.startIndex..<newline]
+            pending = Data(pending[(newline + 1)...])
+            return line.isEmpty ? Data() : Data(line)
+        }
+
+        /// Events of one message, or nil for messages without events (created, progress).
+        private func decode(_ line: Data) throws -> [WatchEvent]? {
+            guard !line.isEmpty else { return nil }
+            let message = try JSONDecoder().decode(EtcdWire.WatchMessage.self, from: line)
+            if let error = message.error { throw StoreError(.unavailable, "watch: \(error.text)") }
+            guard let result = message.result else { return nil }
+            if let compacted = result.compact_revision.flatMap(Int64.init), compacted > 0 {
+                throw StoreError(
+                    .compacted(compactRevision: compacted),
+                    "watch from revision \(fromRevision): history compacted up to \(compacted)")
+            }
+            if result.canceled == true {
+                throw StoreError(.unavailable, "watch canceled: \(result.cancel_reason ?? "no reason given")")
+            }
+            guard let events = result.events, !events.isEmpty else { return nil }
+            return events.compactMap { event in
+                guard var kv = event.kv?.keyValue else { return nil }
+                if event.type == "DELETE" {
+                    kv.value = []
+                    return WatchEvent(kind: .delete, keyValue: kv)
+                }
+                return WatchEvent(kind: .put, keyValue: kv)
+            }
+        }
+
+        private func open() async throws {
+            let body: [String: Any] = [
+                "create_request": [
+                    "key": EtcdWire.encode(prefix), "range_end": EtcdWire.encode(EtcdWire.prefixEnd(prefix)),
+                    "start_revision": String(fromRevision),
+                ]
+            ]
+            let payload = try JSONSerialization.data(withJSONObject: body)
+            var lastError: any Error = StoreError(.unavailable, "no etcd endpoint answered the watch")
+            let count = store.configuration.endpoints.count
+            for offset in 0..<count {
+                let index = (store.state.withLock { $0.endpoint } + offset) % count
+                let endpoint = store.configuration.endpoints[index]
+                do {
+                    let token = store.state.withLock { $0.token }
+                    let request = store.request(endpoint + "/v3/watch", payload, token: token)
+                    let response = try await store.client.execute(request, deadline: .distantFuture)
+                    guard response.status == .ok else {
+                        let body = try await response.body.collect(upTo: 1024 * 1024)
+                        throw EtcdStore.error(status: response.status.code, body: Data(body.readableBytesView))
+                    }
+                    iterator = response.body.makeAsyncIterator()
+                    return
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
