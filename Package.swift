@@ -57,6 +57,10 @@ let package = Package(
         .executableTarget(name: "vigil", dependencies: ["ClusterModel"]),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
         .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
+        // Benchmarks: figures for docs/, not pass/fail tests.
+        .executableTarget(
+            name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
+            path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),

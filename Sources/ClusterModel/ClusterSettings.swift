@@ -1,10 +1,10 @@
 /// The named timing profiles of ARCHITECTURE.md §4.
 public enum TimingProfile: String, Codable, Hashable, Sendable, CaseIterable {
-    /// Tolerance 2 s, heartbeat 400 ms, etcd 100/500 ms.
+    /// Tolerance 2 s, heartbeat 400 ms, etcd 50/250 ms (docs/design/0006).
     case `default`
-    /// Dedicated LAN: tolerance 800 ms, heartbeat 150 ms, etcd 40/200 ms (etcd wants election ≥ 5 × heartbeat).
+    /// Dedicated LAN: tolerance 800 ms, heartbeat 150 ms, etcd 30/150 ms (docs/design/0006).
     case fast
-    /// Virtual machines (NCS's default tolerance): tolerance 8 s, heartbeat 1 s, etcd 200/2000 ms.
+    /// Virtual machines (NCS's default tolerance): tolerance 8 s, heartbeat 1 s, etcd 100/1000 ms (etcd's defaults).
     case vm
 }
 
@@ -29,13 +29,13 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
         switch profile {
         case .default:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
-                (.seconds(2), .milliseconds(400), .milliseconds(100), .milliseconds(500))
+                (.seconds(2), .milliseconds(400), .milliseconds(50), .milliseconds(250))
         case .fast:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
-                (.milliseconds(800), .milliseconds(150), .milliseconds(40), .milliseconds(200))
+                (.milliseconds(800), .milliseconds(150), .milliseconds(30), .milliseconds(150))
         case .vm:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
-                (.seconds(8), .seconds(1), .milliseconds(200), .seconds(2))
+                (.seconds(8), .seconds(1), .milliseconds(100), .seconds(1))
         }
     }
 

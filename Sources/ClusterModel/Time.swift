@@ -51,6 +51,9 @@ public struct Span: Hashable, Comparable, Sendable, Codable, CustomStringConvert
         return "\(milliseconds)ms"
     }
 
+    /// The same length as a standard library `Duration` (for drivers; the brain uses `Span`).
+    public var duration: Duration { .milliseconds(milliseconds) }
+
     public static func < (lhs: Span, rhs: Span) -> Bool { lhs.milliseconds < rhs.milliseconds }
     public static func + (lhs: Span, rhs: Span) -> Span { Span(milliseconds: lhs.milliseconds + rhs.milliseconds) }
     public static func - (lhs: Span, rhs: Span) -> Span { Span(milliseconds: lhs.milliseconds - rhs.milliseconds) }

@@ -12,6 +12,10 @@ public struct EtcdConfiguration: Sendable {
     public var endpoints: [String]
     /// Limit for every call but a watch.
     public var requestTimeout: Duration
+    /// Limit for one attempt on one endpoint; past it the call moves on to the next endpoint.
+    /// A write sent to a leader that just died otherwise waits for etcd's own request timeout (seconds);
+    /// set it near the etcd election timeout so a call outlives a leader change by little.
+    public var attemptTimeout: Duration
     /// Optional etcd user and password (the password never reaches a log).
     public var username: String?
     public var password: String?
@@ -19,11 +23,12 @@ public struct EtcdConfiguration: Sendable {
     public var tls: TLSConfiguration?
 
     public init(
-        endpoints: [String], requestTimeout: Duration = .seconds(2), username: String? = nil, password: String? = nil,
-        tls: TLSConfiguration? = nil
+        endpoints: [String], requestTimeout: Duration = .seconds(2), attemptTimeout: Duration? = nil,
+        username: String? = nil, password: String? = nil, tls: TLSConfiguration? = nil
     ) {
         self.endpoints = endpoints
         self.requestTimeout = requestTimeout
+        self.attemptTimeout = attemptTimeout ?? max(requestTimeout / 4, .milliseconds(250))
         self.username = username
         self.password = password
         self.tls = tls
@@ -165,7 +170,8 @@ public final class EtcdStore: CoordinationStore {
                 if configuration.username != nil, token == nil {
                     try await authenticate(endpoint: endpoint, deadline: deadline)
                 }
-                return try await post(endpoint + path, payload, token: state.withLock { $0.token }, deadline: deadline)
+                let attemptDeadline = min(deadline, ContinuousClock.now + configuration.attemptTimeout)
+                return try await post(endpoint + path, payload, token: state.withLock { $0.token }, deadline: attemptDeadline)
             } catch let error as StoreError {
                 lastError = error
                 switch error.code {

@@ -15,7 +15,8 @@ import Glibc
 struct ManagedEtcdTests {
     @Test("three supervisors form a cluster, restart a killed member, and stop theirs on shutdown", .timeLimit(.minutes(2)))
     func superviseThree() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-managed-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
+        let root = base.appendingPathComponent("vigil-managed-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
         var nodes: [NodeDefinition] = []
@@ -86,7 +87,7 @@ struct ManagedEtcdTests {
         let text = member.arguments.joined(separator: " ")
         #expect(text.contains("--initial-cluster a=http://198.18.0.11:2380,b=http://198.18.0.12:2380"))
         #expect(text.contains("--listen-client-urls http://198.18.0.12:2379"))
-        #expect(text.contains("--heartbeat-interval 40 --election-timeout 200"))
+        #expect(text.contains("--heartbeat-interval 30 --election-timeout 150"))
         #expect(text.contains("--auto-compaction-mode revision --auto-compaction-retention 10000"))
         #expect(text.contains("--initial-cluster-state new"))
         #expect(member.clientURLs == ["http://198.18.0.11:2379", "http://198.18.0.12:2379"])
