@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Leaf: names, specifications, settings, states, the store key layout. No dependencies.
@@ -46,6 +47,7 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Not shipped: deterministic simulation, invariant checkers, golden scenario runner.
@@ -53,7 +55,14 @@ let package = Package(
             name: "ClusterTestKit",
             dependencies: ["ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore", "NodeAgent"]
         ),
-        .executableTarget(name: "vigild", dependencies: ["ClusterModel"]),
+        .executableTarget(
+            name: "vigild",
+            dependencies: [
+                "ClusterModel", "NodeAgent", "EtcdStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "vigil", dependencies: ["ClusterModel"]),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
         .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
@@ -62,6 +71,7 @@ let package = Package(
             name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
+        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(

@@ -42,7 +42,7 @@ public protocol Validatable {
 }
 
 extension ValidationError {
-    init(decodingError: DecodingError) {
+    public init(decodingError: DecodingError) {
         switch decodingError {
         case .keyNotFound(let key, let context):
             let path = (context.codingPath + [key]).dottedPath
@@ -88,7 +88,7 @@ struct AnyKey: CodingKey {
 
 extension Decoder {
     /// Throws `unknownField` for any key of the current object that `Keys` does not list.
-    func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
         let known = Set(Keys.allCases.map(\.stringValue))
         let container = try self.container(keyedBy: AnyKey.self)
         for key in container.allKeys where !known.contains(key.stringValue) {

@@ -1,29 +1,108 @@
 import ClusterModel
+import EtcdStore
+import Foundation
+import Logging
+import NodeAgent
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// The node agent. The brain, the store protocol and the simulation exist; the services that run
-// them against etcd, scripts and addresses arrive with "(3 of 4) The node agent end to end".
+// vigild: the node agent. One ServiceGroup: the managed etcd member (if any), then the agent;
+// SIGTERM/SIGINT stop them in reverse order (the agent hands its resources over first).
+
 let usage = """
     vigild \(VigilVersion.current) — the Vigil node agent
 
-    usage: vigild [--config /etc/vigil/vigil.yaml]
+    usage: vigild [--config /etc/vigil/vigil.yaml] [--functions PATH] [--log-level info]
+           vigild --check-config [--config PATH]
            vigild --version
-
-    Not yet runnable: the agent's services (heartbeat, store watcher, brain driver,
-    script runner, address manager) are being built. Try the simulated cluster:
-      swift run vigil-sim
     """
 
-let arguments = CommandLine.arguments.dropFirst()
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
 if arguments.contains("--version") {
     print(VigilVersion.current)
-} else {
+    exit(0)
+}
+if arguments.contains("--help") || arguments.contains("-h") {
     print(usage)
-    if !arguments.contains("--help") && !arguments.contains("-h") {
-        // Exit non-zero so no init system mistakes this build for a running agent.
+    exit(0)
+}
+
+let configPath = option("--config") ?? "/etc/vigil/vigil.yaml"
+let configuration: AgentConfiguration
+do {
+    configuration = try AgentConfiguration.load(path: configPath)
+} catch {
+    FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
+    exit(2)
+}
+if arguments.contains("--check-config") {
+    print("\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed" : "external"))")
+    exit(0)
+}
+
+let level = option("--log-level").flatMap(Logger.Level.init(rawValue:)) ?? .info
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = level
+    return handler
+}
+let logger = Logger(label: "vigild")
+
+// The function library: next to the binary (installed layout) or given explicitly.
+let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+let functions =
+    option("--functions")
+    ?? ["/usr/lib/vigil/vigilfuncs", executableDirectory + "/vigilfuncs", FileManager.default.currentDirectoryPath + "/scripts/vigilfuncs"]
+    .first { FileManager.default.fileExists(atPath: $0) } ?? "/usr/lib/vigil/vigilfuncs"
+
+var password: String?
+if let file = configuration.store.passwordFile {
+    password = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+let timing = configuration.timing
+let storeConfiguration = EtcdConfiguration(
+    endpoints: configuration.storeEndpoints, requestTimeout: timing.selfFenceAfter.duration,
+    attemptTimeout: max(timing.etcdElection.duration / 2, .milliseconds(100)), username: configuration.store.username,
+    password: password)
+let httpClient = EtcdStore.makeHTTPClient(for: storeConfiguration)
+let store = EtcdStore(configuration: storeConfiguration, client: httpClient, logger: logger)
+
+var services: [any Service] = []
+if configuration.store.managed {
+    do {
+        services.append(try EtcdSupervisor(member: configuration.managedEtcd, executable: configuration.store.etcdBinary, logger: logger))
+    } catch {
+        FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
         exit(2)
     }
+}
+let scripts = ScriptRunner(
+    settings: ScriptRunner.Settings(
+        node: configuration.node, cluster: configuration.cluster,
+        scriptDirectory: configuration.stateDirectory + "/scripts", logDirectory: configuration.logDirectory,
+        functionLibrary: functions),
+    logger: logger)
+services.append(
+    ClusterAgent(configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger), logger: logger))
+
+let group = ServiceGroup(
+    configuration: ServiceGroupConfiguration(
+        services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+do {
+    try await group.run()
+} catch {
+    logger.error("vigild stopped with an error", metadata: ["vigil.error": "\(error)"])
+}
+do {
+    try await httpClient.shutdown().get()
+} catch {
+    logger.debug("HTTP client shutdown", metadata: ["vigil.error": "\(error)"])
 }

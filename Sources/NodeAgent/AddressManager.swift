@@ -1,0 +1,69 @@
+import ClusterModel
+import Foundation
+import Logging
+import Subprocess
+import SystemPackage
+
+/// The virtual IPs of exclusive resources on this node: which are up, and removing them at once
+/// when the node self-fences (without the store, without the unload script).
+///
+/// A resource's address is its `RESOURCE_IP` variable (the `Generic_IP_Service` template's), with
+/// or without a prefix length.
+public struct AddressManager: Sendable {
+    public var ipCommand: String
+    private let logger: Logger
+
+    public init(ipCommand: String = "/usr/sbin/ip", logger: Logger) {
+        self.ipCommand = ipCommand
+        self.logger = logger
+    }
+
+    /// The address a resource moves, if it has one.
+    public static func address(of spec: ResourceSpec) -> String? {
+        spec.variables["RESOURCE_IP"].map { String($0.split(separator: "/").first ?? "") }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `ip -o addr show to ADDR`: the interfaces that carry `address` now.
+    public func interfaces(carrying address: String) async -> [String] {
+        guard let result = try? await Subprocess.run(
+            .path(FilePath(ipCommand)), arguments: ["-o", "addr", "show", "to", address], output: .string(limit: 65536),
+            error: .discarded)
+        else { return [] }
+        return result.standardOutput.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 1 ? String(fields[1]).replacingOccurrences(of: ":", with: "") : nil
+        }
+    }
+
+    /// Resources among `specs` whose address is up on this node.
+    public func present(_ specs: [ResourceSpec]) async -> Set<ResourceName> {
+        var present = Set<ResourceName>()
+        for spec in specs where spec.mode == .exclusive {
+            if let address = Self.address(of: spec), await !interfaces(carrying: address).isEmpty {
+                present.insert(spec.name)
+            }
+        }
+        return present
+    }
+
+    /// Removes `address` from every interface that carries it; retries a few times (ARCHITECTURE.md §4.9).
+    @discardableResult
+    public func remove(_ address: String) async -> Bool {
+        for _ in 0..<3 {
+            let devices = await interfaces(carrying: address)
+            if devices.isEmpty { return true }
+            for device in devices {
+                let output = try? await Subprocess.run(
+                    .path(FilePath(ipCommand)), arguments: ["-o", "addr", "show", "dev", device, "to", address],
+                    output: .string(limit: 65536), error: .discarded)
+                let cidr = (output?.standardOutput ?? "").split(separator: " ").first { $0.hasPrefix(address + "/") }
+                _ = try? await Subprocess.run(
+                    .path(FilePath(ipCommand)), arguments: ["addr", "del", String(cidr ?? Substring(address + "/32")), "dev", device],
+                    output: .discarded, error: .discarded)
+            }
+        }
+        let gone = await interfaces(carrying: address).isEmpty
+        if !gone { logger.critical("virtual IP still up after removal", metadata: ["vigil.vip": "\(address)"]) }
+        return gone
+    }
+}

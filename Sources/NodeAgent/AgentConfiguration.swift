@@ -1,0 +1,181 @@
+import ClusterModel
+import Foundation
+import Yams
+
+/// `/etc/vigil/vigil.yaml`: what one node needs to start. Cluster-wide settings live in the store.
+///
+/// ```yaml
+/// node: n1
+/// cluster: prod
+/// profile: default            # timing profile written to the store when the cluster is new
+/// store:
+///   managed: true             # run a local etcd member (default); or give `endpoints`
+///   dataDirectory: /var/lib/vigil/etcd
+///   members:                  # bootstrap list: every node's etcd URLs
+///     - { node: n1, peerURL: "http://198.18.0.11:2380", clientURL: "http://198.18.0.11:2379" }
+///     - { node: n2, peerURL: "http://198.18.0.12:2380", clientURL: "http://198.18.0.12:2379" }
+/// ```
+public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
+    public struct Member: Hashable, Sendable, Decodable {
+        public var node: NodeName
+        public var peerURL: String
+        public var clientURL: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case node, peerURL, clientURL }
+
+        public init(node: NodeName, peerURL: String, clientURL: String) {
+            self.node = node
+            self.peerURL = peerURL
+            self.clientURL = clientURL
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            node = try container.decode(NodeName.self, forKey: .node)
+            peerURL = try container.decode(String.self, forKey: .peerURL)
+            clientURL = try container.decode(String.self, forKey: .clientURL)
+        }
+    }
+
+    public struct Store: Hashable, Sendable, Decodable {
+        /// Run and supervise a local etcd member (the default for a new cluster).
+        public var managed: Bool
+        public var dataDirectory: String?
+        /// Bootstrap list of the managed cluster's members.
+        public var members: [Member]
+        /// Client URLs of an existing etcd cluster (when not managed).
+        public var endpoints: [String]
+        public var username: String?
+        /// File holding the etcd password (root-only); the password itself never sits in this file.
+        public var passwordFile: String?
+        public var etcdBinary: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            managed = try container.decodeIfPresent(Bool.self, forKey: .managed) ?? true
+            dataDirectory = try container.decodeIfPresent(String.self, forKey: .dataDirectory)
+            members = try container.decodeIfPresent([Member].self, forKey: .members) ?? []
+            endpoints = try container.decodeIfPresent([String].self, forKey: .endpoints) ?? []
+            username = try container.decodeIfPresent(String.self, forKey: .username)
+            passwordFile = try container.decodeIfPresent(String.self, forKey: .passwordFile)
+            etcdBinary = try container.decodeIfPresent(String.self, forKey: .etcdBinary) ?? "/usr/bin/etcd"
+        }
+    }
+
+    public var node: NodeName
+    public var cluster: String
+    public var profile: TimingProfile
+    public var store: Store
+    public var stateDirectory: String
+    public var logDirectory: String
+    /// Fake or real watchdog device; unset means no watchdog (see docs/design/0004).
+    public var watchdogDevice: String?
+    public var watchdogTimeout: Span?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case node, cluster, profile, store, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        node = try container.decode(NodeName.self, forKey: .node)
+        cluster = try container.decode(String.self, forKey: .cluster)
+        profile = try container.decodeIfPresent(TimingProfile.self, forKey: .profile) ?? .default
+        store = try container.decode(Store.self, forKey: .store)
+        stateDirectory = try container.decodeIfPresent(String.self, forKey: .stateDirectory) ?? "/var/lib/vigil"
+        logDirectory = try container.decodeIfPresent(String.self, forKey: .logDirectory) ?? "/var/log/vigil"
+        watchdogDevice = try container.decodeIfPresent(String.self, forKey: .watchdogDevice)
+        watchdogTimeout = try container.decodeIfPresent(Span.self, forKey: .watchdogTimeout)
+    }
+
+    public func validate() throws(ValidationError) {
+        guard (try? ResourceName(validating: cluster.replacingOccurrences(of: "-", with: "_"))) != nil else {
+            throw ValidationError(field: "cluster", value: cluster, reason: "a cluster name has 1 to 63 letters, digits, '-' or '_'")
+        }
+        if store.managed {
+            guard store.members.contains(where: { $0.node == node }) else {
+                throw ValidationError(
+                    field: "store.members", value: store.members.map(\.node.rawValue).joined(separator: ","),
+                    reason: "a managed store needs this node (\(node)) in its members list")
+            }
+            for (index, member) in store.members.enumerated() {
+                for (name, url) in [("peerURL", member.peerURL), ("clientURL", member.clientURL)] {
+                    guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.port != nil else {
+                        throw ValidationError(field: "store.members[\(index)].\(name)", value: url, reason: "expected http(s)://host:port")
+                    }
+                }
+            }
+            try managedEtcd.validate()
+        } else {
+            guard !store.endpoints.isEmpty else {
+                throw ValidationError(.missingField, field: "store.endpoints", value: "", reason: "give endpoints, or set store.managed: true")
+            }
+            for (index, endpoint) in store.endpoints.enumerated() {
+                guard let parsed = URL(string: endpoint), ["http", "https"].contains(parsed.scheme ?? "") else {
+                    throw ValidationError(field: "store.endpoints[\(index)]", value: endpoint, reason: "expected http(s)://host:port")
+                }
+            }
+        }
+        if watchdogDevice != nil, watchdogTimeout == nil {
+            throw ValidationError(.missingField, field: "watchdogTimeout", value: "", reason: "a watchdog device needs its timeout (whole seconds)")
+        }
+    }
+
+    /// Timing for a new cluster: the profile, with the watchdog if configured.
+    public var timing: TimingSettings {
+        var timing = TimingSettings(profile: profile)
+        timing.watchdogTimeout = watchdogDevice == nil ? nil : watchdogTimeout
+        return timing
+    }
+
+    /// The node list the managed etcd bootstraps from.
+    public var nodeDefinitions: [NodeDefinition] {
+        store.members.enumerated().map { index, member in
+            NodeDefinition(name: member.node, index: index, etcdPeerURL: member.peerURL, etcdClientURL: member.clientURL)
+        }
+    }
+
+    /// The local etcd member, when managed.
+    public var managedEtcd: ManagedEtcd {
+        ManagedEtcd(
+            node: node, cluster: cluster, nodes: nodeDefinitions,
+            dataDirectory: store.dataDirectory ?? stateDirectory + "/etcd", timing: timing)
+    }
+
+    /// Client URLs the agent's store client uses.
+    public var storeEndpoints: [String] { store.managed ? managedEtcd.clientURLs : store.endpoints }
+
+    /// Reads and validates a YAML configuration; every problem names its key.
+    public static func load(path: String) throws(ValidationError) -> AgentConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError(field: "config", value: path, reason: "cannot read the configuration file: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text)
+    }
+
+    /// Parses and validates YAML text.
+    public static func parse(yaml: String) throws(ValidationError) -> AgentConfiguration {
+        let configuration: AgentConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(AgentConfiguration.self, from: yaml)
+        } catch let error as ValidationError {
+            throw error
+        } catch let error as DecodingError {
+            throw ValidationError(decodingError: error)
+        } catch {
+            throw ValidationError(field: "config", value: "", reason: "not valid YAML: \(error)")
+        }
+        try configuration.validate()
+        return configuration
+    }
+}

@@ -1,0 +1,189 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node agent's heart: owns the brain, feeds it every event (store views, write results,
+/// script results, timers, shutdown) from one stream, and carries out its directives.
+///
+/// Store writes, scripts and timers run as child tasks and report back as events; a self-fence
+/// removes the addresses inline, before anything else happens.
+public final class ClusterAgent: Service, Sendable {
+    public let configuration: AgentConfiguration
+    private let store: any CoordinationStore
+    private let scripts: ScriptRunner
+    private let addresses: AddressManager
+    private let layout: KeyLayout
+    private let transactions: DirectiveTransactions
+    private let logger: Logger
+
+    public init(
+        configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner, addresses: AddressManager,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.scripts = scripts
+        self.addresses = addresses
+        self.layout = KeyLayout(cluster: configuration.cluster)
+        self.transactions = DirectiveTransactions(layout: layout)
+        var logger = logger
+        logger[metadataKey: "vigil.node"] = "\(configuration.node)"
+        self.logger = logger
+    }
+
+    /// Writes the cluster settings and node definitions if the cluster is new (compare: absent).
+    func bootstrap() async {
+        var operations: [(String, [UInt8])] = [(layout.config, ModelCodec.encode(ClusterSettings(timing: configuration.timing)))]
+        for definition in configuration.nodeDefinitions {
+            operations.append((layout.node(definition.name), ModelCodec.encode(definition)))
+        }
+        for attempt in 0..<600 {
+            do {
+                for (key, value) in operations {
+                    _ = try await store.transaction(Transaction(compare: [.absent(key)], success: [.put(key: key, value: value)]))
+                }
+                return
+            } catch {
+                if attempt % 50 == 0 { logger.warning("store not reachable yet", metadata: ["vigil.error": "\(error)"]) }
+                try? await Task.sleep(for: .milliseconds(100))
+                if Task.isCancelled { return }
+            }
+        }
+    }
+
+    public func run() async throws {
+        await bootstrap()
+        let origin = ContinuousClock.now
+        @Sendable func now() -> Moment {
+            let elapsed = ContinuousClock.now - origin
+            let (seconds, attoseconds) = elapsed.components
+            return Moment(
+                milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000,
+                wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        }
+        // Resources whose address is already up here (agent restart): the brain adopts or stops them.
+        let specs = (try? await store.range(prefix: layout.prefix + "resources/"))?.keyValues.compactMap {
+            try? ModelCodec.decode(ResourceSpec.self, from: $0.value)
+        } ?? []
+        let present = await addresses.present(specs)
+        if !present.isEmpty {
+            logger.info("addresses already up at start", metadata: ["vigil.resources": "\(present.sorted())"])
+        }
+
+        let (events, continuation) = AsyncStream<Brain.Event>.makeStream()
+        var brain = Brain.Instance(configuration: Brain.Configuration(node: configuration.node))
+        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
+        continuation.yield(.started(localResources: present))
+        let watcher = StoreWatcher(store: store, layout: layout, logger: logger)
+
+        await withDiscardingTaskGroup { group in
+            group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
+            await withGracefulShutdownHandler {
+                for await event in events {
+                    let directives = brain.handle(event, now: now())
+                    var finished = false
+                    for directive in directives {
+                        finished = await execute(directive, brain: brain, group: &group, continuation: continuation, origin: origin, watchdog: watchdog) || finished
+                    }
+                    if finished { break }
+                }
+            } onGracefulShutdown: {
+                continuation.yield(.shutdownRequested)
+            }
+            continuation.finish()
+            group.cancelAll()
+        }
+    }
+
+    /// Carries out one directive; returns true when the agent is done (shutdown complete).
+    private func execute(
+        _ directive: Brain.Directive, brain: Brain.Instance, group: inout DiscardingTaskGroup,
+        continuation: AsyncStream<Brain.Event>.Continuation, origin: ContinuousClock.Instant, watchdog: WatchdogDevice?
+    ) async -> Bool {
+        switch directive {
+        case .join(let record, let sentAt):
+            guard let first = transactions.transaction(for: directive) else { return false }
+            let store = self.store
+            let transactions = self.transactions
+            group.addTask {
+                let result = try? await store.transaction(first)
+                var adoption: TransactionResult?
+                if case .adopt(let existing) = transactions.joinOutcome(result) {
+                    adoption = try? await store.transaction(transactions.adoption(of: existing, record: record))
+                }
+                continuation.yield(transactions.joinEvent(first: result, adoption: adoption, sentAt: sentAt))
+            }
+        case .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
+            .deleteCommand, .writeStatus:
+            guard let transaction = transactions.transaction(for: directive) else { return false }
+            let store = self.store
+            let transactions = self.transactions
+            let logger = self.logger
+            group.addTask {
+                do {
+                    let result = try await store.transaction(transaction)
+                    if let event = transactions.event(for: directive, result: result) { continuation.yield(event) }
+                } catch {
+                    logger.debug("store write failed", metadata: ["vigil.error": "\(error)"])
+                    if let event = transactions.event(for: directive, result: nil) { continuation.yield(event) }
+                }
+            }
+        case .runScript(let job):
+            let scripts = self.scripts
+            group.addTask {
+                let outcome = await scripts.run(job)
+                continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
+            }
+        case .selfFence(let resources):
+            logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(resources)"])
+            for resource in resources {
+                scripts.kill(resource)
+                if let spec = brain.view?.resources[resource] ?? brain.local[resource]?.spec,
+                    let address = AddressManager.address(of: spec)
+                {
+                    await addresses.remove(address)
+                }
+            }
+        case .scheduleTimer(let at):
+            group.addTask {
+                try? await Task.sleep(until: origin + .milliseconds(at.milliseconds), clock: .continuous)
+                continuation.yield(.timerFired)
+            }
+        case .record(let event):
+            var metadata: Logger.Metadata = ["vigil.kind": "\(event.kind.rawValue)", "vigil.event": "\(event.message)"]
+            if let resource = event.resource { metadata["vigil.resource"] = "\(resource)" }
+            logger.info("cluster event", metadata: metadata)
+        case .petWatchdog:
+            watchdog?.pet()
+        case .reboot:
+            logger.critical("monitor action reboot requested: stopping every exclusive resource")
+        case .shutdownComplete:
+            logger.info("left the cluster; agent stopping")
+            return true
+        }
+        return false
+    }
+}
+
+/// A watchdog device file, petted by writing one byte. Tests point it at a plain file; a real
+/// `/dev/watchdog` is never opened by the test suites.
+final class WatchdogDevice: Sendable {
+    let descriptor: Int32
+
+    init(path: String) {
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    }
+
+    func pet() {
+        guard descriptor >= 0 else { return }
+        var byte: UInt8 = 0x31
+        _ = write(descriptor, &byte, 1)
+    }
+}

@@ -1,0 +1,160 @@
+import ClusterBrain
+import ClusterModel
+import Foundation
+import Logging
+import Subprocess
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs load, unload and monitor scripts: bash, as root, from root-owned files written from the
+/// store, in a session of their own, with a timeout (SIGTERM to the whole group, SIGKILL 5 s later),
+/// output to `<logDirectory>/<resource>.<action>.out`.
+public final class ScriptRunner: Sendable {
+    public struct Settings: Sendable {
+        public var node: NodeName
+        public var cluster: String
+        /// Where script files are written (created root-only, 0700).
+        public var scriptDirectory: String
+        public var logDirectory: String
+        /// The function library scripts source as `$VIGIL_FUNCS`.
+        public var functionLibrary: String
+        public var bash: String = "/bin/bash"
+        /// Output kept per script file before it is rotated to `.out.1`.
+        public var maximumOutputBytes: Int = 1 << 20
+
+        public init(node: NodeName, cluster: String, scriptDirectory: String, logDirectory: String, functionLibrary: String) {
+            self.node = node
+            self.cluster = cluster
+            self.scriptDirectory = scriptDirectory
+            self.logDirectory = logDirectory
+            self.functionLibrary = functionLibrary
+        }
+    }
+
+    public let settings: Settings
+    private let logger: Logger
+    /// Process group leaders of running scripts, per resource (for a self-fence kill).
+    private let running = Mutex<[ResourceName: pid_t]>([:])
+
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Writes a script file: refuses a directory that is not root-owned or is writable by others.
+    func write(_ job: Brain.ScriptJob) throws -> String {
+        let directory = settings.scriptDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var info = stat()
+        guard stat(directory, &info) == 0 else { throw ScriptError(reason: "cannot stat \(directory)") }
+        guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
+            throw ScriptError(reason: "script directory \(directory) must be owned by root and not writable by group or others")
+        }
+        let path = "\(directory)/\(job.resource).\(job.action.rawValue)"
+        let text = job.script.body.hasPrefix("#!") ? job.script.body : "#!/bin/bash\n" + job.script.body
+        try Data((text.hasSuffix("\n") ? text : text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        chmod(path, 0o700)
+        return path
+    }
+
+    struct ScriptError: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
+    /// Runs `job` to its end (or its timeout); never throws: a failure to start is a failed script.
+    public func run(_ job: Brain.ScriptJob) async -> ScriptOutcome {
+        let started = ContinuousClock.now
+        var metadata: Logger.Metadata = [
+            "vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)",
+            "vigil.generation": "\(job.generation)",
+        ]
+        let outcome: ScriptOutcome
+        do {
+            let path = try write(job)
+            outcome = try await execute(job, path: path)
+        } catch {
+            logger.error("script could not run", metadata: metadata.merging(["vigil.error": "\(error)"]) { $1 })
+            return .failure(exitCode: 126)
+        }
+        metadata["vigil.outcome"] = "\(outcome)"
+        metadata["vigil.seconds"] = "\(ContinuousClock.now - started)"
+        if outcome.succeeded || job.action == .monitor && outcome != .timedOut {
+            logger.info("script finished", metadata: metadata)
+        } else {
+            logger.error("script failed", metadata: metadata)
+        }
+        return outcome
+    }
+
+    private func execute(_ job: Brain.ScriptJob, path: String) async throws -> ScriptOutcome {
+        try FileManager.default.createDirectory(atPath: settings.logDirectory, withIntermediateDirectories: true)
+        let outputPath = "\(settings.logDirectory)/\(job.resource).\(job.action.rawValue).out"
+        rotate(outputPath)
+        let output = try FileDescriptor.open(
+            FilePath(outputPath), .writeOnly, options: [.create, .append], permissions: [.ownerReadWrite])
+        let header = "==== \(Date()) \(job.action.rawValue) generation \(job.generation) on \(settings.node)\n"
+        _ = try? output.writeAll(Array(header.utf8))
+        var environment: [Environment.Key: String?] = [
+            "VIGIL_RESOURCE": job.resource.rawValue, "VIGIL_NODE": settings.node.rawValue,
+            "VIGIL_ACTION": job.action.rawValue, "VIGIL_GENERATION": String(job.generation),
+            "VIGIL_CLUSTER": settings.cluster, "VIGIL_FUNCS": settings.functionLibrary,
+        ]
+        for (name, value) in job.variables { environment[Environment.Key(stringLiteral: name)] = value }
+        var options = PlatformOptions()
+        options.createSession = true
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
+        let timeout = job.script.timeout.duration
+        let resource = job.resource
+        let scriptEnvironment = Environment.inherit.updating(environment)
+        let platformOptions = options
+        return try await withThrowingTaskGroup(of: ScriptOutcome?.self) { group in
+            group.addTask {
+                let result = try await Subprocess.run(
+                    .path(FilePath(self.settings.bash)), arguments: [path], environment: scriptEnvironment,
+                    platformOptions: platformOptions, input: .none,
+                    output: .fileDescriptor(output, closeAfterSpawningProcess: false),
+                    error: .fileDescriptor(output, closeAfterSpawningProcess: false)
+                ) { execution in
+                    self.running.withLock { $0[resource] = execution.processIdentifier.value }
+                }
+                self.running.withLock { _ = $0.removeValue(forKey: resource) }
+                switch result.terminationStatus {
+                case .exited(0): return .success
+                case .exited(let code): return .failure(exitCode: Int32(code))
+                case .signaled(let signal): return signal == SIGKILL ? .killed : .failure(exitCode: 128 + Int32(signal))
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            try? output.close()
+            guard let first else {
+                // Timed out: the cancelled run tears the session down (SIGTERM, then SIGKILL after 5 s).
+                _ = try? await group.next()
+                return .timedOut
+            }
+            return first
+        }
+    }
+
+    /// Kills the resource's running script and everything it started (self-fence).
+    public func kill(_ resource: ResourceName) {
+        guard let leader = running.withLock({ $0[resource] }) else { return }
+        Glibc.kill(-leader, SIGKILL)
+    }
+
+    private func rotate(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0, Int(info.st_size) > settings.maximumOutputBytes else { return }
+        _ = try? FileManager.default.removeItem(atPath: path + ".1")
+        _ = try? FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+    }
+}

@@ -1,0 +1,68 @@
+import ClusterModel
+import NodeAgent
+import Testing
+
+@Suite("Agent configuration file")
+struct AgentConfigurationTests {
+    let good = """
+        node: n1
+        cluster: demo
+        profile: fast
+        store:
+          managed: true
+          dataDirectory: /var/lib/vigil/etcd
+          members:
+            - { node: n1, peerURL: "http://198.18.0.11:2380", clientURL: "http://198.18.0.11:2379" }
+            - { node: n2, peerURL: "http://198.18.0.12:2380", clientURL: "http://198.18.0.12:2379" }
+        """
+
+    @Test("a managed configuration gives the etcd member and the store endpoints")
+    func managed() throws {
+        let configuration = try AgentConfiguration.parse(yaml: good)
+        #expect(configuration.node == "n1")
+        #expect(configuration.timing.tolerance == .milliseconds(800))
+        #expect(configuration.storeEndpoints == ["http://198.18.0.11:2379", "http://198.18.0.12:2379"])
+        #expect(configuration.managedEtcd.arguments.contains("--initial-cluster"))
+        #expect(configuration.logDirectory == "/var/log/vigil")
+    }
+
+    @Test("an existing etcd cluster is used through its endpoints")
+    func external() throws {
+        let configuration = try AgentConfiguration.parse(yaml: """
+            node: n1
+            cluster: demo
+            store:
+              managed: false
+              endpoints: ["http://10.1.1.1:2379"]
+            """)
+        #expect(configuration.storeEndpoints == ["http://10.1.1.1:2379"])
+    }
+
+    @Test(
+        "a bad file gets an error naming the key",
+        arguments: [
+            ("node: n1\ncluster: demo\nstore: { managed: true, members: [] }\n", "store.members"),
+            ("node: n1\ncluster: demo\nstore: { managed: false }\n", "store.endpoints"),
+            ("node: n1\ncluster: demo\nstore: { managed: false, endpoints: [\"ftp://x\"] }\n", "store.endpoints[0]"),
+            ("node: 'n 1'\ncluster: demo\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "node"),
+            ("node: n1\ncluster: demo\ncolour: red\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "colour"),
+            ("node: n1\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "cluster"),
+            ("node: n1\ncluster: demo\nprofile: turbo\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "profile"),
+            ("node: n1\ncluster: demo\nstore:\n  members:\n    - { node: n1, peerURL: \"http://a\", clientURL: \"http://a:1\" }\n", "store.members[0].peerURL"),
+            ("node: n1\ncluster: demo\nwatchdogDevice: /tmp/wd\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "watchdogTimeout"),
+        ])
+    func bad(yaml: String, field: String) {
+        #expect {
+            try AgentConfiguration.parse(yaml: yaml)
+        } throws: { error in
+            (error as? ValidationError)?.field == field
+        }
+    }
+
+    @Test("a missing file is reported with its path")
+    func missing() {
+        #expect {
+            try AgentConfiguration.load(path: "/nonexistent/vigil.yaml")
+        } throws: { ($0 as? ValidationError)?.value == "/nonexistent/vigil.yaml" }
+    }
+}
