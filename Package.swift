@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Leaf: names, specifications, settings, states, the store key layout. No dependencies.
@@ -63,7 +64,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "vigil", dependencies: ["ClusterModel"]),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "ClusterModel", "NodeAgent", "EtcdStore", "CoordinationStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
         .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
         // Benchmarks: figures for docs/, not pass/fail tests.
