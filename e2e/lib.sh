@@ -1,0 +1,143 @@
+# Shared helpers of the e2e scenarios: a lab of network namespaces on 198.18.0.0/24 (no default
+# route, no link outside), one etcd + vigild + HTTP service per node, a client namespace.
+# Every scenario sources this file, calls lab_up, and gets lab_down on exit (trap).
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$E2E_DIR/.." && pwd)
+BIN=${VIGIL_BIN:-$ROOT/.build/debug}
+ID=${VIGIL_E2E_ID:-$(( $$ % 100000 ))}
+WORK=$(mktemp -d "/tmp/vigil-e2e-$ID.XXXXXX")
+NODES=${NODES:-3}
+PROFILE=${PROFILE:-default}
+VIP=198.18.0.100
+SW="vg${ID}sw"
+CL="vg${ID}cl"
+ns() { echo "vg${ID}n$1"; }
+node_ip() { echo "198.18.0.$((10 + $1))"; }
+
+log() { printf '%s  %s\n' "$(date '+%H:%M:%S.%3N')" "$*"; }
+fail() { log "FAIL: $*"; exit 1; }
+
+lab_down() {
+  local rc=$?
+  set +e
+  for n in $(seq 1 "$NODES") cl sw; do
+    local name; [ "$n" = cl ] && name=$CL || { [ "$n" = sw ] && name=$SW || name=$(ns "$n"); }
+    ip netns pids "$name" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+  [ -f "$WORK/pids" ] && xargs -r kill -9 < "$WORK/pids" 2>/dev/null
+  sleep 0.2
+  for n in $(seq 1 "$NODES"); do ip netns del "$(ns "$n")" 2>/dev/null; done
+  ip netns del "$CL" 2>/dev/null; ip netns del "$SW" 2>/dev/null
+  if [ $rc -ne 0 ] && [ -z "${KEEP_LOGS:-}" ]; then
+    for f in "$WORK"/n*/vigild.log; do [ -f "$f" ] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; }; done
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+
+# lab_up: the switch, the node and client namespaces, addresses; installs vigilfuncs (+ ncsfuncs).
+lab_up() {
+  trap lab_down EXIT INT TERM
+  command -v arping >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-arping >/dev/null; }
+  command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+  "$ROOT/scripts/install" "$BIN" >/dev/null
+  ip netns add "$SW"
+  ip -n "$SW" link add br0 type bridge
+  ip -n "$SW" link set br0 up
+  ip -n "$SW" link set lo up
+  local members=""
+  for n in $(seq 1 "$NODES"); do
+    members+="    - { node: n$n, peerURL: \"http://$(node_ip "$n"):2380\", clientURL: \"http://$(node_ip "$n"):2379\" }"$'\n'
+  done
+  for n in $(seq 1 "$NODES") cl; do
+    local name ip
+    if [ "$n" = cl ]; then name=$CL; ip=198.18.0.50; else name=$(ns "$n"); ip=$(node_ip "$n"); fi
+    ip netns add "$name"
+    ip link add "vg${ID}e$n" netns "$name" type veth peer name "vg${ID}p$n" netns "$SW"
+    ip -n "$name" link set "vg${ID}e$n" name eth0
+    ip -n "$name" addr add "$ip/24" dev eth0
+    ip -n "$name" link set eth0 up
+    ip -n "$name" link set lo up
+    ip -n "$SW" link set "vg${ID}p$n" master br0 up
+    [ "$n" = cl ] && continue
+    mkdir -p "$WORK/n$n/www"
+    echo "n$n" > "$WORK/n$n/www/index.html"
+    cat > "$WORK/n$n/vigil.yaml" <<YAML
+node: n$n
+cluster: lab
+profile: $PROFILE
+stateDirectory: $WORK/n$n/state
+logDirectory: $WORK/n$n/log
+store:
+  managed: true
+  members:
+$members
+YAML
+  done
+}
+
+# start_service N: the Active/Active HTTP service on node N (answers with its node name).
+start_service() {
+  ip netns exec "$(ns "$1")" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$WORK/n$1/www" >/dev/null 2>&1 &
+  echo $! >> "$WORK/pids"
+}
+
+# start_agent N: vigild (with its managed etcd member) on node N.
+start_agent() {
+  ip netns exec "$(ns "$1")" "$BIN/vigild" --config "$WORK/n$1/vigil.yaml" --functions /usr/lib/vigil/vigilfuncs \
+    >> "$WORK/n$1/vigild.log" 2>&1 &
+  echo $! >> "$WORK/pids"
+  echo $! > "$WORK/n$1/vigild.pid"
+}
+
+# vigil N ARGS…: the CLI on node N.
+vigil() { local n=$1; shift; ip netns exec "$(ns "$n")" "$BIN/vigil" "$@" --config "$WORK/n$n/vigil.yaml"; }
+
+# wait_for DESCRIPTION SECONDS COMMAND…: poll every 50 ms until COMMAND succeeds, or fail.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting for: $what"
+    sleep 0.05
+  done
+}
+
+# holders: the nodes whose interfaces carry the VIP now.
+holders() {
+  for n in $(seq 1 "$NODES"); do
+    ip -n "$(ns "$n")" -o addr show to "$VIP" 2>/dev/null | grep -q . && echo "n$n"
+  done
+  return 0
+}
+
+# answer: which node answers on the VIP, from the client.
+answer() { ip netns exec "$CL" curl -s -m 0.5 "http://$VIP:8080/"; }
+answers_from() { [ "$(answer)" = "$1" ]; }
+answers_not_from() { local a; a=$(answer) && [ -n "$a" ] && [ "$a" != "$1" ]; }
+
+# crash N: every process of node N killed, its link cut (as a power loss looks to the others).
+crash() {
+  ip netns pids "$(ns "$1")" | xargs -r kill -9
+  ip -n "$(ns "$1")" link set eth0 down
+}
+
+# start_probe / stop_probe: the client requests the VIP every 10 ms; stop_probe prints the longest gap.
+start_probe() {
+  ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://$VIP:8080/" --seconds 300 > "$WORK/probe.out" 2>&1 &
+  PROBE=$!
+  echo $PROBE >> "$WORK/pids"
+}
+stop_probe() {
+  kill -TERM "$PROBE" 2>/dev/null; wait "$PROBE" 2>/dev/null || true
+  cat "$WORK/probe.out"
+  OUTAGE_MS=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/probe.out")
+}
+
+# cluster_up: services and agents on every node, the reference resource created, the VIP answering.
+cluster_up() {
+  for n in $(seq 1 "$NODES"); do start_service "$n"; start_agent "$n"; done
+  wait_for "the cluster to elect a master" 30 bash -c "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; vigil 1 status | grep -q 'master n'"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# (a) Node crash: every process of the node holding the VIP is killed and its link cut; the VIP
+# answers from another node. Prints the client-observed outage.
+. "$(dirname "$0")/lib.sh"
+lab_up
+cluster_up
+vigil 1 resource create iManager --template Generic_IP_Service --set RESOURCE_IP=$VIP
+wait_for "the VIP to answer" 30 answer
+holder=$(holders)
+[ "$(echo "$holder" | wc -l)" -eq 1 ] || fail "expected one holder, got: $holder"
+log "VIP $VIP on $holder; crashing it"
+vigil 1 status
+start_probe
+sleep 1
+crash "${holder#n}"
+wait_for "the VIP to answer from another node" 20 answers_not_from "$holder"
+sleep 0.5
+stop_probe
+survivor=$( [ "$holder" = n1 ] && echo 2 || echo 1 )
+vigil "$survivor" status
+log "PASS: node crash moved the VIP; client outage ${OUTAGE_MS} ms (profile $PROFILE)"
