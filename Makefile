@@ -2,7 +2,7 @@
 SWIFT        ?= swift
 SWIFT_FLAGS  ?=
 
-.PHONY: all build test unit etcd demo check-purity random golden clean
+.PHONY: all build test unit etcd demo sim-demo e2e check-purity random golden clean
 
 all: build
 
@@ -34,10 +34,23 @@ unit: check-purity etcd
 	VIGIL_SIM_SEEDS=20 scripts/run-tests --skip RandomRunTests
 	VIGIL_SIM_SEEDS=20 scripts/run-tests --filter RandomRunTests
 
-## demo: a simulated 3-node cluster; the node holding the VIP crashes and the VIP moves
-demo:
+## demo: 3 nodes in network namespaces (root); the node holding the VIP crashes, the VIP moves.
+## Keeps running until Ctrl-C; `make demo ONCE=1` exits after the failover.
+demo: etcd
+	$(SWIFT) build $(SWIFT_FLAGS) --product vigild
+	$(SWIFT) build $(SWIFT_FLAGS) --product vigil
+	e2e/demo.sh $(if $(ONCE),--once,)
+
+## sim-demo: the same story on the deterministic simulation (no root, no network)
+sim-demo:
 	$(SWIFT) build $(SWIFT_FLAGS) --product vigil-sim
 	$(SWIFT) run --skip-build vigil-sim demo
+
+## e2e: every numbered scenario in e2e/ (root: network namespaces)
+e2e: etcd
+	$(SWIFT) build $(SWIFT_FLAGS) --product vigild
+	$(SWIFT) build $(SWIFT_FLAGS) --product vigil
+	e2e/run-all
 
 ## random: more random seeds, e.g. make random FROM=10000 COUNT=5000
 FROM  ?= 1

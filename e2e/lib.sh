@@ -82,6 +82,7 @@ YAML
 start_service() {
   ip netns exec "$(ns "$1")" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$WORK/n$1/www" >/dev/null 2>&1 &
   echo $! >> "$WORK/pids"
+  disown
 }
 
 # start_agent N: vigild (with its managed etcd member) on node N.
@@ -90,6 +91,7 @@ start_agent() {
     >> "$WORK/n$1/vigild.log" 2>&1 &
   echo $! >> "$WORK/pids"
   echo $! > "$WORK/n$1/vigild.pid"
+  disown
 }
 
 # vigil N ARGS…: the CLI on node N.
@@ -129,15 +131,71 @@ start_probe() {
   ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://$VIP:8080/" --seconds 300 > "$WORK/probe.out" 2>&1 &
   PROBE=$!
   echo $PROBE >> "$WORK/pids"
+  disown
 }
 stop_probe() {
-  kill -TERM "$PROBE" 2>/dev/null; wait "$PROBE" 2>/dev/null || true
+  kill -TERM "$PROBE" 2>/dev/null
+  local i; for i in $(seq 1 100); do kill -0 "$PROBE" 2>/dev/null || break; sleep 0.05; done
   cat "$WORK/probe.out"
   OUTAGE_MS=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/probe.out")
+}
+
+# ncs_resource NAME IP: a Generic_IP_Service resource whose scripts are written exactly as an NCS
+# administrator writes them, sourcing /opt/novell/ncs/lib/ncsfuncs.
+ncs_resource() {
+  local name=$1 ip=$2
+  printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nexit_on_error add_secondary_ipaddress %s\nexit 0\n' "$ip" > "$WORK/$name.load"
+  printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nignore_error del_secondary_ipaddress %s\nexit 0\n' "$ip" > "$WORK/$name.unload"
+  vigil 1 resource create "$name" --template Generic_IP_Service --set RESOURCE_IP="$ip" \
+    --load-script "$WORK/$name.load" --unload-script "$WORK/$name.unload" "${@:3}"
 }
 
 # cluster_up: services and agents on every node, the reference resource created, the VIP answering.
 cluster_up() {
   for n in $(seq 1 "$NODES"); do start_service "$n"; start_agent "$n"; done
   wait_for "the cluster to elect a master" 30 bash -c "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; vigil 1 status | grep -q 'master n'"
+}
+
+# start_sampler / stop_sampler: read `ip addr` in every node namespace about every 10 ms and count
+# the samples in which two nodes hold the VIP. stop_sampler sets DOUBLE_SAMPLES and SAMPLES.
+start_sampler() {
+  (
+    local end=$(( $(date +%s) + 300 )) count=0
+    while [ "$(date +%s)" -lt "$end" ] && [ ! -f "$WORK/sampler.stop" ]; do
+      local held=()
+      for n in $(seq 1 "$NODES"); do
+        ip -n "$(ns "$n")" -o addr show to "$VIP" 2>/dev/null | grep -q . && held+=("n$n")
+      done
+      count=$((count + 1))
+      [ ${#held[@]} -gt 1 ] && echo "TWO $(date +%s.%N) ${held[*]}" >> "$WORK/sampler.out"
+      echo "$count" > "$WORK/sampler.count"
+      sleep 0.01
+    done
+  ) &
+  SAMPLER=$!
+  echo $SAMPLER >> "$WORK/pids"
+  disown
+}
+stop_sampler() {
+  touch "$WORK/sampler.stop"
+  local i; for i in $(seq 1 100); do kill -0 "$SAMPLER" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$WORK/sampler.stop"
+  DOUBLE_SAMPLES=$(grep -c TWO "$WORK/sampler.out" 2>/dev/null || true)
+  DOUBLE_SAMPLES=${DOUBLE_SAMPLES:-0}
+  SAMPLES=$(cat "$WORK/sampler.count" 2>/dev/null || echo 0)
+  rm -f "$WORK/sampler.out"
+}
+
+# partition N: detach node N's port from the bridge; its own link stays up (no carrier loss).
+partition() { ip -n "$SW" link set "vg${ID}p$1" nomaster; }
+heal() { ip -n "$SW" link set "vg${ID}p$1" master br0; }
+
+# setup_reference: cluster, the NCS reference resource, the VIP answering; sets HOLDER.
+setup_reference() {
+  lab_up
+  cluster_up
+  ncs_resource iManager "$VIP" "$@"
+  wait_for "the VIP to answer" 30 answer
+  HOLDER=$(holders)
+  [ "$(echo "$HOLDER" | wc -l)" -eq 1 ] || fail "expected one holder, got: $HOLDER"
 }

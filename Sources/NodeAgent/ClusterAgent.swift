@@ -81,7 +81,9 @@ public final class ClusterAgent: Service, Sendable {
         var brain = Brain.Instance(configuration: Brain.Configuration(node: configuration.node))
         let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
         continuation.yield(.started(localResources: present))
-        let watcher = StoreWatcher(store: store, layout: layout, logger: logger)
+        // Members heartbeat every interval, so a healthy watch is never silent for three of them.
+        let watcher = StoreWatcher(
+            store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }

@@ -1,18 +1,24 @@
 import ClusterModel
 import CoordinationStore
 import Logging
+import Synchronization
 
 /// Reads the whole cluster prefix, then follows it with one watch resumed from the last revision
-/// seen; on compaction or any error it reads everything again (a watch alone is never trusted).
-/// Hands every new view to `deliver`.
+/// seen; on compaction, any error, or silence longer than `idleLimit` it reads everything again
+/// (a watch alone is never trusted). Hands every new view to `deliver`.
+///
+/// Silence matters: a watch whose etcd member was cut off by a partition neither ends nor errs, it
+/// just stops. Every member heartbeats, so a healthy watch sees an event at least every heartbeat.
 public struct StoreWatcher: Sendable {
     public let store: any CoordinationStore
     public let layout: KeyLayout
+    public let idleLimit: Duration
     private let logger: Logger
 
-    public init(store: any CoordinationStore, layout: KeyLayout, logger: Logger) {
+    public init(store: any CoordinationStore, layout: KeyLayout, idleLimit: Duration, logger: Logger) {
         self.store = store
         self.layout = layout
+        self.idleLimit = idleLimit
         self.logger = logger
     }
 
@@ -20,16 +26,46 @@ public struct StoreWatcher: Sendable {
         StoredEntry(key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision)
     }
 
+    final class LastEvent: Sendable {
+        let time = Mutex(ContinuousClock.now)
+    }
+
+    struct Silent: Error, CustomStringConvertible {
+        var limit: Duration
+        var description: String { "no watch event for \(limit)" }
+    }
+
     /// Runs until cancelled.
-    public func run(deliver: @Sendable (ClusterView) async -> Void) async {
+    public func run(deliver: @escaping @Sendable (ClusterView) async -> Void) async {
         var failures = 0
         while !Task.isCancelled {
             do {
                 let snapshot = try await store.range(prefix: layout.prefix)
-                var view = layout.view(from: snapshot.keyValues.map(Self.entry), revision: snapshot.revision)
+                let view = layout.view(from: snapshot.keyValues.map(Self.entry), revision: snapshot.revision)
                 await deliver(view)
                 failures = 0
-                for try await batch in store.watch(prefix: layout.prefix, fromRevision: snapshot.revision + 1) {
+                try await follow(from: view, deliver: deliver)
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("store watch interrupted; reading everything again", metadata: ["vigil.error": "\(error)"])
+                }
+                try? await Task.sleep(for: .milliseconds(min(1000, 50 * failures)))
+            }
+        }
+    }
+
+    /// Applies watch batches to `view` until the watch fails or stays silent past `idleLimit`.
+    private func follow(from initial: ClusterView, deliver: @escaping @Sendable (ClusterView) async -> Void) async throws {
+        let lastEvent = LastEvent()
+        let layout = self.layout
+        let store = self.store
+        let idleLimit = self.idleLimit
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var view = initial
+                for try await batch in store.watch(prefix: layout.prefix, fromRevision: initial.revision + 1) {
+                    lastEvent.time.withLock { $0 = ContinuousClock.now }
                     for event in batch {
                         switch event.kind {
                         case .put: layout.put(Self.entry(event.keyValue), into: &view)
@@ -39,13 +75,17 @@ public struct StoreWatcher: Sendable {
                     }
                     await deliver(view)
                 }
-            } catch {
-                failures += 1
-                if failures == 1 || failures % 20 == 0 {
-                    logger.warning("store watch interrupted; reading everything again", metadata: ["vigil.error": "\(error)"])
-                }
-                try? await Task.sleep(for: .milliseconds(min(1000, 50 * failures)))
+                throw StoreError(.unavailable, "watch ended")
             }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: idleLimit / 4)
+                    if ContinuousClock.now - lastEvent.time.withLock({ $0 }) > idleLimit { throw Silent(limit: idleLimit) }
+                }
+            }
+            // Whichever ends first (the watch failing, or the silence check) ends both.
+            defer { group.cancelAll() }
+            try await group.next()
         }
     }
 }
