@@ -199,3 +199,57 @@ setup_reference() {
   HOLDER=$(holders)
   [ "$(echo "$HOLDER" | wc -l)" -eq 1 ] || fail "expected one holder, got: $HOLDER"
 }
+
+# etcd_leader: the node whose etcd member leads (asks each running member).
+etcd_leader() {
+  for n in $(seq 1 "$NODES"); do
+    local status
+    status=$(ip netns exec "$(ns "$n")" curl -s -m 0.5 -X POST "http://$(node_ip "$n"):2379/v3/maintenance/status" -d '{}') || continue
+    local member leader
+    member=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["member_id"])' 2>/dev/null)
+    leader=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])' 2>/dev/null)
+    [ -n "$member" ] && [ "$member" = "$leader" ] && { echo "$n"; return 0; }
+  done
+  return 1
+}
+
+# pid_in_ns N PATTERN: the PID of the process of node N whose command line matches PATTERN.
+pid_in_ns() {
+  local pid
+  for pid in $(ip netns pids "$(ns "$1")"); do
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" && { echo "$pid"; return 0; }
+  done
+  return 1
+}
+
+# start_fake_watchdog N TIMEOUT_S: a stand-in for the hardware watchdog of node N: it watches the
+# device file the agent pets and, when petting stops for TIMEOUT_S, "resets" the node: kills every
+# process in its namespace and removes its addresses.
+start_fake_watchdog() {
+  local n=$1 timeout=$2 device="$WORK/n$1/watchdog"
+  (
+    local last="" since end=$(( $(date +%s) + 600 ))
+    since=$(date +%s%N)
+    while [ "$(date +%s)" -lt "$end" ]; do
+      local size; size=$(stat -c %s "$device" 2>/dev/null || echo none)
+      if [ "$size" != "$last" ]; then last=$size; since=$(date +%s%N); fi
+      if [ "$size" != none ] && [ $(( $(date +%s%N) - since )) -gt $(( timeout * 1000000000 )) ]; then
+        echo "$(date +%s.%N) watchdog reset of n$n" >> "$WORK/watchdog.log"
+        ip netns pids "$(ns "$n")" | xargs -r kill -9
+        ip -n "$(ns "$n")" addr flush dev eth0 secondary 2>/dev/null
+        ip -n "$(ns "$n")" -o addr show to "$VIP" | awk '{print $2" "$4}' | while read -r dev cidr; do ip -n "$(ns "$n")" addr del "$cidr" dev "$dev"; done
+        exit 0
+      fi
+      sleep 0.02
+    done
+  ) &
+  echo $! >> "$WORK/pids"
+  disown
+}
+
+# with_watchdog: every node's agent pets a fake watchdog device (timeout 1 s).
+with_watchdog() {
+  for n in $(seq 1 "$NODES"); do
+    printf 'watchdogDevice: %s\nwatchdogTimeout: 1s\n' "$WORK/n$n/watchdog" >> "$WORK/n$n/vigil.yaml"
+  done
+}
