@@ -147,6 +147,28 @@ public final class EtcdTestCluster: @unchecked Sendable {
         throw Failure(description: "etcd cluster not healthy within \(limit); logs in \(root.path)")
     }
 
+    /// The index of the member that leads now, asking each running member (for at most `limit`).
+    public func leaderIndex(limit: Duration = .seconds(10)) async throws -> Int {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            for (index, member) in members.enumerated() where isRunning(index) {
+                guard let url = URL(string: member.clientURL + "/v3/maintenance/status") else { continue }
+                var request = URLRequest(url: url)
+                request.httpMethod = "POST"
+                request.httpBody = Data("{}".utf8)
+                request.timeoutInterval = 1
+                guard let (data, _) = try? await URLSession.shared.data(for: request),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let header = object["header"] as? [String: Any], let member = header["member_id"] as? String,
+                    member == object["leader"] as? String
+                else { continue }
+                return index
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "no etcd leader within \(limit)")
+    }
+
     /// `GET /health` answers `{"health":"true"}` when the member has a leader.
     public static func healthy(_ url: String) async -> Bool {
         guard let endpoint = URL(string: url + "/health") else { return false }

@@ -174,15 +174,23 @@ public final class Simulation {
 
     /// Processes every action up to and including time `end`.
     public func run(until end: Int64) {
+        _ = process(until: end) { _ in false }
+        now = max(now, end)
+        checkInvariants()
+    }
+
+    /// Performs queued actions up to `end`, checking the invariants after each; stops early (true)
+    /// as soon as `condition` holds.
+    private func process(until end: Int64, stopWhen condition: (Simulation) -> Bool) -> Bool {
         while let next = queue.last, next.time <= end {
             queue.removeLast()
             now = next.time
             perform(next.action)
             stepsRun += 1
             checkInvariants()
+            if condition(self) { return true }
         }
-        now = max(now, end)
-        checkInvariants()
+        return false
     }
 
     /// Runs for `milliseconds` of simulated time.
@@ -192,15 +200,7 @@ public final class Simulation {
     @discardableResult
     public func run(until condition: (Simulation) -> Bool, limit: Int64) -> Bool {
         let end = now + limit
-        if condition(self) { return true }
-        while let next = queue.last, next.time <= end {
-            queue.removeLast()
-            now = next.time
-            perform(next.action)
-            stepsRun += 1
-            checkInvariants()
-            if condition(self) { return true }
-        }
+        if condition(self) || process(until: end, stopWhen: condition) { return true }
         now = end
         return condition(self)
     }

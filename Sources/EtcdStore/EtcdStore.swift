@@ -123,12 +123,6 @@ public final class EtcdStore: CoordinationStore {
             "/v3/kv/compaction", ["revision": String(revision), "physical": false])
     }
 
-    /// The answering member's ID and the leader's ID, as that member sees them.
-    public func memberStatus() async throws(StoreError) -> (memberID: String?, leaderID: String?) {
-        let response: EtcdWire.StatusResponse = try await call("/v3/maintenance/status", [:])
-        return (response.header?.member_id, response.leader)
-    }
-
     public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
         let session = WatchSession(store: self, prefix: prefix, fromRevision: revision)
         return AsyncThrowingStream(unfolding: { try await session.next() })

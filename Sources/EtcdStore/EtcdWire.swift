@@ -85,11 +85,6 @@ enum EtcdWire {
         var token: String?
     }
 
-    struct StatusResponse: Decodable {
-        var header: Header?
-        var leader: String?
-    }
-
     /// One line of a watch stream.
     struct WatchMessage: Decodable {
         struct Event: Decodable {

@@ -122,8 +122,16 @@ public final class ClusterAgent: Service, Sendable {
                 }
                 continuation.yield(transactions.joinEvent(first: result, adoption: adoption, sentAt: sentAt))
             }
-        case .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
-            .deleteCommand, .writeStatus:
+        case .leave, .resignMaster:
+            // The last writes before the agent stops: awaited here, so stopping cannot cancel them.
+            guard let transaction = transactions.transaction(for: directive) else { return false }
+            do {
+                _ = try await store.transaction(transaction)
+            } catch {
+                logger.warning("could not leave cleanly; the others will evict this node", metadata: ["vigil.error": "\(error)"])
+            }
+        case .sendHeartbeat, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch, .deleteCommand,
+            .writeStatus:
             guard let transaction = transactions.transaction(for: directive) else { return false }
             let store = self.store
             let transactions = self.transactions

@@ -4,21 +4,6 @@ import EtcdStore
 import Foundation
 import Testing
 
-/// The index of the current leader, asking each running member.
-func leaderIndex(_ cluster: EtcdTestCluster, _ store: EtcdStore) async throws -> Int {
-    for _ in 0..<50 {
-        for (index, member) in cluster.members.enumerated() where cluster.isRunning(index) {
-            let single = EtcdConfiguration(endpoints: [member.clientURL], requestTimeout: .seconds(1))
-            let client = EtcdStore.makeHTTPClient(for: single)
-            let status = try? await EtcdStore(configuration: single, client: client).memberStatus()
-            try? await client.shutdown()
-            if let status, status.memberID == status.leaderID { return index }
-        }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw EtcdTestCluster.Failure(description: "no leader found")
-}
-
 /// Puts with retries through a failover; returns the revision.
 @discardableResult
 func putRetrying(_ store: EtcdStore, _ key: String, _ value: String, limit: Duration = .seconds(15)) async throws -> Int64 {
@@ -39,7 +24,7 @@ struct EtcdFailureTests {
     func leaderKillDuringWatch() async throws {
         try await withEtcd(heartbeat: 100, election: 500) { cluster, store in
             // A client whose first endpoint is the leader, so the watch's own connection is cut.
-            let leader = try await leaderIndex(cluster, store)
+            let leader = try await cluster.leaderIndex()
             let ordered = [cluster.endpoints[leader]] + cluster.endpoints.enumerated().filter { $0.offset != leader }.map(\.element)
             let configuration = EtcdConfiguration(endpoints: ordered, requestTimeout: .seconds(3))
             let client = EtcdStore.makeHTTPClient(for: configuration)
@@ -84,7 +69,7 @@ struct EtcdFailureTests {
             try await store.put("/session", Array("s".utf8), lease: lease.id)
             var failures = 0
             for round in 0..<30 {
-                if round == 10 { cluster.kill(try await leaderIndex(cluster, store)) }
+                if round == 10 { cluster.kill(try await cluster.leaderIndex()) }
                 do {
                     _ = try await store.keepAlive(lease.id)
                 } catch let error as StoreError where error.code != .leaseNotFound {

@@ -35,20 +35,6 @@ func withCluster<T>(_ timing: TimingSettings, _ body: (EtcdTestCluster, EtcdStor
     return result
 }
 
-func leader(_ cluster: EtcdTestCluster) async throws -> Int {
-    for _ in 0..<100 {
-        for (index, member) in cluster.members.enumerated() where cluster.isRunning(index) {
-            let configuration = EtcdConfiguration(endpoints: [member.clientURL], requestTimeout: .seconds(1))
-            let client = EtcdStore.makeHTTPClient(for: configuration)
-            let status = try? await EtcdStore(configuration: configuration, client: client).memberStatus()
-            try? await client.shutdown()
-            if let status, status.memberID == status.leaderID { return index }
-        }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw EtcdTestCluster.Failure(description: "no leader")
-}
-
 let arguments = CommandLine.arguments
 let runs = arguments.firstIndex(of: "--runs").flatMap { Int(arguments[$0 + 1]) } ?? 5
 let clock = ContinuousClock()
@@ -85,7 +71,7 @@ for profile in TimingProfile.allCases {
     for _ in 0..<runs {
         let outage = try await withCluster(timing) { cluster, store in
             for _ in 0..<20 { try await store.put("/bench/failover", value) }
-            let victim = try await leader(cluster)
+            let victim = try await cluster.leaderIndex()
             var lastSuccess = clock.now
             var killed = false
             var firstAfter: ContinuousClock.Instant?
