@@ -61,6 +61,7 @@ let package = Package(
             dependencies: [
                 "ClusterModel", "NodeAgent", "EtcdStore",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -83,7 +84,11 @@ let package = Package(
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(
             name: "EtcdIntegrationTests",
-            dependencies: ["EtcdStore", "CoordinationStore", "ClusterTestKit", "NodeAgent", "ClusterModel"]
+            dependencies: [
+                "EtcdStore", "CoordinationStore", "ClusterTestKit", "NodeAgent", "ClusterModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "SimulationTests",

@@ -18,7 +18,8 @@ public final class EtcdTestCluster: @unchecked Sendable {
         public let name: String
         public let clientPort: Int
         public let peerPort: Int
-        public var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        public var scheme = "http"
+        public var clientURL: String { "\(scheme)://127.0.0.1:\(clientPort)" }
         public var peerURL: String { "http://127.0.0.1:\(peerPort)" }
     }
 
@@ -31,6 +32,20 @@ public final class EtcdTestCluster: @unchecked Sendable {
     public let root: URL
     public let heartbeatMilliseconds: Int
     public let electionMilliseconds: Int
+    /// Server TLS for client connections (with client certificates required), if set.
+    public let tls: TLSFiles?
+
+    /// PEM files for a TLS-enabled cluster.
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var key: String
+        public var certificateAuthority: String
+        public init(certificate: String, key: String, certificateAuthority: String) {
+            self.certificate = certificate
+            self.key = key
+            self.certificateAuthority = certificateAuthority
+        }
+    }
     private let lock = NSLock()
     private var processes: [Int: Process] = [:]
     private var started: Set<Int> = []
@@ -40,7 +55,8 @@ public final class EtcdTestCluster: @unchecked Sendable {
     }
 
     /// Prepares (does not start) `size` members with the given raft timings.
-    public init(size: Int = 3, heartbeatMilliseconds: Int = 100, electionMilliseconds: Int = 1000) throws {
+    public init(size: Int = 3, heartbeatMilliseconds: Int = 100, electionMilliseconds: Int = 1000, tls: TLSFiles? = nil) throws {
+        self.tls = tls
         guard Self.etcdPath != nil else {
             throw Failure(description: "etcd is not installed: apt-get install etcd-server (Debian's etcd 3.4)")
         }
@@ -51,17 +67,20 @@ public final class EtcdTestCluster: @unchecked Sendable {
         var ports = Set<Int>()
         while ports.count < size * 2 { ports.insert(try Self.freePort()) }
         let list = Array(ports)
-        members = (0..<size).map { Member(name: "m\($0 + 1)", clientPort: list[2 * $0], peerPort: list[2 * $0 + 1]) }
+        members = (0..<size).map {
+            Member(name: "m\($0 + 1)", clientPort: list[2 * $0], peerPort: list[2 * $0 + 1], scheme: tls == nil ? "http" : "https")
+        }
         self.heartbeatMilliseconds = heartbeatMilliseconds
         self.electionMilliseconds = electionMilliseconds
     }
 
     public var endpoints: [String] { members.map(\.clientURL) }
 
-    /// Starts every member and waits until the cluster answers (at most `limit`).
+    /// Starts every member and waits until the cluster answers (at most `limit`); a TLS cluster is
+    /// not polled (its health endpoint needs a client certificate): the caller waits with its client.
     public func start(limit: Duration = .seconds(20)) async throws {
         for index in members.indices { try launch(index, existing: false) }
-        try await waitHealthy(limit: limit)
+        if tls == nil { try await waitHealthy(limit: limit) }
     }
 
     /// The etcd command line of member `index`.
@@ -77,7 +96,9 @@ public final class EtcdTestCluster: @unchecked Sendable {
             "--heartbeat-interval", String(heartbeatMilliseconds), "--election-timeout", String(electionMilliseconds),
             "--logger", "zap", "--log-outputs", root.appendingPathComponent("\(member.name).log").path,
             "--log-level", "warn",
-        ]
+        ] + (tls.map {
+            ["--cert-file", $0.certificate, "--key-file", $0.key, "--client-cert-auth", "--trusted-ca-file", $0.certificateAuthority]
+        } ?? [])
     }
 
     private func launch(_ index: Int, existing: Bool) throws {

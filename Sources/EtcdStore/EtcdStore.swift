@@ -231,6 +231,11 @@ public final class EtcdStore: CoordinationStore {
     static func error(status: UInt, body: Data) -> StoreError {
         let parsed = try? JSONDecoder().decode(EtcdWire.ErrorBody.self, from: body)
         let text = parsed?.text ?? String(decoding: body, as: UTF8.self)
+        if text.contains("authentication failed") || text.contains("invalid auth token") || text.contains("user name is empty")
+            || text.contains("permission denied")
+        {
+            return StoreError(.unauthorized, text)
+        }
         switch parsed?.grpcCode {
         case 5?: return StoreError(.leaseNotFound, text)
         case 11?: return StoreError(.compacted(compactRevision: 0), text)
@@ -242,7 +247,6 @@ public final class EtcdStore: CoordinationStore {
             if text.contains("no leader") || text.contains("leader changed") || status == 503 {
                 return StoreError(.unavailable, text)
             }
-            if text.contains("invalid auth token") { return StoreError(.unauthorized, text) }
             return StoreError(.invalidArgument, "HTTP \(status): \(text)")
         }
     }

@@ -50,9 +50,13 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         /// File holding the etcd password (root-only); the password itself never sits in this file.
         public var passwordFile: String?
         public var etcdBinary: String
+        /// PEM files for `https://` endpoints: the CA to trust, and this node's client certificate and key.
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary
+            case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary, caFile, certFile, keyFile
         }
 
         public init(from decoder: any Decoder) throws {
@@ -65,6 +69,9 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             username = try container.decodeIfPresent(String.self, forKey: .username)
             passwordFile = try container.decodeIfPresent(String.self, forKey: .passwordFile)
             etcdBinary = try container.decodeIfPresent(String.self, forKey: .etcdBinary) ?? "/usr/bin/etcd"
+            caFile = try container.decodeIfPresent(String.self, forKey: .caFile)
+            certFile = try container.decodeIfPresent(String.self, forKey: .certFile)
+            keyFile = try container.decodeIfPresent(String.self, forKey: .keyFile)
         }
     }
 
@@ -121,6 +128,16 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
                 guard let parsed = URL(string: endpoint), ["http", "https"].contains(parsed.scheme ?? "") else {
                     throw ValidationError(field: "store.endpoints[\(index)]", value: endpoint, reason: "expected http(s)://host:port")
                 }
+            }
+        }
+        if (store.certFile == nil) != (store.keyFile == nil) {
+            throw ValidationError(
+                .missingField, field: store.certFile == nil ? "store.certFile" : "store.keyFile", value: "",
+                reason: "a client certificate needs both certFile and keyFile")
+        }
+        for (field, path) in [("store.caFile", store.caFile), ("store.certFile", store.certFile), ("store.keyFile", store.keyFile), ("store.passwordFile", store.passwordFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError(field: field, value: path, reason: "cannot read this file")
             }
         }
         if watchdogDevice != nil, watchdogTimeout == nil {

@@ -2,6 +2,7 @@ import ClusterModel
 import EtcdStore
 import Foundation
 import Logging
+import NIOSSL
 import NodeAgent
 import ServiceLifecycle
 
@@ -65,11 +66,26 @@ var password: String?
 if let file = configuration.store.passwordFile {
     password = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
 }
+var tls: TLSConfiguration?
+if configuration.store.caFile != nil || configuration.store.certFile != nil {
+    var settings = TLSConfiguration.makeClientConfiguration()
+    do {
+        if let ca = configuration.store.caFile { settings.trustRoots = .file(ca) }
+        if let cert = configuration.store.certFile, let key = configuration.store.keyFile {
+            settings.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            settings.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+    } catch {
+        FileHandle.standardError.write(Data("vigild: \(configPath): store TLS files: \(error)\n".utf8))
+        exit(2)
+    }
+    tls = settings
+}
 let timing = configuration.timing
 let storeConfiguration = EtcdConfiguration(
     endpoints: configuration.storeEndpoints, requestTimeout: timing.selfFenceAfter.duration,
     attemptTimeout: max(timing.etcdElection.duration / 2, .milliseconds(100)), username: configuration.store.username,
-    password: password)
+    password: password, tls: tls)
 let httpClient = EtcdStore.makeHTTPClient(for: storeConfiguration)
 let store = EtcdStore(configuration: storeConfiguration, client: httpClient, logger: logger)
 
