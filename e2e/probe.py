@@ -7,6 +7,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("url")
 parser.add_argument("--seconds", type=float, default=120)
 parser.add_argument("--interval", type=float, default=0.01)
+# A request to an address in flight hangs until this timeout: it bounds the resolution of the gap.
+parser.add_argument("--timeout", type=float, default=0.05)
 args = parser.parse_args()
 
 stop = False
@@ -26,7 +28,7 @@ while not stop and time.monotonic() - start < args.seconds and count < 100000:
     count += 1
     began = time.monotonic()
     try:
-        with urllib.request.urlopen(args.url, timeout=0.2) as response:
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:
             node = response.read().decode().strip()
         now = time.monotonic()
         if last_ok is not None and now - last_ok > longest:

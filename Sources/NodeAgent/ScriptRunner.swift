@@ -25,6 +25,8 @@ public final class ScriptRunner: Sendable {
         public var bash: String = "/bin/bash"
         /// Output kept per script file before it is rotated to `.out.1`.
         public var maximumOutputBytes: Int = 1 << 20
+        /// Scripts running at once on this node (each resource's own scripts always run one at a time).
+        public var parallelScripts: Int = 8
 
         public init(node: NodeName, cluster: String, scriptDirectory: String, logDirectory: String, functionLibrary: String) {
             self.node = node
@@ -39,10 +41,36 @@ public final class ScriptRunner: Sendable {
     private let logger: Logger
     /// Process group leaders of running scripts, per resource (for a self-fence kill).
     private let running = Mutex<[ResourceName: pid_t]>([:])
+    private let slots: Slots
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
+        self.slots = Slots(count: max(1, settings.parallelScripts))
+    }
+
+    /// A counting semaphore: at most `count` scripts at once, the others wait their turn in order.
+    actor Slots {
+        private var available: Int
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        init(count: Int) { available = count }
+
+        func acquire() async {
+            if available > 0 {
+                available -= 1
+                return
+            }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func release() {
+            if waiting.isEmpty {
+                available += 1
+            } else {
+                waiting.removeFirst().resume()
+            }
+        }
     }
 
     /// Writes a script file: refuses a directory that is not root-owned or is writable by others.
@@ -68,6 +96,13 @@ public final class ScriptRunner: Sendable {
 
     /// Runs `job` to its end (or its timeout); never throws: a failure to start is a failed script.
     public func run(_ job: Brain.ScriptJob) async -> ScriptOutcome {
+        await slots.acquire()
+        let outcome = await runNow(job)
+        await slots.release()
+        return outcome
+    }
+
+    private func runNow(_ job: Brain.ScriptJob) async -> ScriptOutcome {
         let started = ContinuousClock.now
         var metadata: Logger.Metadata = [
             "vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)",
