@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Node-crash outage, Vigil and keepalived side by side in the same run on the same namespaces:
+# each node runs vigild (Vigil's VIP 198.18.0.100, NCS reference resource) and keepalived with its
+# defaults (VRRP, advert_int 1 s; VIP 198.18.0.101); both VIPs start on n1; n1 crashes (processes
+# killed, link cut); two clients measure the outage of each VIP. Prints both and their ratio.
+# usage: bench/failover-vs-keepalived.sh [RUNS] [PROFILE]   (root)
+#        MODE=partition bench/failover-vs-keepalived.sh [RUNS]   (samples with two holders instead)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" != "--one" ]; then
+  runs=${1:-5}; profile=${2:-default}
+  command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived >/dev/null; }
+  vigil=(); keep=()
+  for i in $(seq 1 "$runs"); do
+    line=$(PROFILE=$profile MODE=${MODE:-crash} "$0" --one 2>&1 | grep '^RESULT' | tail -1)
+    echo "run $i: ${line#RESULT }"
+    set -- $line
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] && { vigil+=("$2"); keep+=("$3"); }
+  done
+  median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+  [ ${#vigil[@]} -gt 0 ] || { echo "no successful run"; exit 1; }
+  if [ "${MODE:-crash}" = partition ]; then
+    echo "silent partition of the holder for 6 s, ${#vigil[@]} runs: samples with two holders per run — Vigil: ${vigil[*]}; keepalived: ${keep[*]}"
+    exit 0
+  fi
+  v=$(median "${vigil[@]}"); k=$(median "${keep[@]}")
+  echo "node crash, ${#vigil[@]} runs, profile $profile: Vigil median $v ms (min $(printf '%s\n' "${vigil[@]}" | sort -n | head -1), max $(printf '%s\n' "${vigil[@]}" | sort -n | tail -1)); keepalived defaults median $k ms (min $(printf '%s\n' "${keep[@]}" | sort -n | head -1), max $(printf '%s\n' "${keep[@]}" | sort -n | tail -1)); keepalived/Vigil = $(python3 -c "print(round($k/$v, 2))")"
+  exit 0
+fi
+
+. "$(dirname "$0")/../e2e/lib.sh"
+lab_up
+cluster_up
+ncs_resource iManager "$VIP" --preferred n1,n2,n3
+for n in $(seq 1 "$NODES"); do
+  cat > "$WORK/n$n/keepalived.conf" <<CONF
+global_defs {
+  router_id n$n
+  enable_script_security
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority $((200 - n))
+  advert_int 1
+  virtual_ipaddress {
+    198.18.0.101/24
+  }
+}
+CONF
+  ip netns exec "$(ns "$n")" keepalived -n -l -f "$WORK/n$n/keepalived.conf" -p "$WORK/n$n/k.pid" \
+    -r "$WORK/n$n/k-vrrp.pid" -c "$WORK/n$n/k-check.pid" >/dev/null 2>&1 &
+  echo $! >> "$WORK/pids"; disown
+done
+wait_for "Vigil's VIP on n1" 30 answers_from n1
+kanswer() { ip netns exec "$CL" curl -s -m 0.5 "http://198.18.0.101:8080/"; }
+wait_for "keepalived's VIP on n1" 30 bash -c "[ \"\$(ip netns exec $CL curl -s -m 0.5 http://198.18.0.101:8080/)\" = n1 ]"
+sleep 2
+ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://$VIP:8080/" --seconds 60 > "$WORK/vigil.probe" 2>&1 &
+p1=$!; disown
+ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://198.18.0.101:8080/" --seconds 60 > "$WORK/keep.probe" 2>&1 &
+p2=$!; disown
+sleep 1
+if [ "${MODE:-crash}" = partition ]; then
+  # Silent partition of n1 for 6 s: count samples (about every 10 ms) where two nodes hold each VIP.
+  ( end=$(( $(date +%s) + 8 )); vd=0; kd=0; total=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+      v=0; k=0
+      for n in 1 2 3; do
+        ip -n "$(ns "$n")" -o addr show to "$VIP" | grep -q . && v=$((v + 1))
+        ip -n "$(ns "$n")" -o addr show to 198.18.0.101 | grep -q . && k=$((k + 1))
+      done
+      total=$((total + 1)); [ $v -gt 1 ] && vd=$((vd + 1)); [ $k -gt 1 ] && kd=$((kd + 1))
+      sleep 0.01
+    done
+    echo "$total $vd $kd" > "$WORK/partition.samples" ) &
+  sampler=$!
+  partition 1
+  sleep 6
+  heal 1
+  wait $sampler
+  read -r total vd kd < "$WORK/partition.samples"
+  kill -TERM $p1 $p2 2>/dev/null
+  echo "RESULT $vd $kd $total"
+  exit 0
+fi
+crash 1
+wait_for "Vigil's VIP elsewhere" 20 answers_not_from n1
+wait_for "keepalived's VIP elsewhere" 20 bash -c "a=\$(ip netns exec $CL curl -s -m 0.5 http://198.18.0.101:8080/); [ -n \"\$a\" ] && [ \"\$a\" != n1 ]"
+sleep 0.5
+kill -TERM $p1 $p2
+for i in $(seq 1 100); do kill -0 $p1 2>/dev/null || kill -0 $p2 2>/dev/null || break; sleep 0.05; done
+v=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/vigil.probe")
+k=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/keep.probe")
+echo "RESULT $v $k"
