@@ -9,15 +9,21 @@ public enum ModelCodec {
     public static func decode<T: Decodable & Validatable>(_ type: T.Type, from data: some Collection<UInt8>) throws(
         ValidationError
     ) -> T {
+        try decoding(format: "JSON") { try JSONDecoder().decode(T.self, from: Data(data)) }
+    }
+
+    /// Runs a decoder (JSON, YAML, …) and validates what it made; every failure becomes a
+    /// ``ValidationError`` naming the field.
+    public static func decoding<T: Validatable>(format: String, _ decode: () throws -> T) throws(ValidationError) -> T {
         let value: T
         do {
-            value = try JSONDecoder().decode(T.self, from: Data(data))
+            value = try decode()
         } catch let error as ValidationError {
             throw error
         } catch let error as DecodingError {
             throw ValidationError(decodingError: error)
         } catch {
-            throw ValidationError(field: "", value: "", reason: "not valid JSON: \(error)")
+            throw ValidationError(field: "", value: "", reason: "not valid \(format): \(error)")
         }
         try value.validate()
         return value

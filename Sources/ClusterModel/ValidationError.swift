@@ -35,10 +35,4 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
         }
     }
 
-    /// The same error with `prefix.` in front of its field path.
-    public func nested(under prefix: String) -> ValidationError {
-        var copy = self
-        copy.field = field.isEmpty ? prefix : (field.hasPrefix("[") ? prefix + field : prefix + "." + field)
-        return copy
-    }
 }

@@ -74,7 +74,6 @@ public struct SimNode: Sendable {
     var scriptFaults: [ResourceName: [ScriptAction: Simulation.ScriptFault]] = [:]
     var timerToken = 0
     var scriptToken = 0
-    var lastPet: Int64?
     var watchdogToken = 0
     /// This node's monotonic clock origin: moments of different nodes are not comparable.
     let clockOffset: Int64
@@ -349,7 +348,6 @@ public final class Simulation {
             if recordEvents { note(event.description) }
         case .petWatchdog:
             guard let timeout = settings.cluster.timing.watchdogTimeout else { return }
-            nodes[name]!.lastPet = now
             nodes[name]!.watchdogToken += 1
             schedule(now + timeout.milliseconds, .watchdogCheck(name, token: nodes[name]!.watchdogToken))
         case .reboot:
@@ -543,7 +541,6 @@ public final class Simulation {
         node.deferred = []
         node.partitioned = false
         node.watchdogToken += 1
-        node.lastPet = nil
         nodes[name] = node
         if reboot { schedule(now + random.int(1000...3000), .boot(name)) }
     }

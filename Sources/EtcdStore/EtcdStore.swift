@@ -115,12 +115,11 @@ public final class EtcdStore: CoordinationStore {
     }
 
     public func revokeLease(_ lease: LeaseID) async throws(StoreError) {
-        let _: EtcdWire.Header? = try await callIgnoringBody("/v3/lease/revoke", ["ID": String(lease.rawValue)])
+        _ = try await rawCall("/v3/lease/revoke", ["ID": String(lease.rawValue)])
     }
 
     public func compact(revision: Int64) async throws(StoreError) {
-        let _: EtcdWire.Header? = try await callIgnoringBody(
-            "/v3/kv/compaction", ["revision": String(revision), "physical": false])
+        _ = try await rawCall("/v3/kv/compaction", ["revision": String(revision), "physical": false])
     }
 
     public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
@@ -129,11 +128,6 @@ public final class EtcdStore: CoordinationStore {
     }
 
     // MARK: Calls
-
-    private func callIgnoringBody(_ path: String, _ body: [String: Any]) async throws(StoreError) -> EtcdWire.Header? {
-        _ = try await rawCall(path, body)
-        return nil
-    }
 
     private func call<T: Decodable>(_ path: String, _ body: [String: Any]) async throws(StoreError) -> T {
         let data = try await rawCall(path, body)

@@ -182,17 +182,6 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
 
     /// Parses and validates YAML text.
     public static func parse(yaml: String) throws(ValidationError) -> AgentConfiguration {
-        let configuration: AgentConfiguration
-        do {
-            configuration = try YAMLDecoder().decode(AgentConfiguration.self, from: yaml)
-        } catch let error as ValidationError {
-            throw error
-        } catch let error as DecodingError {
-            throw ValidationError(decodingError: error)
-        } catch {
-            throw ValidationError(field: "config", value: "", reason: "not valid YAML: \(error)")
-        }
-        try configuration.validate()
-        return configuration
+        try ModelCodec.decoding(format: "YAML") { try YAMLDecoder().decode(AgentConfiguration.self, from: yaml) }
     }
 }
