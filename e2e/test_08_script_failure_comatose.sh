@@ -17,3 +17,8 @@ if vigil 1 online Broken; then fail "online accepted while Comatose"; fi
 vigil 1 offline Broken
 vigil 1 status Broken | grep -q Offline || fail "Broken not Offline after offline"
 log "PASS: failing load -> Comatose, hanging load killed at its timeout -> Comatose, online refused until offline"
+vigil 1 events --last 100 > "$WORK/events.txt"
+grep -q "Broken: load exit 7" "$WORK/events.txt" || fail "the event log lacks the failed load: $(tail -5 "$WORK/events.txt")"
+grep -q "| failing on purpose" "$WORK/events.txt" || fail "the event log lacks the script's last lines"
+grep -q "Hung: load timed out" "$WORK/events.txt" || fail "the event log lacks the timed-out load"
+log "PASS: the event log shows the exit codes and the scripts' last lines"

@@ -301,6 +301,25 @@ extension AdminCommand.Verb: CustomStringConvertible {
     }
 }
 
+/// One entry of the event log as stored at `/vigil/<cluster>/events/<time>-<node>-<seq>`.
+public struct StoredEvent: Hashable, Sendable, Codable, Validatable {
+    public var schema: Int
+    /// Wall-clock milliseconds since 1970 on the node that wrote it.
+    public var time: Int64
+    public var event: ClusterEvent
+    /// For script results: the last lines the script printed.
+    public var output: [String]?
+
+    public init(time: Int64, event: ClusterEvent, output: [String]? = nil) {
+        self.schema = 1
+        self.time = time
+        self.event = event
+        self.output = output
+    }
+
+    public func validate() throws(ValidationError) {}
+}
+
 /// An entry of the cluster event log: who or what did what, and why.
 public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible {
     public enum Kind: String, Codable, Hashable, Sendable {

@@ -86,7 +86,11 @@ public struct KeyLayout: Hashable, Sendable {
     public func assignment(_ resource: ResourceName) -> String { prefix + "assignments/\(resource)" }
     public func status(_ resource: ResourceName, node: NodeName) -> String { prefix + "status/\(resource)/\(node)" }
     public func command(_ id: String) -> String { prefix + "commands/\(id)" }
-    public func event(_ sequence: UInt64) -> String { prefix + "events/" + String(sequence).leftPadded(to: 20) }
+    /// An event's key: sortable by wall time, unique per node and sequence.
+    public func event(wallMilliseconds: Int64, node: NodeName, sequence: UInt64) -> String {
+        prefix + "events/" + String(wallMilliseconds).leftPadded(to: 13) + "-" + node.rawValue + "-"
+            + String(sequence).leftPadded(to: 8)
+    }
     public var eventsPrefix: String { prefix + "events/" }
 
     /// The epoch's stored form.

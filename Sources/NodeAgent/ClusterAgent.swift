@@ -4,6 +4,7 @@ import CoordinationStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,13 @@ public final class ClusterAgent: Service, Sendable {
     private let layout: KeyLayout
     private let transactions: DirectiveTransactions
     private let logger: Logger
+    private let events: EventLog
+    /// Output tails of finished scripts, attached to the brain's record of that result.
+    private let tails = Tails()
+
+    final class Tails: Sendable {
+        let lines = Mutex<[String: [String]]>([:])
+    }
 
     public init(
         configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner, addresses: AddressManager,
@@ -36,6 +44,7 @@ public final class ClusterAgent: Service, Sendable {
         var logger = logger
         logger[metadataKey: "vigil.node"] = "\(configuration.node)"
         self.logger = logger
+        self.events = EventLog(store: store, layout: layout, node: configuration.node, logger: logger)
     }
 
     /// Writes the cluster settings and node definitions if the cluster is new (compare: absent).
@@ -147,8 +156,11 @@ public final class ClusterAgent: Service, Sendable {
             }
         case .runScript(let job):
             let scripts = self.scripts
+            let tails = self.tails
             group.addTask {
                 let outcome = await scripts.run(job)
+                let lines = scripts.lastLines(job.resource, job.action)
+                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = lines }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
         case .selfFence(let resources):
@@ -170,6 +182,12 @@ public final class ClusterAgent: Service, Sendable {
             var metadata: Logger.Metadata = ["vigil.kind": "\(event.kind.rawValue)", "vigil.event": "\(event.message)"]
             if let resource = event.resource { metadata["vigil.resource"] = "\(resource)" }
             logger.info("cluster event", metadata: metadata)
+            var output: [String]?
+            if event.kind == .script, let resource = event.resource, let action = event.message.split(separator: " ").first {
+                output = tails.lines.withLock { $0.removeValue(forKey: "\(resource).\(action)") }
+            }
+            let events = self.events
+            group.addTask { await events.append(event, output: output) }
         case .petWatchdog:
             watchdog?.pet()
         case .reboot:

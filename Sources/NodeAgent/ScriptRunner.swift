@@ -186,6 +186,14 @@ public final class ScriptRunner: Sendable {
         Glibc.kill(-leader, SIGKILL)
     }
 
+    /// The last `count` lines the latest run of `action` for `resource` printed.
+    public func lastLines(_ resource: ResourceName, _ action: ScriptAction, count: Int = 10) -> [String] {
+        let path = "\(settings.logDirectory)/\(resource).\(action.rawValue).out"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let lastRun = text.components(separatedBy: "==== ").last ?? ""
+        return Array(lastRun.split(separator: "\n", omittingEmptySubsequences: true).dropFirst().suffix(count).map(String.init))
+    }
+
     private func rotate(_ path: String) {
         var info = stat()
         guard stat(path, &info) == 0, Int(info.st_size) > settings.maximumOutputBytes else { return }

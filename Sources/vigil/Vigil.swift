@@ -51,7 +51,9 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil", abstract: "Administer a Vigil cluster (verbs follow NCS's `cluster` command).",
         version: VigilVersion.current,
-        subcommands: [Status.self, Online.self, Offline.self, Migrate.self, Alert.self, Resource.self, Template.self])
+        subcommands: [
+            Status.self, Online.self, Offline.self, Migrate.self, Alert.self, Events.self, Resource.self, Template.self,
+        ])
 }
 
 struct Status: AsyncParsableCommand {
@@ -234,6 +236,40 @@ struct Resource: AsyncParsableCommand {
             guard let kv else { throw ClusterModel.ValidationError(field: "NAME", value: name, reason: "no such resource") }
             print(String(decoding: kv.value, as: UTF8.self))
         }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the cluster event log (newest last); -f follows it.")
+    @OptionGroup var connection: Connection
+    @Option(name: .shortAndLong, help: "How many of the newest events.") var last = 50
+    @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
+
+    static func line(_ stored: StoredEvent) -> String {
+        let time = Date(timeIntervalSince1970: Double(stored.time) / 1000)
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        var text = "\(formatter.string(from: time))  \(stored.event.node)  \(stored.event.kind.rawValue)  "
+        text += stored.event.resource.map { "\($0): " } ?? ""
+        text += stored.event.message
+        for output in stored.output ?? [] { text += "\n      | " + output }
+        return text
+    }
+
+    func run() async throws {
+        let (store, layout, close) = try await connection.open()
+        let range = try await store.range(prefix: layout.eventsPrefix)
+        for kv in range.keyValues.suffix(last) {
+            if let stored = try? ModelCodec.decode(StoredEvent.self, from: kv.value) { print(Events.line(stored)) }
+        }
+        if follow {
+            for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: range.revision + 1) {
+                for event in batch where event.kind == .put {
+                    if let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value) { print(Events.line(stored)) }
+                }
+            }
+        }
+        await close()
     }
 }
 

@@ -205,7 +205,7 @@ struct KeyLayoutTests {
         #expect(layout.assignment("vip") == "/vigil/c1/assignments/vip")
         #expect(layout.status("vip", node: "n2") == "/vigil/c1/status/vip/n2")
         #expect(layout.master == "/vigil/c1/master")
-        #expect(layout.event(42) == "/vigil/c1/events/00000000000000000042")
+        #expect(layout.event(wallMilliseconds: 1_700_000_000_000, node: "n2", sequence: 42) == "/vigil/c1/events/1700000000000-n2-00000042")
     }
 
     @Test("a view decodes every kind of key, and a bad key is reported, not fatal")

@@ -1,0 +1,56 @@
+import ClusterModel
+import CoordinationStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The cluster event log in the store (`/vigil/<cluster>/events/`): every node appends what its
+/// brain records (with the last lines of a script's output for script results); the master keeps
+/// it bounded by deleting the oldest entries beyond `capacity`.
+public final class EventLog: Sendable {
+    public let capacity: Int
+    private let store: any CoordinationStore
+    private let layout: KeyLayout
+    private let node: NodeName
+    private let logger: Logger
+    private let sequence = Mutex<UInt64>(0)
+
+    public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, capacity: Int = 2000, logger: Logger) {
+        self.store = store
+        self.layout = layout
+        self.node = node
+        self.capacity = capacity
+        self.logger = logger
+    }
+
+    /// Appends one event; a store failure is logged, never thrown (the local log keeps it).
+    public func append(_ event: ClusterEvent, output: [String]? = nil) async {
+        let time = Int64(Date().timeIntervalSince1970 * 1000)
+        let number = sequence.withLock {
+            $0 += 1
+            return $0
+        }
+        let key = layout.event(wallMilliseconds: time, node: node, sequence: number)
+        do {
+            try await store.put(key, ModelCodec.encode(StoredEvent(time: time, event: event, output: output)))
+        } catch {
+            logger.debug("event not stored", metadata: ["vigil.error": "\(error)"])
+        }
+        if number % 100 == 0 { await prune() }
+    }
+
+    /// Deletes the oldest events beyond the capacity (only one node needs to; any may).
+    public func prune() async {
+        guard let events = try? await store.range(prefix: layout.eventsPrefix), events.keyValues.count > capacity else { return }
+        let excess = events.keyValues.prefix(events.keyValues.count - capacity).map { StoreOperation.delete(key: $0.key) }
+        for chunk in stride(from: 0, to: excess.count, by: 100) {
+            _ = try? await store.transaction(Transaction(compare: [], success: Array(excess[chunk..<min(chunk + 100, excess.count)])))
+        }
+    }
+
+    /// The newest `limit` events, oldest first.
+    public static func read(_ store: any CoordinationStore, layout: KeyLayout, limit: Int) async throws -> [StoredEvent] {
+        let events = try await store.range(prefix: layout.eventsPrefix)
+        return events.keyValues.suffix(limit).compactMap { try? ModelCodec.decode(StoredEvent.self, from: $0.value) }
+    }
+}
