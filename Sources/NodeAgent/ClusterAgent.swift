@@ -191,7 +191,7 @@ public final class ClusterAgent: Service, Sendable {
         case .petWatchdog:
             watchdog?.pet()
         case .reboot:
-            logger.critical("monitor action reboot requested: stopping every exclusive resource")
+            logger.critical("monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
         case .shutdownComplete:
             logger.info("left the cluster; agent stopping")
             return true

@@ -1,0 +1,89 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import NodeAgent
+import Testing
+
+@Suite("Directives become fenced transactions")
+struct DirectiveTransactionsTests {
+    let layout = KeyLayout(cluster: "c")
+    var mapping: DirectiveTransactions { DirectiveTransactions(layout: layout) }
+    let term = MasterRecord(node: "n1", term: 4)
+
+    @Test("a heartbeat compares the member key's create revision with the join revision")
+    func heartbeat() throws {
+        let record = MemberRecord(node: "n2", heartbeat: 9, version: "t")
+        let txn = try #require(mapping.transaction(for: .sendHeartbeat(record, memberRevision: 12, sentAt: Moment(milliseconds: 5))))
+        #expect(txn.compare == [Compare(key: "/vigil/c/members/n2", .createRevision(12))])
+        #expect(txn.success == [.put(key: "/vigil/c/members/n2", value: ModelCodec.encode(record))])
+    }
+
+    @Test("an eviction compares the master's term and the member's last seen mod revision")
+    func eviction() throws {
+        let txn = try #require(mapping.transaction(for: .evictMember("n3", modRevision: 77, term: term)))
+        #expect(txn.compare == [
+            Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))), Compare(key: "/vigil/c/members/n3", .modRevision(77)),
+        ])
+        #expect(txn.success == [.delete(key: "/vigil/c/members/n3")])
+    }
+
+    @Test("an assignment compares the term and the assignment it replaces, and consumes its command")
+    func assignment() throws {
+        let assignment = Assignment(generation: 3, placement: .node("n2"), memberRevision: 12, reason: "r")
+        let txn = try #require(mapping.transaction(for: .writeAssignment("vip", assignment, expected: 40, term: term, consuming: "c9")))
+        #expect(txn.compare == [
+            Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))), Compare(key: "/vigil/c/assignments/vip", .modRevision(40)),
+        ])
+        #expect(txn.success.count == 2)
+        #expect(txn.success.last == .delete(key: "/vigil/c/commands/c9"))
+        let first = try #require(mapping.transaction(for: .writeAssignment("vip", assignment, expected: nil, term: term, consuming: nil)))
+        #expect(first.compare.last == .absent("/vigil/c/assignments/vip"))
+    }
+
+    @Test("a status write is fenced by the assignment's revision")
+    func status() throws {
+        let status = ResourceStatus(node: "n2", generation: 3, state: .loading, incarnation: 1)
+        let txn = try #require(mapping.transaction(for: .writeStatus("vip", status, fence: 41)))
+        #expect(txn.compare == [Compare(key: "/vigil/c/assignments/vip", .modRevision(41))])
+        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: false, revision: 50)) == .statusRejected("vip", generation: 3))
+        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: true, revision: 50)) == .statusCommitted("vip", generation: 3, .loading))
+        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: nil) == .statusRejected("vip", generation: 3))
+    }
+
+    @Test("a campaign compares the master key's mod revision, or its absence")
+    func campaign() throws {
+        let record = MasterRecord(node: "n2", term: 5)
+        #expect(try #require(mapping.transaction(for: .campaign(record, expected: 33))).compare == [Compare(key: "/vigil/c/master", .modRevision(33))])
+        #expect(try #require(mapping.transaction(for: .campaign(record, expected: nil))).compare == [.absent("/vigil/c/master")])
+    }
+
+    @Test("resigning rewrites the master record as resigned, compared on the current term")
+    func resign() throws {
+        let txn = try #require(mapping.transaction(for: .resignMaster(term)))
+        var resigned = term
+        resigned.resigned = true
+        #expect(txn.compare == [Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term)))])
+        #expect(txn.success == [.put(key: "/vigil/c/master", value: ModelCodec.encode(resigned))])
+    }
+
+    @Test("a join creates the member key, or adopts this node's own existing key")
+    func join() {
+        let record = MemberRecord(node: "n2", heartbeat: 1, version: "t")
+        let sentAt = Moment(milliseconds: 9)
+        #expect(mapping.joinEvent(first: TransactionResult(succeeded: true, revision: 70), adoption: nil, sentAt: sentAt) == .joined(memberRevision: 70, sentAt: sentAt))
+        let existing = KeyValue(key: "/vigil/c/members/n2", value: [], createRevision: 12, modRevision: 60, version: 9)
+        let found = TransactionResult(succeeded: false, revision: 70, gets: [existing])
+        #expect(mapping.joinOutcome(found) == .adopt(existing))
+        #expect(mapping.adoption(of: existing, record: record).compare == [Compare(key: existing.key, .createRevision(12))])
+        #expect(mapping.joinEvent(first: found, adoption: TransactionResult(succeeded: true, revision: 71), sentAt: sentAt) == .joined(memberRevision: 12, sentAt: sentAt))
+        #expect(mapping.joinEvent(first: found, adoption: TransactionResult(succeeded: false, revision: 71), sentAt: sentAt) == .joinFailed)
+        #expect(mapping.joinEvent(first: nil, adoption: nil, sentAt: sentAt) == .joinFailed)
+    }
+
+    @Test("directives that do not write have no transaction")
+    func nonWriting() {
+        #expect(mapping.transaction(for: .petWatchdog) == nil)
+        #expect(mapping.transaction(for: .selfFence(["vip"])) == nil)
+        #expect(mapping.transaction(for: .scheduleTimer(at: Moment(milliseconds: 1))) == nil)
+    }
+}

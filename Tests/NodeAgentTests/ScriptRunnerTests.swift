@@ -1,0 +1,80 @@
+import ClusterBrain
+import ClusterModel
+import Foundation
+import Logging
+import NodeAgent
+import Testing
+
+@Suite("Script runner")
+struct ScriptRunnerTests {
+    let root: String
+
+    init() throws {
+        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"] ?? NSTemporaryDirectory()
+        root = base + "/vigil-scripts-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    func runner(scriptDirectory: String? = nil) -> ScriptRunner {
+        ScriptRunner(
+            settings: ScriptRunner.Settings(
+                node: "n1", cluster: "c", scriptDirectory: scriptDirectory ?? root + "/scripts", logDirectory: root + "/log",
+                functionLibrary: "/usr/lib/vigil/vigilfuncs"),
+            logger: Logger(label: "test"))
+    }
+
+    func job(_ body: String, timeout: Span = .seconds(10), action: ScriptAction = .load) -> Brain.ScriptJob {
+        Brain.ScriptJob(resource: "vip", action: action, generation: 7, script: ScriptSpec(body: body, timeout: timeout), variables: ["RESOURCE_IP": "198.18.0.9"])
+    }
+
+    @Test("exit codes, the environment and the output file", .timeLimit(.minutes(1)))
+    func basics() async throws {
+        let runner = runner()
+        #expect(await runner.run(job("exit 0")) == .success)
+        #expect(await runner.run(job("exit 3")) == .failure(exitCode: 3))
+        let outcome = await runner.run(job("echo \"$VIGIL_RESOURCE $VIGIL_NODE $VIGIL_ACTION $VIGIL_GENERATION $VIGIL_CLUSTER $RESOURCE_IP\""))
+        #expect(outcome == .success)
+        #expect(runner.lastLines("vip", .load) == ["vip n1 load 7 c 198.18.0.9"])
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("a script past its timeout is killed with everything it started", .timeLimit(.minutes(1)))
+    func timeout() async throws {
+        let runner = runner()
+        let marker = root + "/child.pid"
+        let started = ContinuousClock.now
+        let outcome = await runner.run(job("sleep 300 & echo $! > \(marker); wait", timeout: .seconds(1)))
+        #expect(outcome == .timedOut)
+        #expect(ContinuousClock.now - started < .seconds(8))
+        let child = try #require(Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(child, 0) != 0
+            if !gone { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(gone, "the script's child \(child) survived the timeout")
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("a script directory writable by others is refused", .timeLimit(.minutes(1)))
+    func unsafeDirectory() async throws {
+        let directory = root + "/open"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o777)
+        #expect(await runner(scriptDirectory: directory).run(job("exit 0")) == .failure(exitCode: 126))
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("the function library runs as NCS scripts use it", .timeLimit(.minutes(1)))
+    func functionLibrary() async throws {
+        let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
+        let runner = ScriptRunner(
+            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            logger: Logger(label: "test"))
+        #expect(await runner.run(job(". \"$VIGIL_FUNCS\"\nignore_error false\nexit_on_error true\nexit 0")) == .success)
+        #expect(await runner.run(job(". \"$VIGIL_FUNCS\"\nexit_on_error sh -c 'exit 4'\nexit 0")) == .failure(exitCode: 4))
+        #expect(runner.lastLines("vip", .load).contains { $0.contains("exit_on_error: 'sh -c exit 4' failed with exit code 4") })
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
