@@ -97,6 +97,7 @@ public final class ClusterAgent: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
             await withGracefulShutdownHandler {
+                var lastReconcile = ContinuousClock.now
                 for await event in events {
                     let directives = brain.handle(event, now: now())
                     var finished = false
@@ -104,12 +105,33 @@ public final class ClusterAgent: Service, Sendable {
                         finished = await execute(directive, brain: brain, group: &group, continuation: continuation, origin: origin, watchdog: watchdog) || finished
                     }
                     if finished { break }
+                    if ContinuousClock.now - lastReconcile > .seconds(2) {
+                        lastReconcile = ContinuousClock.now
+                        await reconcileAddresses(brain)
+                    }
                 }
             } onGracefulShutdown: {
                 continuation.yield(.shutdownRequested)
             }
             continuation.finish()
             group.cancelAll()
+        }
+    }
+
+    /// Level-triggered address check, between two events (so the brain cannot change meanwhile):
+    /// an address of an exclusive resource this node does not hold (no load, run or unload under
+    /// way) is removed; a held resource whose address is missing is left to its monitor script.
+    func reconcileAddresses(_ brain: Brain.Instance) async {
+        guard let view = brain.view else { return }
+        let specs = view.resources.values.filter { $0.mode == .exclusive }
+        for spec in specs where !(brain.local[spec.name]?.phase.mayHold ?? false) {
+            guard let address = AddressManager.address(of: spec), await !addresses.interfaces(carrying: address).isEmpty else {
+                continue
+            }
+            logger.warning(
+                "address of a resource this node does not hold: removing it",
+                metadata: ["vigil.resource": "\(spec.name)", "vigil.vip": "\(address)"])
+            await addresses.remove(address)
         }
     }
 
