@@ -185,7 +185,8 @@ extension ResourceStatus: Validatable { public func validate() throws(Validation
 extension AdminCommand: Validatable { public func validate() throws(ValidationError) {} }
 
 extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+    /// The string padded on the left with `pad` to `width` characters (keys, tables).
+    public func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

@@ -509,7 +509,7 @@ public final class Simulation {
     // MARK: Faults and admin actions
 
     private func note(_ text: String) {
-        timeline.append("\(String(now).leftPad(7))ms  \(text)")
+        timeline.append("\(String(now).leftPadded(to: 7, with: " "))ms  \(text)")
     }
 
     private func disturb() { lastDisturbance = now }
@@ -599,7 +599,7 @@ public final class Simulation {
     /// An admin command, as the API would store it.
     public func command(_ resource: ResourceName, _ verb: AdminCommand.Verb, user: String = "admin") {
         commandCounter += 1
-        let id = "c" + String(commandCounter).leftPad(6, with: "0")
+        let id = "c" + String(commandCounter).leftPadded(to: 6)
         note("ADMIN \(user): \(verb.description.split(separator: " ").first!) \(resource)\(verb.description.split(separator: " ").dropFirst().map { " " + $0 }.joined())")
         disturb(keepObligations: false)
         let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
@@ -690,7 +690,7 @@ public final class Simulation {
     private func violate(_ invariant: String, _ detail: String) {
         let violation = Violation(time: now, invariant: invariant, detail: detail)
         violations.append(violation)
-        timeline.append("\(String(now).leftPad(7))ms  VIOLATION \(violation.invariant): \(detail)")
+        timeline.append("\(String(now).leftPadded(to: 7, with: " "))ms  VIOLATION \(violation.invariant): \(detail)")
         if recordEvents {
             for node in nodes.values.sorted(by: { $0.name < $1.name }) {
                 let local = node.brain?.local.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.phase)@\($0.value.generation) inflight:\($0.value.scriptInFlight.map { "\($0)" } ?? "-") report:\($0.value.reportInFlight.map { "\($0.state)" } ?? "-") rejectedAt:\($0.value.rejectedAtRevision ?? -1)" } ?? []
@@ -757,12 +757,6 @@ public final class Simulation {
             )
         }
         obligations = remaining
-    }
-}
-
-extension String {
-    func leftPad(_ width: Int, with pad: Character = " ") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }
 
