@@ -35,15 +35,23 @@ public struct AddressManager: Sendable {
         }
     }
 
+    /// Every address on this node's interfaces, without prefix lengths (one `ip -o addr show`).
+    public func localAddresses() async -> Set<String> {
+        guard let result = try? await Subprocess.run(
+            .path(FilePath(ipCommand)), arguments: ["-o", "addr", "show"], output: .string(limit: 1 << 20),
+            error: .discarded)
+        else { return [] }
+        return Set(result.standardOutput.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[2] == "inet" || fields[2] == "inet6" else { return nil }
+            return fields[3].split(separator: "/").first.map(String.init)
+        })
+    }
+
     /// Resources among `specs` whose address is up on this node.
     public func present(_ specs: [ResourceSpec]) async -> Set<ResourceName> {
-        var present = Set<ResourceName>()
-        for spec in specs where spec.mode == .exclusive {
-            if let address = Self.address(of: spec), await !interfaces(carrying: address).isEmpty {
-                present.insert(spec.name)
-            }
-        }
-        return present
+        let local = await localAddresses()
+        return Set(specs.filter { $0.mode == .exclusive && Self.address(of: $0).map(local.contains) == true }.map(\.name))
     }
 
     /// Removes `address` from every interface that carries it; retries a few times (ARCHITECTURE.md §4.9).

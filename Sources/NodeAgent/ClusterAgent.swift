@@ -123,11 +123,10 @@ public final class ClusterAgent: Service, Sendable {
     /// way) is removed; a held resource whose address is missing is left to its monitor script.
     func reconcileAddresses(_ brain: Brain.Instance) async {
         guard let view = brain.view else { return }
-        let specs = view.resources.values.filter { $0.mode == .exclusive }
-        for spec in specs where !(brain.local[spec.name]?.phase.mayHold ?? false) {
-            guard let address = AddressManager.address(of: spec), await !addresses.interfaces(carrying: address).isEmpty else {
-                continue
-            }
+        let notHeld = view.resources.values.filter { !(brain.local[$0.name]?.phase.mayHold ?? false) }
+        guard !notHeld.isEmpty else { return }
+        for name in await addresses.present(notHeld).sorted() {
+            guard let spec = view.resources[name], let address = AddressManager.address(of: spec) else { continue }
             logger.warning(
                 "address of a resource this node does not hold: removing it",
                 metadata: ["vigil.resource": "\(spec.name)", "vigil.vip": "\(address)"])
