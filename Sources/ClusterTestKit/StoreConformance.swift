@@ -172,14 +172,29 @@ public struct StoreConformance: Sendable {
         try expect(gone, "the key outlived its lease by 10 s")
     }
 
-    /// Collects `count` events from a watch, with a time limit.
-    func collect(_ stream: AsyncThrowingStream<[WatchEvent], any Error>, count: Int) async throws -> [WatchEvent] {
-        var events: [WatchEvent] = []
-        for try await batch in stream {
-            events += batch
-            if events.count >= count { break }
+    /// Collects `count` events from a watch; fails if they do not arrive within `limit`.
+    func collect(
+        _ stream: AsyncThrowingStream<[WatchEvent], any Error>, count: Int, limit: Duration = .seconds(10)
+    ) async throws -> [WatchEvent] {
+        try await withThrowingTaskGroup(of: [WatchEvent]?.self) { group in
+            group.addTask {
+                var events: [WatchEvent] = []
+                for try await batch in stream {
+                    events += batch
+                    if events.count >= count { break }
+                }
+                return events
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let events = try await group.next() ?? nil else {
+                throw Failure(description: "fewer than \(count) watch events within \(limit)")
+            }
+            return events
         }
-        return events
     }
 
     /// A watch from a revision replays history, then follows live changes, in revision order.
