@@ -183,6 +183,10 @@ stop_sampler() {
   DOUBLE_SAMPLES=$(grep -c TWO "$WORK/sampler.out" 2>/dev/null || true)
   DOUBLE_SAMPLES=${DOUBLE_SAMPLES:-0}
   SAMPLES=$(cat "$WORK/sampler.count" 2>/dev/null || echo 0)
+  if [ "$DOUBLE_SAMPLES" -gt 0 ]; then
+    log "samples with two holders (first 5):"; head -5 "$WORK/sampler.out"
+    [ -f "$WORK/watchdog.log" ] && { log "watchdog log:"; cat "$WORK/watchdog.log"; }
+  fi
   rm -f "$WORK/sampler.out"
 }
 
