@@ -18,6 +18,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // Leaf: names, specifications, settings, states, the store key layout. No dependencies.
@@ -49,6 +55,25 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The REST API /v1 (Hummingbird): routes, authentication, OpenAPI document, cluster operations.
+        .target(
+            name: "ClusterAPI",
+            dependencies: [
+                "ClusterModel", "CoordinationStore", "NodeAgent",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Not shipped: deterministic simulation, invariant checkers, golden scenario runner.
@@ -59,7 +84,9 @@ let package = Package(
         .executableTarget(
             name: "vigild",
             dependencies: [
-                "ClusterModel", "NodeAgent", "EtcdStore",
+                "ClusterModel", "NodeAgent", "EtcdStore", "ClusterAPI",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,8 +95,9 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "ClusterModel", "NodeAgent", "EtcdStore", "CoordinationStore",
+                "ClusterModel", "NodeAgent", "ClusterAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
@@ -88,6 +116,14 @@ let package = Package(
                 "EtcdStore", "CoordinationStore", "ClusterTestKit", "NodeAgent", "ClusterModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "ClusterAPITests",
+            dependencies: [
+                "ClusterAPI", "ClusterModel", "CoordinationStore", "InMemoryStore", "ClusterTestKit", "NodeAgent",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(

@@ -70,6 +70,9 @@ cluster: lab
 profile: $PROFILE
 stateDirectory: $WORK/n$n/state
 logDirectory: $WORK/n$n/log
+api:
+  socket: $WORK/n$n/vigil.sock
+  listen: "$(node_ip "$n"):7410"
 store:
   managed: true
   members:

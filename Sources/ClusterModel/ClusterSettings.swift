@@ -131,21 +131,97 @@ public struct MaintenanceSettings: Hashable, Sendable, Codable {
     }
 }
 
+/// Who hears about cluster events, as NCS's notification settings: e-mail through an SMTP relay
+/// (at most 8 addresses) and webhooks, for critical events only or for every event.
+public struct NotificationSettings: Hashable, Sendable, Codable {
+    public enum Level: String, Codable, Hashable, Sendable, CaseIterable {
+        case off, critical, verbose
+    }
+
+    public var level: Level
+    public var emailAddresses: [String]
+    /// `host:port` of the SMTP relay (no authentication: a local relay such as Postfix).
+    public var smtpRelay: String?
+    public var sender: String
+    /// `http://` or `https://` URLs that receive each event as a JSON POST.
+    public var webhooks: [String]
+
+    public init(
+        level: Level = .off, emailAddresses: [String] = [], smtpRelay: String? = nil, sender: String = "vigil@localhost",
+        webhooks: [String] = []
+    ) {
+        self.level = level
+        self.emailAddresses = emailAddresses
+        self.smtpRelay = smtpRelay
+        self.sender = sender
+        self.webhooks = webhooks
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case level, emailAddresses, smtpRelay, sender, webhooks }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        level = try container.decodeIfPresent(Level.self, forKey: .level) ?? .off
+        emailAddresses = try container.decodeIfPresent([String].self, forKey: .emailAddresses) ?? []
+        smtpRelay = try container.decodeIfPresent(String.self, forKey: .smtpRelay)
+        sender = try container.decodeIfPresent(String.self, forKey: .sender) ?? "vigil@localhost"
+        webhooks = try container.decodeIfPresent([String].self, forKey: .webhooks) ?? []
+    }
+
+    public func validate() throws(ValidationError) {
+        guard emailAddresses.count <= 8 else {
+            throw ValidationError(
+                field: "notification.emailAddresses", value: "\(emailAddresses.count) addresses", reason: "at most 8 (as NCS)")
+        }
+        for (index, address) in emailAddresses.enumerated() where !Self.isMailAddress(address) {
+            throw ValidationError(field: "notification.emailAddresses[\(index)]", value: address, reason: "not an e-mail address (user@host)")
+        }
+        guard Self.isMailAddress(sender) else {
+            throw ValidationError(field: "notification.sender", value: sender, reason: "not an e-mail address (user@host)")
+        }
+        if let relay = smtpRelay {
+            let parts = relay.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ValidationError(field: "notification.smtpRelay", value: relay, reason: "expected host:port, e.g. 127.0.0.1:25")
+            }
+        }
+        if !emailAddresses.isEmpty, smtpRelay == nil {
+            throw ValidationError(.missingField, field: "notification.smtpRelay", value: "", reason: "e-mail addresses need an SMTP relay (host:port)")
+        }
+        for (index, url) in webhooks.enumerated() {
+            let valid = (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count <= 2048 && !url.contains(" ")
+                && url.split(separator: "/", omittingEmptySubsequences: true).count >= 2
+            guard valid else {
+                throw ValidationError(field: "notification.webhooks[\(index)]", value: url, reason: "expected an http:// or https:// URL")
+            }
+        }
+    }
+
+    static func isMailAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && text.count <= 254
+            && !text.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0 == "\r" || $0 == "\n" || $0 == "," })
+    }
+}
+
 /// Settings shared by the whole cluster, kept at `/vigil/<cluster>/config`.
 public struct ClusterSettings: Hashable, Sendable, Codable, Validatable {
     public var schema: Int
     public var timing: TimingSettings
     public var quorum: QuorumSettings
     public var maintenance: MaintenanceSettings
+    public var notification: NotificationSettings
 
     public init(
         timing: TimingSettings = TimingSettings(), quorum: QuorumSettings = QuorumSettings(),
-        maintenance: MaintenanceSettings = MaintenanceSettings()
+        maintenance: MaintenanceSettings = MaintenanceSettings(), notification: NotificationSettings = NotificationSettings()
     ) {
         self.schema = 1
         self.timing = timing
         self.quorum = quorum
         self.maintenance = maintenance
+        self.notification = notification
     }
 
     public func validate() throws(ValidationError) {
@@ -160,9 +236,10 @@ public struct ClusterSettings: Hashable, Sendable, Codable, Validatable {
         guard quorum.timeout <= .minutes(60) else {
             throw ValidationError(field: "quorum.timeout", value: "\(quorum.timeout)", reason: "must be at most 60m")
         }
+        try notification.validate()
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case schema, timing, quorum, maintenance }
+    enum CodingKeys: String, CodingKey, CaseIterable { case schema, timing, quorum, maintenance, notification }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -172,6 +249,8 @@ public struct ClusterSettings: Hashable, Sendable, Codable, Validatable {
         quorum = try container.decodeIfPresent(QuorumSettings.self, forKey: .quorum) ?? QuorumSettings()
         maintenance =
             try container.decodeIfPresent(MaintenanceSettings.self, forKey: .maintenance) ?? MaintenanceSettings()
+        notification =
+            try container.decodeIfPresent(NotificationSettings.self, forKey: .notification) ?? NotificationSettings()
     }
 }
 

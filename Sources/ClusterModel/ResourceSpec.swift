@@ -194,6 +194,9 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
                     reason: "a variable name is letters, digits and '_', not starting with a digit or 'VIGIL_'")
             }
         }
+        if let ip = variables["RESOURCE_IP"], !ResourceTemplate.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "") {
+            throw ValidationError(field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
+        }
         var seen = Set<NodeName>()
         for (index, node) in preferredNodes.enumerated() where !seen.insert(node).inserted {
             throw ValidationError(

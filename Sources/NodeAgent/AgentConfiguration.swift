@@ -75,10 +75,49 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         }
     }
 
+    /// The REST API: a root-only Unix socket for the local CLI, and HTTPS for everyone else.
+    public struct API: Hashable, Sendable, Decodable {
+        /// The Unix socket (mode 0600, owned by root): callers on it act as root.
+        public var socket: String
+        /// `address:port` for HTTPS, or empty for none. Default `0.0.0.0:7410`.
+        public var listen: String
+        /// PEM certificate and key; when unset, a self-signed pair is made in the state directory.
+        public var certFile: String?
+        public var keyFile: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case socket, listen, certFile, keyFile }
+
+        public init() {
+            socket = "/run/vigil/vigil.sock"
+            listen = "0.0.0.0:7410"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            socket = try container.decodeIfPresent(String.self, forKey: .socket) ?? "/run/vigil/vigil.sock"
+            listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? "0.0.0.0:7410"
+            certFile = try container.decodeIfPresent(String.self, forKey: .certFile)
+            keyFile = try container.decodeIfPresent(String.self, forKey: .keyFile)
+        }
+
+        /// Host and port of `listen`, nil when HTTPS is off.
+        public func listenAddress() throws(ValidationError) -> (host: String, port: Int)? {
+            guard !listen.isEmpty else { return nil }
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port),
+                colon != listen.startIndex
+            else {
+                throw ValidationError(field: "api.listen", value: listen, reason: "expected address:port, e.g. 0.0.0.0:7410, or \"\" for no HTTPS")
+            }
+            return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+    }
+
     public var node: NodeName
     public var cluster: String
     public var profile: TimingProfile
     public var store: Store
+    public var api: API
     public var stateDirectory: String
     public var logDirectory: String
     /// Fake or real watchdog device; unset means no watchdog (see docs/design/0004).
@@ -86,7 +125,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     public var watchdogTimeout: Span?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case node, cluster, profile, store, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout
+        case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout
     }
 
     public init(from decoder: any Decoder) throws {
@@ -96,6 +135,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         cluster = try container.decode(String.self, forKey: .cluster)
         profile = try container.decodeIfPresent(TimingProfile.self, forKey: .profile) ?? .default
         store = try container.decode(Store.self, forKey: .store)
+        api = try container.decodeIfPresent(API.self, forKey: .api) ?? API()
         stateDirectory = try container.decodeIfPresent(String.self, forKey: .stateDirectory) ?? "/var/lib/vigil"
         logDirectory = try container.decodeIfPresent(String.self, forKey: .logDirectory) ?? "/var/log/vigil"
         watchdogDevice = try container.decodeIfPresent(String.self, forKey: .watchdogDevice)
@@ -130,12 +170,21 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
                 }
             }
         }
+        _ = try api.listenAddress()
+        guard api.socket.hasPrefix("/"), api.socket.utf8.count < 100 else {
+            throw ValidationError(field: "api.socket", value: api.socket, reason: "an absolute path shorter than 100 bytes")
+        }
+        if (api.certFile == nil) != (api.keyFile == nil) {
+            throw ValidationError(
+                .missingField, field: api.certFile == nil ? "api.certFile" : "api.keyFile", value: "",
+                reason: "HTTPS with your own certificate needs both certFile and keyFile")
+        }
         if (store.certFile == nil) != (store.keyFile == nil) {
             throw ValidationError(
                 .missingField, field: store.certFile == nil ? "store.certFile" : "store.keyFile", value: "",
                 reason: "a client certificate needs both certFile and keyFile")
         }
-        for (field, path) in [("store.caFile", store.caFile), ("store.certFile", store.certFile), ("store.keyFile", store.keyFile), ("store.passwordFile", store.passwordFile)] {
+        for (field, path) in [("store.caFile", store.caFile), ("store.certFile", store.certFile), ("store.keyFile", store.keyFile), ("store.passwordFile", store.passwordFile), ("api.certFile", api.certFile), ("api.keyFile", api.keyFile)] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError(field: field, value: path, reason: "cannot read this file")
             }

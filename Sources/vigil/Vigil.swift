@@ -1,189 +1,376 @@
 import ArgumentParser
+import ClusterAPI
 import ClusterModel
-import CoordinationStore
-import EtcdStore
 import Foundation
-import NodeAgent
 
-// The minimal `vigil` CLI (issue "(3 of 4)"): it reads and writes the store directly with the
-// node's configuration. The full CLI over the authenticated API comes with "(4 of 4)".
-
-struct Connection: ParsableArguments {
-    @Option(help: "The node's configuration file (store endpoints, cluster name).")
-    var config = "/etc/vigil/vigil.yaml"
-
-    func open() async throws -> (EtcdStore, KeyLayout, () async -> Void) {
-        let configuration = try AgentConfiguration.load(path: config)
-        let etcd = EtcdConfiguration(endpoints: configuration.storeEndpoints, requestTimeout: .seconds(3))
-        let client = EtcdStore.makeHTTPClient(for: etcd)
-        return (EtcdStore(configuration: etcd, client: client), KeyLayout(cluster: configuration.cluster), { try? await client.shutdown() })
-    }
-}
-
-func readView(_ store: EtcdStore, _ layout: KeyLayout) async throws -> ClusterView {
-    let range = try await store.range(prefix: layout.prefix)
-    return layout.view(
-        from: range.keyValues.map { StoredEntry(key: $0.key, value: $0.value, createRevision: $0.createRevision, modRevision: $0.modRevision) },
-        revision: range.revision)
-}
-
-/// NCS-style state of a resource as the cluster sees it: the placement, refined by the holder's status.
-func state(_ view: ClusterView, _ name: ResourceName) -> (state: String, node: String, generation: UInt64, lives: Int) {
-    guard let assignment = view.assignments[name]?.value else { return ("Offline", "-", 0, 0) }
-    let lives = view.statuses[name]?.values.map(\.value.incarnation).max() ?? 0
-    if assignment.placement == .everywhere {
-        let running = view.statuses[name]?.values.filter { $0.value.state == .running && $0.value.generation == assignment.generation }.map(\.value.node.rawValue).sorted() ?? []
-        return (running.isEmpty ? "Loading" : "Running", running.isEmpty ? "-" : running.joined(separator: ","), assignment.generation, lives)
-    }
-    guard let holder = assignment.placement.holder else {
-        return (assignment.placement.stateName, "-", assignment.generation, lives)
-    }
-    let status = view.status(of: name, on: holder)?.value
-    var text = assignment.placement.stateName
-    if case .node = assignment.placement {
-        text = status?.generation == assignment.generation ? status!.state.rawValue : "Loading"
-    }
-    return (text, holder.rawValue, assignment.generation, lives)
-}
+// `vigil`: the administrator's command, with the verbs of NCS's `cluster` command. It talks to the
+// local agent over its root-only Unix socket, or to any node over HTTPS (--host).
 
 @main
 struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil", abstract: "Administer a Vigil cluster (verbs follow NCS's `cluster` command).",
+        discussion: """
+            Examples:
+              vigil status                          resources, their state and node
+              vigil online iManager n2              load iManager on n2 (waits until Running)
+              vigil migrate iManager --next         move it to the next preferred member
+              vigil events -f                       follow the event log
+              vigil status --json                   the same as JSON, for scripts
+              vigil --host https://198.18.0.11:7410 --user admin --insecure status
+
+            Exit codes: 0 done, 1 failed, 2 bad input, 3 refused by the master, 4 ended Comatose,
+            5 did not settle in time, 6 no such resource/node/user, 7 not authenticated or not
+            allowed, 8 agent or store unreachable.
+            Shell completion: vigil --generate-completion-script bash > /etc/bash_completion.d/vigil
+            """,
         version: VigilVersion.current,
         subcommands: [
-            Status.self, Online.self, Offline.self, Migrate.self, Alert.self, Events.self, Resource.self, Template.self,
+            Status.self, View.self, Resources.self, Online.self, Offline.self, Migrate.self, Alert.self, Maintenance.self,
+            Info.self, Set.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
         ])
 }
 
+// MARK: Reading
+
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the cluster and its resources.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show resources: state, node, lives, up since.", discussion: "Example: vigil status iManager")
     @OptionGroup var connection: Connection
     @Argument(help: "Show only this resource.") var resource: String?
 
     func run() async throws {
-        let (store, layout, close) = try await connection.open()
-        let view: ClusterView
-        do {
-            view = try await readView(store, layout)
-        } catch {
-            await close()
-            throw error
+        try await withClient(connection) { client in
+            let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+            var resources = status.resources
+            if let resource {
+                resources = resources.filter { $0.name == resource }
+                guard !resources.isEmpty else { throw CLIError(message: "no such resource: \(resource)", code: Exit.notFound) }
+            }
+            if connection.json {
+                if resource != nil { printJSON(resources[0]) } else { printJSON(status) }
+                return
+            }
+            let master = status.master.map { "\($0) (term \(status.masterTerm ?? 0))" } ?? "-"
+            print("Cluster \(status.name)  epoch \(status.epoch)  master \(master)  members \(status.members.joined(separator: " "))")
+            if status.maintenance.enabled { print("MAINTENANCE is on" + (status.maintenance.untilWallMilliseconds.map { " until \(formatTime($0))" } ?? "")) }
+            print("")
+            printTable(
+                ["RESOURCE", "STATE", "NODE", "LIVES", "UP SINCE"],
+                resources.map { [$0.name, $0.state, $0.nodes.isEmpty ? "-" : $0.nodes.joined(separator: ","), String($0.incarnation), formatTime($0.upSince)] })
+            for problem in status.problems { print("problem: \(problem)") }
         }
-        let master = view.master.map { $0.value.resigned ? "-" : "\($0.value.node) (term \($0.value.term))" } ?? "-"
-        print("Cluster \(layout.cluster)  epoch \(view.epoch)  master \(master)")
-        print("Members: \(view.members.keys.sorted().map(\.rawValue).joined(separator: " "))")
-        print("")
-        let header = ["RESOURCE", "STATE", "NODE", "GEN", "LIVES"]
-        var rows: [[String]] = []
-        for name in view.resources.keys.sorted() where resource == nil || resource == name.rawValue {
-            let s = state(view, name)
-            rows.append([name.rawValue, s.state, s.node, String(s.generation), String(s.lives)])
-        }
-        let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        for row in [header] + rows {
-            print(zip(row, widths).map { $0.padding(toLength: $1 + 2, withPad: " ", startingAt: 0) }.joined())
-        }
-        await close()
     }
 }
 
-/// Writes an admin command for the master and, unless `noWait`, waits until the resource settles.
-func command(_ connection: Connection, _ resource: String, _ verb: AdminCommand.Verb, noWait: Bool) async throws {
-    let (store, layout, close) = try await connection.open()
-    let name = try ResourceName(validating: resource, field: "RESOURCE")
-    let view = try await readView(store, layout)
-    guard view.resources[name] != nil else {
-        await close()
-        throw ClusterModel.ValidationError(field: "RESOURCE", value: resource, reason: "no such resource (vigil status lists them)")
-    }
-    let before = view.assignments[name]?.value.generation ?? 0
-    let id = "\(Int64(Date().timeIntervalSince1970 * 1000))-\(UInt16.random(in: 0...UInt16.max))"
-    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
-    try await store.put(layout.command(id), ModelCodec.encode(AdminCommand(id: id, resource: name, verb: verb, user: user)))
-    guard !noWait else {
-        await close()
-        return
-    }
-    let deadline = ContinuousClock.now + .seconds(120)
-    while ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(50))
-        let view = try await readView(store, layout)
-        let handled = view.commands[id] == nil
-        let s = state(view, name)
-        if handled, view.assignments[name]?.value.generation == before {
-            await close()
-            print("\(name): refused (see the event log); state \(s.state) on \(s.node)")
-            throw ExitCode(3)
-        }
-        if handled, ["Running", "Offline", "Comatose", "Unassigned"].contains(s.state) || s.state.hasPrefix("Alert") {
-            print("\(name): \(s.state)\(s.node == "-" ? "" : " on \(s.node)") (generation \(s.generation))")
-            await close()
-            throw s.state == "Comatose" ? ExitCode(4) : ExitCode.success
+struct View: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "This node, the epoch, the master and the members (NCS `cluster view`).")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+            if connection.json { return printJSON(status.nodes) }
+            print("Cluster \(status.name)")
+            print("Epoch   \(status.epoch)")
+            print("Master  \(status.master ?? "-")")
+            print("Members \(status.members.joined(separator: " "))")
+            print("")
+            printTable(
+                ["NODE", "MEMBER", "HEARTBEAT", "RESOURCES"],
+                status.nodes.map { [$0.name + ($0.master ? " (master)" : ""), $0.member ? "yes" : "no", $0.heartbeat.map(String.init) ?? "-", $0.resources.joined(separator: " ")] })
         }
     }
-    await close()
-    print("\(name): did not settle within 120 s")
-    throw ExitCode(5)
+}
+
+struct Resources: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every resource with its template and state.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let resources = try await client.get([ResourceState].self, "/v1/resources")
+            if connection.json { return printJSON(resources) }
+            printTable(["RESOURCE", "TEMPLATE", "STATE", "NODE", "REASON"], resources.map {
+                [$0.name, $0.template ?? "-", $0.state, $0.nodes.isEmpty ? "-" : $0.nodes.joined(separator: ","), $0.reason ?? "-"]
+            })
+        }
+    }
+}
+
+// MARK: Resource commands
+
+/// Options of the verbs that wait for the resource to settle.
+struct Waiting: ParsableArguments {
+    @Flag(help: "Return as soon as the master has the command.") var noWait = false
+    @Option(help: "Seconds to wait for the resource to settle.") var timeout = 120
+}
+
+/// Sends a command and, unless told not to, waits for its result with a progress line per change.
+func runCommand(_ connection: Connection, _ waiting: Waiting, _ resource: String, path: String, body: some Encodable) async throws {
+    try await withClient(connection) { client in
+        let receipt = try await client.post(CommandReceipt.self, "/v1/resources/\(escapePath(resource))/\(path)", body)
+        if waiting.noWait {
+            if connection.json { printJSON(receipt) } else { print("\(resource): \(receipt.verb) sent (command \(receipt.id))") }
+            return
+        }
+        let deadline = ContinuousClock.now + .seconds(max(1, waiting.timeout))
+        var last = ""
+        while ContinuousClock.now < deadline {
+            let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource))")
+            let state = detail.state
+            let line = "\(state.state)\(state.nodes.isEmpty ? "" : " on \(state.nodes.joined(separator: ","))")"
+            let handled = !state.pendingCommands.contains(receipt.id)
+            if handled, state.generation == receipt.generationBefore {
+                if connection.json { printJSON(state) }
+                throw CLIError(message: "\(resource): refused by the master (vigil events says why); \(line)", code: Exit.refused)
+            }
+            if handled, state.settled {
+                if connection.json { printJSON(state) } else { print("\(resource): \(line) (generation \(state.generation))") }
+                if state.state == "Comatose" {
+                    throw CLIError(message: "\(resource): Comatose — see `vigil resource scripts \(resource)`; offline it before online", code: Exit.comatose)
+                }
+                return
+            }
+            if line != last, !connection.json {
+                FileHandle.standardError.write(Data("\(resource): \(line) …\n".utf8))
+                last = line
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIError(message: "\(resource): did not settle within \(waiting.timeout) s (last: \(last))", code: Exit.timedOut)
+    }
 }
 
 struct Online: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Load a resource (on NODE, or the most preferred member).")
+    static let configuration = CommandConfiguration(
+        abstract: "Load a resource (on NODE, or the most preferred member).", discussion: "Example: vigil online iManager n2")
     @OptionGroup var connection: Connection
+    @OptionGroup var waiting: Waiting
     @Argument var resource: String
     @Argument var node: String?
-    @Flag(help: "Return at once.") var noWait = false
     func run() async throws {
-        try await command(connection, resource, .online(node: try node.map { try NodeName(validating: $0, field: "NODE") }), noWait: noWait)
+        try await runCommand(connection, waiting, resource, path: "online", body: OnlineRequest(node: node))
     }
 }
 
 struct Offline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Unload a resource; it stays offline.")
     @OptionGroup var connection: Connection
+    @OptionGroup var waiting: Waiting
     @Argument var resource: String
-    @Flag(help: "Return at once.") var noWait = false
-    func run() async throws { try await command(connection, resource, .offline, noWait: noWait) }
+    func run() async throws {
+        try await runCommand(connection, waiting, resource, path: "offline", body: [String: String]())
+    }
 }
 
 struct Migrate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Move a running resource: to NODE, --most or --next.")
+    static let configuration = CommandConfiguration(
+        abstract: "Move a running resource: to NODE, --most or --next; --list shows the preferred nodes.",
+        discussion: "Examples: vigil migrate iManager n3; vigil migrate iManager --next")
     @OptionGroup var connection: Connection
+    @OptionGroup var waiting: Waiting
     @Argument var resource: String
     @Argument var node: String?
-    @Flag var most = false
-    @Flag var next = false
-    @Flag(help: "Return at once.") var noWait = false
+    @Flag(help: "To the most preferred member.") var most = false
+    @Flag(help: "To the next preferred member after the current node.") var next = false
+    @Flag(help: "Show the preferred nodes and which are members.") var list = false
+
     func run() async throws {
-        let target: AdminCommand.MigrateTarget
-        if most {
-            target = .most
-        } else if next {
-            target = .next
-        } else if let node {
-            target = .node(try NodeName(validating: node, field: "NODE"))
-        } else {
-            throw ClusterModel.ValidationError(.missingField, field: "NODE", value: "", reason: "give a node, --most or --next")
+        if list {
+            try await withClient(connection) { client in
+                let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource))")
+                let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+                let preferred = detail.definition.preferredNodes.isEmpty ? status.nodes.map(\.name) : detail.definition.preferredNodes.map(\.rawValue)
+                if connection.json { return printJSON(preferred) }
+                for (index, node) in preferred.enumerated() {
+                    let member = status.members.contains(node) ? "member" : "not a member"
+                    let here = detail.state.nodes.contains(node) ? "  <- running here" : ""
+                    print("\(index + 1). \(node)  (\(member))\(here)")
+                }
+            }
+            return
         }
-        try await command(connection, resource, .migrate(target), noWait: noWait)
+        let target: String
+        switch (node, most, next) {
+        case (let node?, false, false): target = node
+        case (nil, true, false): target = "most"
+        case (nil, false, true): target = "next"
+        default: throw ValidationError("give one of: NODE, --most, --next (or --list)")
+        }
+        try await runCommand(connection, waiting, resource, path: "migrate", body: MigrateRequest(to: target))
     }
 }
 
 struct Alert: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Answer a start, failover or failback alert.")
+    static let configuration = CommandConfiguration(abstract: "Answer a start, failover or failback alert: yes or no.")
     @OptionGroup var connection: Connection
+    @OptionGroup var waiting: Waiting
     @Argument var resource: String
     @Argument(help: "yes or no") var answer: String
     func run() async throws {
-        guard ["yes", "no"].contains(answer) else {
-            throw ClusterModel.ValidationError(field: "ANSWER", value: answer, reason: "yes or no")
-        }
-        try await command(connection, resource, .alert(answer: answer == "yes"), noWait: false)
+        guard ["yes", "no"].contains(answer) else { throw ValidationError("ANSWER: value '\(answer)': yes or no") }
+        try await runCommand(connection, waiting, resource, path: "alert", body: AlertRequest(answer: answer))
     }
 }
 
+// MARK: Cluster
+
+struct Maintenance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cluster-wide maintenance: placement frozen (no failover) until off or --until.",
+        discussion: "Examples: vigil maintenance on --until 30m; vigil maintenance on --until 2026-11-25T18:00:00Z; vigil maintenance off")
+    @OptionGroup var connection: Connection
+    @Argument(help: "on or off") var mode: String
+    @Option(help: "When maintenance ends by itself: a duration (30m, 2h) or an ISO 8601 time.") var until: String?
+
+    func run() async throws {
+        guard ["on", "off"].contains(mode) else { throw ValidationError("MODE: value '\(mode)': on or off") }
+        var end: Int64?
+        if let until {
+            if let span = try? Span(parsing: until, field: "--until") {
+                end = ClusterControl.wallMilliseconds() + span.milliseconds
+            } else if let date = ISO8601DateFormatter().date(from: until) {
+                end = Int64(date.timeIntervalSince1970 * 1000)
+            } else {
+                throw ValidationError("--until: value '\(until)': a duration such as 30m or an ISO 8601 time such as 2026-11-25T18:00:00Z")
+            }
+        }
+        try await withClient(connection) { client in
+            let settings = try await client.post(ClusterSettings.self, "/v1/cluster/maintenance", MaintenanceRequest(enabled: mode == "on", until: end))
+            if connection.json { return printJSON(settings.maintenance) }
+            print("maintenance \(settings.maintenance.enabled ? "on" : "off")" + (settings.maintenance.untilWallMilliseconds.map { " until \(formatTime($0))" } ?? ""))
+        }
+    }
+}
+
+struct Info: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show configuration: basic, protocol, quorum, notification, priority or all.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "basic | protocol | quorum | notification | priority | all") var section = "all"
+
+    func run() async throws {
+        let sections = ["basic", "protocol", "quorum", "notification", "priority", "all"]
+        guard sections.contains(section) else { throw ValidationError("SECTION: value '\(section)': one of \(sections.joined(separator: ", "))") }
+        try await withClient(connection) { client in
+            let settings = try await client.get(ClusterSettings.self, "/v1/settings")
+            let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+            if connection.json { return printJSON(settings) }
+            let all = section == "all"
+            if all || section == "basic" {
+                print("Cluster name      \(status.name)")
+                print("Nodes             \(status.nodes.map(\.name).joined(separator: " "))")
+                print("Quorum            \(settings.quorum.nodeCount) nodes, wait \(settings.quorum.timeout)")
+            }
+            if all || section == "protocol" {
+                let timing = settings.timing
+                print("Profile           \(timing.profile.rawValue)")
+                print("Heartbeat         \(timing.heartbeat)")
+                print("Tolerance         \(timing.tolerance) (self-fence after \(timing.selfFenceAfter))")
+                print("etcd heartbeat    \(timing.etcdHeartbeat), election \(timing.etcdElection)")
+                print("Watchdog          \(timing.watchdogTimeout.map { "\($0)" } ?? "none")")
+            }
+            if section == "quorum" {
+                print("Quorum            \(settings.quorum.nodeCount) nodes, wait \(settings.quorum.timeout)")
+            }
+            if all || section == "notification" {
+                let notification = settings.notification
+                print("Notification      \(notification.level.rawValue)")
+                print("E-mail addresses  \(notification.emailAddresses.isEmpty ? "-" : notification.emailAddresses.joined(separator: " "))")
+                print("SMTP relay        \(notification.smtpRelay ?? "-") (sender \(notification.sender))")
+                print("Webhooks          \(notification.webhooks.isEmpty ? "-" : notification.webhooks.joined(separator: " "))")
+            }
+            if all || section == "priority" {
+                let resources = try await client.get([ResourceState].self, "/v1/resources")
+                var rows: [(Int, String)] = []
+                for resource in resources {
+                    let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource.name))")
+                    rows.append((detail.definition.priority, resource.name))
+                }
+                print("Priority (loaded first to last):")
+                for (priority, name) in rows.sorted(by: { ($0.0, $1.1) > ($1.0, $0.1) }) { print("  \(priority)  \(name)") }
+            }
+        }
+    }
+}
+
+struct Set: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change a cluster parameter (NCS `cluster set`).",
+        discussion: """
+            Parameters: quorum N, quorumwait 60s, enableemail off|critical|verbose, emailaddresses "a@x b@y",
+            smtprelay host:port, emailsender vigil@host, webhooks "https://…". Protocol timings (tolerance,
+            heartbeat) come from the timing profile in vigil.yaml.
+            Example: vigil set quorum 2
+            """)
+    @OptionGroup var connection: Connection
+    @Argument var parameter: String
+    @Argument var value: String
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let settings = try await client.post(ClusterSettings.self, "/v1/settings/set", SetRequest(parameter: parameter, value: value))
+            if connection.json { return printJSON(settings) }
+            print("\(parameter.lowercased()) set to \(value)")
+        }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Heartbeat counters per member, events by kind, resources by state.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let stats = try await client.get(ClusterStats.self, "/v1/stats")
+            if connection.json { return printJSON(stats) }
+            print("Epoch \(stats.epoch)  store revision \(stats.revision)")
+            printTable(["MEMBER", "HEARTBEATS", "LAST (REVISIONS AGO)"], stats.members.map {
+                [$0.node, String($0.heartbeat), String(stats.revision - $0.lastHeartbeatRevision)]
+            })
+            print("")
+            print("Events: \(stats.events) (" + stats.eventsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+            print("Resources: " + stats.resourcesByState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the cluster event log (newest last); -f follows it.")
+    @OptionGroup var connection: Connection
+    @Option(name: .shortAndLong, help: "How many of the newest events.") var last = 50
+    @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
+
+    static func line(_ event: EventEntry) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        var text = "\(formatter.string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))  \(event.node)  \(event.kind)  "
+        text += event.resource.map { "\($0): " } ?? ""
+        text += event.message
+        for output in event.output ?? [] { text += "\n      | " + output }
+        return text
+    }
+
+    func run() async throws {
+        guard (1...2000).contains(last) else { throw ValidationError("--last: value '\(last)': 1 to 2000") }
+        try await withClient(connection) { client in
+            let page = try await client.get(EventPage.self, "/v1/events?limit=\(last)")
+            for event in page.events { print(connection.json ? String(decoding: ModelCodec.encode(event), as: UTF8.self) : Events.line(event)) }
+            guard follow else { return }
+            try await client.lines("/v1/events/stream") { line in
+                guard line.hasPrefix("data: "), let event = try? JSONDecoder().decode(EventEntry.self, from: Data(line.dropFirst(6).utf8)) else { return }
+                print(connection.json ? String(line.dropFirst(6)) : Events.line(event))
+                fflush(nil)
+            }
+        }
+    }
+}
+
+// MARK: Definitions
+
 struct Resource: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage resource definitions.", subcommands: [Create.self, Show.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Manage resource definitions.", subcommands: [Create.self, Show.self, Edit.self, Delete.self, Scripts.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -196,32 +383,48 @@ struct Resource: AsyncParsableCommand {
         @Option(help: "Preferred nodes in order, comma separated.") var preferred: String?
         @Option(help: "A file with the load script (replaces the template's).") var loadScript: String?
         @Option(help: "A file with the unload script.") var unloadScript: String?
+        @Option(help: "A file with the monitor script.") var monitorScript: String?
         @Option(help: "Load script timeout, e.g. 60s.") var loadTimeout: String?
+        @Option(help: "Unload script timeout, e.g. 60s.") var unloadTimeout: String?
+        @Option(help: "AUTO or MANUAL.") var startMode: String?
+        @Option(help: "AUTO or MANUAL.") var failoverMode: String?
+        @Option(help: "AUTO, MANUAL or DISABLE.") var failbackMode: String?
+        @Option(help: "Load order: higher first.") var priority: Int?
 
         func run() async throws {
-            guard let template = ResourceTemplate.named(template) else {
-                throw ClusterModel.ValidationError(field: "--template", value: template, reason: "known: \(ResourceTemplate.builtIn.map(\.name).joined(separator: ", "))")
-            }
-            var values: [String: String] = [:]
+            var request = CreateResourceRequest(name: name, template: template)
             for assignment in variables {
                 let parts = assignment.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ClusterModel.ValidationError(field: "--set", value: assignment, reason: "expected VARIABLE=value") }
-                values[String(parts[0])] = String(parts[1])
+                guard parts.count == 2 else { throw ValidationError("--set: value '\(assignment)': expected VARIABLE=value") }
+                request.variables[String(parts[0])] = String(parts[1])
             }
-            var spec = try template.instantiate(name: try ResourceName(validating: name, field: "NAME"), variables: values)
-            if let preferred {
-                spec.preferredNodes = try preferred.split(separator: ",").map { try NodeName(validating: String($0), field: "--preferred") }
+            request.preferredNodes = preferred.map { $0.split(separator: ",").map(String.init) }
+            func read(_ path: String?, _ option: String) throws -> String? {
+                guard let path else { return nil }
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ValidationError("\(option): value '\(path)': cannot read this file")
+                }
+                return text
             }
-            if let loadScript { spec.load.body = try String(contentsOfFile: loadScript, encoding: .utf8) }
-            if let unloadScript { spec.unload.body = try String(contentsOfFile: unloadScript, encoding: .utf8) }
-            if let loadTimeout { spec.load.timeout = try Span(parsing: loadTimeout, field: "--load-timeout") }
-            try spec.validate()
-            let (store, layout, close) = try await connection.open()
-            let key = layout.resource(spec.name)
-            let result = try await store.transaction(Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(spec))]))
-            await close()
-            guard result.succeeded else { throw ClusterModel.ValidationError(.conflict, field: "NAME", value: name, reason: "a resource of that name exists") }
-            print("created \(spec.name) from \(template.name)")
+            request.loadScript = try read(loadScript, "--load-script")
+            request.unloadScript = try read(unloadScript, "--unload-script")
+            request.monitorScript = try read(monitorScript, "--monitor-script")
+            request.loadTimeout = loadTimeout
+            request.unloadTimeout = unloadTimeout
+            func mode<T: RawRepresentable>(_ text: String?, _ type: T.Type, _ option: String) throws -> T? where T.RawValue == String {
+                guard let text else { return nil }
+                guard let value = T(rawValue: text.uppercased()) else { throw ValidationError("\(option): value '\(text)': not a known mode") }
+                return value
+            }
+            request.startMode = try mode(startMode, StartMode.self, "--start-mode")
+            request.failoverMode = try mode(failoverMode, StartMode.self, "--failover-mode")
+            request.failbackMode = try mode(failbackMode, FailbackMode.self, "--failback-mode")
+            request.priority = priority
+            try await withClient(connection) { client in
+                let spec = try await client.post(ResourceSpec.self, "/v1/resources", request)
+                if connection.json { return printJSON(spec) }
+                print("created \(spec.name) from \(spec.template ?? template)")
+            }
         }
     }
 
@@ -230,60 +433,226 @@ struct Resource: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
-            let (store, layout, close) = try await connection.open()
-            let kv = try await store.get(layout.resource(try ResourceName(validating: name, field: "NAME")))
-            await close()
-            guard let kv else { throw ClusterModel.ValidationError(field: "NAME", value: name, reason: "no such resource") }
-            print(String(decoding: kv.value, as: UTF8.self))
+            try await withClient(connection) { client in
+                let bytes = try await client.send(.GET, "/v1/resources/\(escapePath(name))")
+                let detail = try client.decode(ResourceDetail.self, bytes)
+                printJSON(connection.json ? AnyEncodable(detail) : AnyEncodable(detail.definition))
+            }
         }
     }
-}
 
-struct Events: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the cluster event log (newest last); -f follows it.")
-    @OptionGroup var connection: Connection
-    @Option(name: .shortAndLong, help: "How many of the newest events.") var last = 50
-    @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
+    struct Edit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a definition: in $EDITOR, or from --file. Used at the resource's next load.",
+            discussion: "Example: vigil resource show iManager > r.json; edit r.json; vigil resource edit iManager --file r.json")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        @Option(help: "A JSON definition to apply (as printed by `vigil resource show`).") var file: String?
 
-    static func line(_ stored: StoredEvent) -> String {
-        let time = Date(timeIntervalSince1970: Double(stored.time) / 1000)
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        var text = "\(formatter.string(from: time))  \(stored.event.node)  \(stored.event.kind.rawValue)  "
-        text += stored.event.resource.map { "\($0): " } ?? ""
-        text += stored.event.message
-        for output in stored.output ?? [] { text += "\n      | " + output }
-        return text
+        func run() async throws {
+            try await withClient(connection) { client in
+                let text: String
+                if let file {
+                    guard let read = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw CLIError(message: "--file: value '\(file)': cannot read this file", code: Exit.badInput)
+                    }
+                    text = read
+                } else {
+                    let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(name))")
+                    let path = NSTemporaryDirectory() + "vigil-\(name)-\(getpid()).json"
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    _ = FileManager.default.createFile(atPath: path, contents: try encoder.encode(detail.definition), attributes: [.posixPermissions: 0o600])
+                    defer { try? FileManager.default.removeItem(atPath: path) }
+                    let editor = ProcessInfo.processInfo.environment["EDITOR"] ?? "vi"
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                    process.arguments = ["-c", "\(editor) \"$1\"", "sh", path]
+                    try process.run()
+                    process.waitUntilExit()
+                    guard process.terminationStatus == 0, let edited = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        throw CLIError(message: "the editor failed; nothing changed", code: Exit.failed)
+                    }
+                    text = edited
+                }
+                guard (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) != nil else {
+                    throw CLIError(message: "the definition is not valid JSON; nothing changed", code: Exit.badInput)
+                }
+                let spec = try client.decode(ResourceSpec.self, try await client.send(.PUT, "/v1/resources/\(escapePath(name))", body: RawJSON(text: text)))
+                if connection.json { return printJSON(spec) }
+                print("changed \(spec.name) (used at its next load)")
+            }
+        }
     }
 
-    func run() async throws {
-        let (store, layout, close) = try await connection.open()
-        let range = try await store.range(prefix: layout.eventsPrefix)
-        for kv in range.keyValues.suffix(last) {
-            if let stored = try? ModelCodec.decode(StoredEvent.self, from: kv.value) { print(Events.line(stored)) }
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an offline resource.")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        func run() async throws {
+            try await withClient(connection) { client in
+                _ = try await client.send(.DELETE, "/v1/resources/\(escapePath(name))")
+                if !connection.json { print("deleted \(name)") }
+            }
         }
-        if follow {
-            for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: range.revision + 1) {
-                for event in batch where event.kind == .put {
-                    if let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value) { print(Events.line(stored)) }
+    }
+
+    struct Scripts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a resource's scripts and their last output on this node.")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        func run() async throws {
+            try await withClient(connection) { client in
+                let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(name))")
+                let outputs = try await client.get([ScriptOutput].self, "/v1/resources/\(escapePath(name))/output")
+                if connection.json { return printJSON(outputs) }
+                let definition = detail.definition
+                var scripts = [("load", definition.load.body, definition.load.timeout), ("unload", definition.unload.body, definition.unload.timeout)]
+                if let monitor = definition.monitor { scripts.append(("monitor", monitor.script.body, monitor.script.timeout)) }
+                for (action, body, timeout) in scripts {
+                    print("=== \(action) script (timeout \(timeout))")
+                    print(body.hasSuffix("\n") ? String(body.dropLast()) : body)
+                    if let output = outputs.first(where: { $0.action == action }) {
+                        print("--- last output on \(output.node) at \(formatTime(output.modified))\(output.truncated ? " (last 64 KiB)" : "")")
+                        print(output.output.isEmpty ? "(none)" : output.output)
+                    }
                 }
             }
         }
-        await close()
     }
 }
 
-struct Template: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the templates and their scripts.")
-    func run() {
-        for template in ResourceTemplate.builtIn {
-            print("\(template.name): \(template.summary)\n  variables: \(template.variables.joined(separator: ", "))\n  load:\n\(template.load.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))\n")
+struct Template: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the templates, or show one with its scripts.", subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the templates.")
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await withClient(connection) { client in
+                let templates = try await client.get([ResourceTemplate].self, "/v1/templates")
+                if connection.json { return printJSON(templates) }
+                printTable(["TEMPLATE", "VARIABLES", "SUMMARY"], templates.map { [$0.name, $0.variables.joined(separator: ","), $0.summary] })
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a template's scripts.")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        func run() async throws {
+            try await withClient(connection) { client in
+                let template = try await client.get(ResourceTemplate.self, "/v1/templates/\(escapePath(name))")
+                if connection.json { return printJSON(template) }
+                print("\(template.name): \(template.summary)\nvariables: \(template.variables.joined(separator: ", "))")
+                print("=== load\n\(template.load)\n=== unload\n\(template.unload)")
+                if let monitor = template.monitor { print("=== monitor (every \(template.monitorInterval))\n\(monitor)") }
+            }
         }
     }
 }
 
-extension ClusterModel.ValidationError: LocalizedError {
-    public var errorDescription: String? { description }
+// MARK: Access
+
+struct User: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "API and console users.", subcommands: [Add.self, List.self, Delete.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or change a user; the password is read from stdin (or VIGIL_NEW_PASSWORD).",
+            discussion: "Example: echo 'long secret' | vigil user add alice --role observer")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        @Option(help: "admin or observer.") var role = "admin"
+        func run() async throws {
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role: value '\(role)': admin or observer") }
+            let password = ProcessInfo.processInfo.environment["VIGIL_NEW_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+            try await withClient(connection) { client in
+                _ = try await client.send(.PUT, "/v1/users/\(escapePath(name))", body: UserRequest(password: password, role: role))
+                print("user \(name) set (role \(role.rawValue))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await withClient(connection) { client in
+                let users = try await client.get([UserSummary].self, "/v1/users")
+                if connection.json { return printJSON(users) }
+                printTable(["USER", "ROLE"], users.map { [$0.name, $0.role.rawValue] })
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a user.")
+        @OptionGroup var connection: Connection
+        @Argument var name: String
+        func run() async throws {
+            try await withClient(connection) { client in
+                _ = try await client.send(.DELETE, "/v1/users/\(escapePath(name))")
+                print("deleted user \(name)")
+            }
+        }
+    }
 }
 
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Log in to a remote agent and print a bearer token (for VIGIL_TOKEN).",
+        discussion: "Example: export VIGIL_TOKEN=$(vigil login --host https://198.18.0.11:7410 --user admin --insecure)")
+    @OptionGroup var connection: Connection
+    func run() async throws {
+        guard let user = connection.user else { throw ValidationError("--user is needed") }
+        let password = try ProcessInfo.processInfo.environment["VIGIL_PASSWORD"] ?? Connection.askPassword(for: user)
+        var anonymous = connection
+        anonymous.user = nil
+        anonymous.token = nil
+        try await withClient(anonymous) { client in
+            let grant = try await client.post(SessionGrant.self, "/v1/sessions", LoginRequest(user: user, password: password))
+            if connection.json { return printJSON(grant) }
+            print(grant.token)
+        }
+    }
+}
 
+struct RawJSON: Encodable {
+    let text: String
+    func encode(to encoder: any Encoder) throws {
+        // Decoded and re-encoded, so that the agent sees exactly the document (and its errors name its fields).
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try value.encode(to: encoder)
+    }
+}
+
+/// Any JSON value (to pass a document through unchanged).
+enum JSONValue: Codable {
+    case string(String), number(Double), integer(Int64), bool(Bool), null, array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null } else if let value = try? container.decode(Bool.self) { self = .bool(value) } else if let value = try? container.decode(Int64.self) { self = .integer(value) } else if let value = try? container.decode(Double.self) { self = .number(value) } else if let value = try? container.decode(String.self) { self = .string(value) } else if let value = try? container.decode([JSONValue].self) { self = .array(value) } else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}

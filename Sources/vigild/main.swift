@@ -1,9 +1,12 @@
+import ClusterAPI
 import ClusterModel
 import EtcdStore
 import Foundation
 import Logging
+import Metrics
 import NIOSSL
 import NodeAgent
+import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -54,6 +57,8 @@ LoggingSystem.bootstrap { label in
     return handler
 }
 let logger = Logger(label: "vigild")
+let registry = PrometheusCollectorRegistry()
+MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
 // The function library: next to the binary (installed layout) or given explicitly.
 let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
@@ -106,6 +111,19 @@ let scripts = ScriptRunner(
     logger: logger)
 services.append(
     ClusterAgent(configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger), logger: logger))
+do {
+    let control = ClusterControl(
+        store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
+        logDirectory: configuration.logDirectory)
+    var apiLogger = logger
+    apiLogger.logLevel = max(level, .notice)
+    services += try APIServer.services(
+        builder: APIRouterBuilder(control: control, registry: registry), configuration: configuration.api,
+        stateDirectory: configuration.stateDirectory, logger: apiLogger)
+} catch {
+    FileHandle.standardError.write(Data("vigild: \(configPath): api: \(error)\n".utf8))
+    exit(2)
+}
 
 let group = ServiceGroup(
     configuration: ServiceGroupConfiguration(

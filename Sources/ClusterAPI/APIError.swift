@@ -1,0 +1,69 @@
+import ClusterModel
+import CoordinationStore
+import Foundation
+import Hummingbird
+
+/// Every refused request: an HTTP status and a JSON body naming the field, the value and the reason.
+///
+///     {"error": {"status": 400, "field": "preferredNodes[1]", "value": "n 2", "reason": "…"}}
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var field: String
+    public var value: String
+    public var reason: String
+
+    public init(_ status: HTTPResponse.Status, field: String = "", value: String = "", reason: String) {
+        self.status = status
+        self.field = field
+        self.value = value
+        self.reason = reason
+    }
+
+    public init(_ error: ValidationError) {
+        let status: HTTPResponse.Status = error.code == .conflict ? .conflict : .badRequest
+        self.init(status, field: error.field, value: error.value, reason: error.reason)
+    }
+
+    public static func notFound(_ field: String, _ value: String, _ what: String) -> APIError {
+        APIError(.notFound, field: field, value: value, reason: "no such \(what)")
+    }
+
+    public static let unauthenticated = APIError(
+        .unauthorized, field: "Authorization", reason: "log in: a bearer token (POST /v1/sessions) or user and password (Basic)")
+
+    public var description: String {
+        field.isEmpty ? "\(status.code): \(reason)" : "\(status.code): field '\(field)': value '\(value)': \(reason)"
+    }
+
+    public struct Body: Codable, Sendable {
+        public struct Detail: Codable, Sendable {
+            public var status: Int
+            public var field: String
+            public var value: String
+            public var reason: String
+        }
+        public var error: Detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = Body(error: .init(status: status.code, field: field, value: String(value.prefix(200)), reason: reason))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"vigil\", Basic realm=\"vigil\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(body))))
+    }
+}
+
+extension APIError {
+    /// The API's answer for any error thrown below it.
+    static func wrapping(_ error: any Error) -> any Error {
+        switch error {
+        case let error as APIError: error
+        case let error as ValidationError: APIError(error)
+        case let error as StoreError:
+            APIError(.serviceUnavailable, field: "store", value: "\(error)", reason: "the coordination store did not answer; retry")
+        case let error as HTTPError: error
+        case let error as any HTTPResponseError: error
+        default: APIError(.internalServerError, reason: "\(error)")
+        }
+    }
+}

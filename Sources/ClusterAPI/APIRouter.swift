@@ -1,0 +1,277 @@
+import ClusterModel
+import CoordinationStore
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// One route of the API: the table the router is built from and the OpenAPI document is written from.
+public struct APIRoute: Sendable, Hashable {
+    public var method: HTTPRequest.Method
+    /// OpenAPI form: `/v1/resources/{name}`.
+    public var path: String
+    public var summary: String
+    /// The JSON shape of the request body, if any (a name in the OpenAPI components).
+    public var body: String?
+    /// The JSON shape of a successful answer.
+    public var answer: String?
+
+    public var key: String { "\(method.rawValue) \(path)" }
+    /// Hummingbird form: `/v1/resources/:name`.
+    var routerPath: String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.hasPrefix("{") ? ":" + $0.dropFirst().dropLast() : $0
+        }.joined(separator: "/")
+    }
+}
+
+/// Builds the router of the REST API `/v1` for one listener.
+public struct APIRouterBuilder: Sendable {
+    public let control: ClusterControl
+    public let authenticator: Authenticator
+    public let registry: PrometheusCollectorRegistry?
+
+    public init(control: ClusterControl, registry: PrometheusCollectorRegistry? = nil) {
+        self.control = control
+        self.authenticator = Authenticator(store: control.store, layout: control.layout)
+        self.registry = registry
+    }
+
+    typealias Handler = @Sendable (Request, APIRequestContext) async throws -> Response
+
+    /// Every route, in the order the OpenAPI document lists them.
+    public static let routes: [APIRoute] = [
+        APIRoute(method: .get, path: "/healthz", summary: "Liveness: 200 while the agent serves (no authentication)", answer: "Health"),
+        APIRoute(method: .get, path: "/metrics", summary: "Prometheus metrics of this node"),
+        APIRoute(method: .get, path: "/v1/openapi.json", summary: "This document"),
+        APIRoute(method: .get, path: "/v1/cluster", summary: "Cluster view: name, epoch, master, nodes, resources", answer: "ClusterStatus"),
+        APIRoute(method: .get, path: "/v1/nodes", summary: "Nodes with membership and the resources they hold", answer: "NodeState[]"),
+        APIRoute(method: .post, path: "/v1/cluster/maintenance", summary: "Maintenance on (optionally until a time) or off", body: "MaintenanceRequest", answer: "ClusterSettings"),
+        APIRoute(method: .get, path: "/v1/settings", summary: "Cluster settings: timing, quorum, maintenance, notification", answer: "ClusterSettings"),
+        APIRoute(method: .post, path: "/v1/settings/set", summary: "Set one parameter, as `cluster set PARAM VALUE`", body: "SetRequest", answer: "ClusterSettings"),
+        APIRoute(method: .get, path: "/v1/stats", summary: "Heartbeat and event statistics", answer: "ClusterStats"),
+        APIRoute(method: .get, path: "/v1/resources", summary: "Every resource with its state", answer: "ResourceState[]"),
+        APIRoute(method: .post, path: "/v1/resources", summary: "Create a resource from a template", body: "CreateResourceRequest", answer: "ResourceSpec"),
+        APIRoute(method: .get, path: "/v1/resources/{name}", summary: "A resource's definition and state", answer: "ResourceDetail"),
+        APIRoute(method: .put, path: "/v1/resources/{name}", summary: "Replace a resource's definition (used at its next load)", body: "ResourceSpec", answer: "ResourceSpec"),
+        APIRoute(method: .delete, path: "/v1/resources/{name}", summary: "Delete an offline resource"),
+        APIRoute(method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member", body: "OnlineRequest", answer: "CommandReceipt"),
+        APIRoute(method: .post, path: "/v1/resources/{name}/offline", summary: "Unload; the resource stays offline", answer: "CommandReceipt"),
+        APIRoute(method: .post, path: "/v1/resources/{name}/migrate", summary: "Move to a node, `most` or `next`", body: "MigrateRequest", answer: "CommandReceipt"),
+        APIRoute(method: .post, path: "/v1/resources/{name}/alert", summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest", answer: "CommandReceipt"),
+        APIRoute(method: .get, path: "/v1/resources/{name}/output", summary: "The last output of each script on this node", answer: "ScriptOutput[]"),
+        APIRoute(method: .get, path: "/v1/templates", summary: "The resource templates", answer: "ResourceTemplate[]"),
+        APIRoute(method: .get, path: "/v1/templates/{name}", summary: "One template with its scripts", answer: "ResourceTemplate"),
+        APIRoute(method: .get, path: "/v1/events", summary: "Event log page, oldest first (`after`, `limit`)", answer: "EventPage"),
+        APIRoute(method: .get, path: "/v1/events/stream", summary: "New events as server-sent events (text/event-stream)"),
+        APIRoute(method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token", body: "LoginRequest", answer: "SessionGrant"),
+        APIRoute(method: .delete, path: "/v1/sessions", summary: "Log out (the bearer token ends)"),
+        APIRoute(method: .get, path: "/v1/users", summary: "API and console users", answer: "UserSummary[]"),
+        APIRoute(method: .put, path: "/v1/users/{name}", summary: "Create or change a user (password stored as a bcrypt hash)", body: "UserRequest"),
+        APIRoute(method: .delete, path: "/v1/users/{name}", summary: "Delete a user"),
+    ]
+
+    /// The router for one listener; `local` is the root-only Unix socket (callers are root).
+    public func router(local: Bool) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, local: local))
+        let handlers = self.handlers()
+        for route in Self.routes {
+            guard let handler = handlers[route.key] else { preconditionFailure("no handler for \(route.key)") }
+            router.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                do {
+                    return try await handler(request, context)
+                } catch {
+                    throw APIError.wrapping(error)
+                }
+            }
+        }
+        return router
+    }
+
+    /// Handlers by route key; `APIRouterTests` checks that these and the table are the same set.
+    func handlers() -> [String: Handler] {
+        let control = control
+        let authenticator = authenticator
+        let registry = registry
+        @Sendable func user(_ context: APIRequestContext) -> String { context.identity?.user ?? "anonymous" }
+        @Sendable func name(_ context: APIRequestContext) throws -> String { try context.parameters.require("name") }
+
+        return [
+            "GET /healthz": { _, _ in try json(["status": "ok", "version": VigilVersion.current]) },
+            "GET /metrics": { _, _ in
+                let text = registry?.emitToBuffer() ?? []
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: text)))
+            },
+            "GET /v1/openapi.json": { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+            },
+            "GET /v1/cluster": { _, _ in try json(try await control.status()) },
+            "GET /v1/nodes": { _, _ in try json(try await control.status().nodes) },
+            "POST /v1/cluster/maintenance": { request, context in
+                let body = try await decode(MaintenanceRequest.self, request, context)
+                return try json(try await control.maintenance(on: body.enabled, untilWallMilliseconds: body.until, user: user(context)))
+            },
+            "GET /v1/settings": { _, _ in try json(try await control.settings().value) },
+            "POST /v1/settings/set": { request, context in
+                let body = try await decode(SetRequest.self, request, context)
+                return try json(try await control.set(body.parameter, body.value, user: user(context)))
+            },
+            "GET /v1/stats": { _, _ in try json(try await control.stats()) },
+            "GET /v1/resources": { _, _ in try json(try await control.status().resources) },
+            "POST /v1/resources": { request, context in
+                let body = try await decode(CreateResourceRequest.self, request, context)
+                return try json(try await control.createResource(body, user: user(context)), status: .created)
+            },
+            "GET /v1/resources/{name}": { _, context in
+                let (spec, state) = try await control.resource(try name(context))
+                return try json(ResourceDetail(definition: spec, state: state))
+            },
+            "PUT /v1/resources/{name}": { request, context in
+                let bytes = try await body(request, context)
+                return try json(try await control.replaceResource(try name(context), body: bytes, user: user(context)))
+            },
+            "DELETE /v1/resources/{name}": { _, context in
+                try await control.deleteResource(try name(context), user: user(context))
+                return Response(status: .noContent)
+            },
+            "POST /v1/resources/{name}/online": { request, context in
+                let body = try await decodeOptional(OnlineRequest.self, request, context) ?? OnlineRequest()
+                let node = try body.node.map { try NodeName(validating: $0, field: "node") }
+                return try json(try await control.command(try name(context), .online(node: node), user: user(context)), status: .accepted)
+            },
+            "POST /v1/resources/{name}/offline": { request, context in
+                _ = try await decodeOptional(EmptyRequest.self, request, context)
+                return try json(try await control.command(try name(context), .offline, user: user(context)), status: .accepted)
+            },
+            "POST /v1/resources/{name}/migrate": { request, context in
+                let body = try await decode(MigrateRequest.self, request, context)
+                let target: AdminCommand.MigrateTarget =
+                    switch body.to {
+                    case "most": .most
+                    case "next": .next
+                    default: .node(try NodeName(validating: body.to, field: "to"))
+                    }
+                return try json(try await control.command(try name(context), .migrate(target), user: user(context)), status: .accepted)
+            },
+            "POST /v1/resources/{name}/alert": { request, context in
+                let body = try await decode(AlertRequest.self, request, context)
+                guard ["yes", "no"].contains(body.answer) else {
+                    throw APIError(.badRequest, field: "answer", value: body.answer, reason: "yes or no")
+                }
+                return try json(try await control.command(try name(context), .alert(answer: body.answer == "yes"), user: user(context)), status: .accepted)
+            },
+            "GET /v1/resources/{name}/output": { _, context in try json(try await control.scriptOutput(try name(context))) },
+            "GET /v1/templates": { _, _ in try json(ResourceTemplate.builtIn) },
+            "GET /v1/templates/{name}": { _, context in
+                let wanted = try name(context)
+                guard let template = ResourceTemplate.named(wanted) else { throw APIError.notFound("name", wanted, "template") }
+                return try json(template)
+            },
+            "GET /v1/events": { request, _ in
+                let query = request.uri.queryParameters
+                let limitText = query["limit"].map(String.init) ?? "100"
+                guard let limit = Int(limitText), (1...2000).contains(limit) else {
+                    throw APIError(.badRequest, field: "limit", value: limitText, reason: "1 to 2000")
+                }
+                return try json(try await control.events(after: query["after"].map(String.init), limit: limit))
+            },
+            "GET /v1/events/stream": { _, _ in
+                let start = try await control.store.range(prefix: control.layout.eventsPrefix).revision
+                let store = control.store
+                let prefix = control.layout.eventsPrefix
+                let body = ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: ": vigil events from revision \(start + 1)\n\n"))
+                    for try await batch in store.watch(prefix: prefix, fromRevision: start + 1) {
+                        for event in batch where event.kind == .put {
+                            guard let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value) else { continue }
+                            let entry = EventEntry(cursor: event.keyValue.key, stored: stored)
+                            try await writer.write(ByteBuffer(string: "id: \(entry.cursor)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"))
+                        }
+                    }
+                    try await writer.finish(nil)
+                }
+                return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+            },
+            "POST /v1/sessions": { request, context in
+                let body = try await decode(LoginRequest.self, request, context)
+                guard let identity = try await authenticator.verify(user: body.user, password: body.password) else {
+                    throw APIError(.unauthorized, field: "user", value: body.user, reason: "unknown user or wrong password")
+                }
+                return try json(try await authenticator.login(identity), status: .created)
+            },
+            "DELETE /v1/sessions": { request, _ in
+                try await authenticator.logout(authorization: request.headers[.authorization] ?? "")
+                return Response(status: .noContent)
+            },
+            "GET /v1/users": { _, _ in try json(try await authenticator.users()) },
+            "PUT /v1/users/{name}": { request, context in
+                let body = try await decode(UserRequest.self, request, context)
+                let who = try name(context)
+                try await authenticator.setUser(who, body)
+                await control.record(user: user(context), resource: nil, "\(user(context)) set user \(who) (role \(body.role.rawValue))")
+                return Response(status: .noContent)
+            },
+            "DELETE /v1/users/{name}": { _, context in
+                let who = try name(context)
+                try await authenticator.deleteUser(who)
+                await control.record(user: user(context), resource: nil, "\(user(context)) deleted user \(who)")
+                return Response(status: .noContent)
+            },
+        ]
+    }
+}
+
+/// `GET /v1/resources/{name}`.
+public struct ResourceDetail: Codable, Sendable {
+    public var definition: ResourceSpec
+    public var state: ResourceState
+}
+
+struct EmptyRequest: Codable, Sendable {
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(NoKeys.self)
+    }
+    enum NoKeys: String, CodingKey, CaseIterable { case none }
+}
+
+// MARK: Bodies
+
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(value))))
+}
+
+/// The request body, at most the context's upload limit (413 beyond it).
+func body(_ request: Request, _ context: APIRequestContext) async throws -> [UInt8] {
+    do {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        return Array(buffer.readableBytesView)
+    } catch {
+        throw APIError(.contentTooLarge, field: "body", value: "more than \(context.maxUploadSize) bytes", reason: "the body is too large")
+    }
+}
+
+/// Strict JSON: unknown fields, wrong types and missing fields are 400s that name the field.
+func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
+    let bytes = try await body(request, context)
+    guard !bytes.isEmpty else { throw APIError(.badRequest, field: "body", reason: "a JSON object is expected") }
+    return try decodeJSON(type, bytes)
+}
+
+/// As `decode`, but an empty body is no body.
+func decodeOptional<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T? {
+    let bytes = try await body(request, context)
+    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+    return try decodeJSON(type, bytes)
+}
+
+func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
+    } catch let error as DecodingError {
+        throw APIError(ValidationError(decodingError: error))
+    } catch let error as ValidationError {
+        throw APIError(error)
+    }
+}

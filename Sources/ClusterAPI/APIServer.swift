@@ -1,0 +1,98 @@
+import ClusterModel
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import NodeAgent
+import Prometheus
+import ServiceLifecycle
+import X509
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The API's listeners for `vigild`: the root-only Unix socket and, unless turned off, HTTPS.
+public enum APIServer {
+    /// The Hummingbird applications to run in the agent's service group.
+    public static func services(
+        builder: APIRouterBuilder, configuration: AgentConfiguration.API, stateDirectory: String, logger: Logger
+    ) throws -> [any Service] {
+        var services: [any Service] = []
+        let socket = configuration.socket
+        try prepareSocket(socket)
+        services.append(
+            Application(
+                router: builder.router(local: true),
+                configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socket), serverName: "vigil"),
+                onServerRunning: { _ in
+                    // Only root may connect: the socket's callers act as root.
+                    _ = chmod(socket, 0o600)
+                },
+                logger: logger))
+        if let (host, port) = try configuration.listenAddress() {
+            let (certificate, key) = try certificateFiles(configuration: configuration, stateDirectory: stateDirectory, logger: logger)
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            services.append(
+                Application(
+                    router: builder.router(local: false),
+                    server: try .tls(.http1(), tlsConfiguration: tls),
+                    configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "vigil"),
+                    logger: logger))
+        }
+        return services
+    }
+
+    /// The socket's directory exists (made 0700 if new); a stale socket file is removed.
+    static func prepareSocket(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// The configured certificate and key, or a self-signed pair made once in `<state>/api/`.
+    static func certificateFiles(
+        configuration: AgentConfiguration.API, stateDirectory: String, logger: Logger
+    ) throws -> (String, String) {
+        if let certificate = configuration.certFile, let key = configuration.keyFile { return (certificate, key) }
+        let directory = stateDirectory + "/api"
+        let certificate = directory + "/cert.pem"
+        let key = directory + "/key.pem"
+        if FileManager.default.fileExists(atPath: certificate), FileManager.default.fileExists(atPath: key) { return (certificate, key) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let (certificatePEM, keyPEM) = try selfSigned(hostName: ProcessInfo.processInfo.hostName)
+        guard FileManager.default.createFile(atPath: key, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600]),
+            FileManager.default.createFile(atPath: certificate, contents: Data(certificatePEM.utf8), attributes: [.posixPermissions: 0o644])
+        else {
+            throw ValidationError(field: "stateDirectory", value: directory, reason: "cannot write the API certificate there")
+        }
+        logger.notice("made a self-signed API certificate", metadata: ["vigil.file": "\(certificate)"])
+        return (certificate, key)
+    }
+
+    /// A P-256 key and a self-signed certificate for it, valid ten years, as PEM.
+    public static func selfSigned(hostName: String) throws -> (certificate: String, key: String) {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName {
+            CommonName("vigil \(hostName)")
+            OrganizationName("Vigil cluster")
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now - 3600, notValidAfter: now + 10 * 365 * 86400, issuer: name, subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                SubjectAlternativeNames([.dnsName(hostName), .dnsName("localhost")])
+            },
+            issuerPrivateKey: .init(key))
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+}

@@ -1,0 +1,164 @@
+import ClusterModel
+import CoordinationStore
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+
+/// Who made a request, and what they may do.
+public struct Identity: Sendable, Hashable {
+    public var user: String
+    public var role: Role
+
+    /// Root on this node, through the Unix socket only root can open.
+    public static let localRoot = Identity(user: "root@local", role: .admin)
+}
+
+/// The request context of every API route: Hummingbird's core storage plus the caller's identity.
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var identity: Identity?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        identity = nil
+    }
+
+    /// Bodies are small JSON documents (a resource definition with its scripts is at most ~1 MiB).
+    public var maxUploadSize: Int { 1024 * 1024 }
+}
+
+/// Users, passwords and sessions in the store. Passwords are kept as bcrypt hashes (cost 11, salted);
+/// a session is a random token whose SHA-256 is the key of a record on a lease, so it expires by
+/// itself and survives the failover of the node that granted it.
+public struct Authenticator: Sendable {
+    public static let sessionSeconds: Int64 = 8 * 3600
+    public static let bcryptCost: UInt8 = 11
+
+    let store: any CoordinationStore
+    let layout: KeyLayout
+
+    public init(store: any CoordinationStore, layout: KeyLayout) {
+        self.store = store
+        self.layout = layout
+    }
+
+    /// The identity an `Authorization` header proves, or nil.
+    public func identify(authorization: String) async throws -> Identity? {
+        if authorization.lowercased().hasPrefix("bearer ") {
+            let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            guard token.count == 64, token.allSatisfy(\.isHexDigit) else { return nil }
+            guard let kv = try await store.get(layout.session(Self.hash(token: token))),
+                let session = try? ModelCodec.decode(SessionRecord.self, from: kv.value)
+            else { return nil }
+            return Identity(user: session.user, role: session.role)
+        }
+        if authorization.lowercased().hasPrefix("basic ") {
+            guard let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+            else { return nil }
+            return try await verify(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        }
+        return nil
+    }
+
+    /// The user's identity if the password matches its stored hash.
+    public func verify(user: String, password: String) async throws -> Identity? {
+        guard (try? UserRecord.validate(name: user, field: "user")) != nil, let kv = try await store.get(layout.user(user)),
+            let record = try? ModelCodec.decode(UserRecord.self, from: kv.value)
+        else {
+            // As slow as a real check, so that timing does not tell which users exist.
+            _ = Bcrypt.verify(password, hash: Self.dummyHash)
+            return nil
+        }
+        return Bcrypt.verify(password, hash: record.passwordHash) ? Identity(user: record.name, role: record.role) : nil
+    }
+
+    /// A new session for a verified identity.
+    public func login(_ identity: Identity) async throws -> SessionGrant {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        let token = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let lease = try await store.grantLease(ttlSeconds: Self.sessionSeconds)
+        let record = SessionRecord(user: identity.user, role: identity.role, created: ClusterControl.wallMilliseconds())
+        _ = try await store.put(layout.session(Self.hash(token: token)), ModelCodec.encode(record), lease: lease.id)
+        return SessionGrant(token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.sessionSeconds)
+    }
+
+    /// Ends the session of a bearer token (its record goes; the lease expires with nothing on it).
+    public func logout(authorization: String) async throws {
+        guard authorization.lowercased().hasPrefix("bearer ") else { return }
+        let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        _ = try await store.delete(layout.session(Self.hash(token: token)))
+    }
+
+    public func setUser(_ name: String, _ request: UserRequest) async throws {
+        do { try UserRecord.validate(name: name, field: "name") } catch { throw APIError(error) }
+        guard (8...128).contains(request.password.count) else {
+            throw APIError(.badRequest, field: "password", value: "(hidden)", reason: "8 to 128 characters")
+        }
+        let record = UserRecord(name: name, role: request.role, passwordHash: Bcrypt.hash(request.password, cost: Self.bcryptCost))
+        _ = try await store.put(layout.user(name), ModelCodec.encode(record))
+    }
+
+    public func deleteUser(_ name: String) async throws {
+        do { try UserRecord.validate(name: name, field: "name") } catch { throw APIError(error) }
+        guard try await store.get(layout.user(name)) != nil else { throw APIError.notFound("name", name, "user") }
+        _ = try await store.delete(layout.user(name))
+    }
+
+    public func users() async throws -> [UserSummary] {
+        try await store.range(prefix: layout.usersPrefix).keyValues.compactMap {
+            (try? ModelCodec.decode(UserRecord.self, from: $0.value)).map { UserSummary(name: $0.name, role: $0.role) }
+        }
+    }
+
+    static func hash(token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// A bcrypt hash of a random password: verifying against it costs the same as a real check.
+    static let dummyHash = Bcrypt.hash(UUID().uuidString, cost: bcryptCost)
+}
+
+/// Puts the caller's identity on the context; refuses unauthenticated calls (401) and changes by
+/// observers (403). `/healthz` is open; on the Unix socket the caller is root.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let authenticator: Authenticator
+    let local: Bool
+
+    static let open: Set<String> = ["/healthz"]
+
+    func handle(
+        _ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response
+    ) async throws -> Response {
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        var context = context
+        if let authorization = request.headers[.authorization] {
+            do {
+                context.identity = try await authenticator.identify(authorization: authorization)
+            } catch {
+                throw APIError.wrapping(error)
+            }
+            guard context.identity != nil else {
+                // A login attempt with wrong credentials.
+                if request.uri.path == "/v1/sessions", request.method == .post { return try await next(request, context) }
+                throw APIError.unauthenticated
+            }
+        } else if local {
+            context.identity = .localRoot
+        } else if request.uri.path == "/v1/sessions", request.method == .post {
+            return try await next(request, context)
+        } else {
+            throw APIError.unauthenticated
+        }
+        let changes = request.method != .get && request.method != .head
+        let ownSession = request.uri.path == "/v1/sessions"
+        if changes, !ownSession, context.identity?.role != .admin {
+            throw APIError(.forbidden, field: "user", value: context.identity?.user ?? "", reason: "role observer may read, not change")
+        }
+        return try await next(request, context)
+    }
+}

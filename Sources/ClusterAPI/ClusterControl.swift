@@ -1,0 +1,271 @@
+import ClusterModel
+import CoordinationStore
+import Foundation
+import NodeAgent
+
+/// What the API (and through it the CLI and the console) can read and change, on the store.
+///
+/// Every change is one store transaction guarded by a compare, so a request is applied whole or
+/// not at all; every change is recorded in the event log with the user who made it.
+public struct ClusterControl: Sendable {
+    public let store: any CoordinationStore
+    public let layout: KeyLayout
+    /// The node this API runs on (script output files are local to it).
+    public let node: NodeName
+    /// Where this node's script runner writes `<resource>.<action>.out`.
+    public let logDirectory: String?
+
+    public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, logDirectory: String?) {
+        self.store = store
+        self.layout = layout
+        self.node = node
+        self.logDirectory = logDirectory
+    }
+
+    // MARK: Reading
+
+    public func view() async throws -> ClusterView {
+        let range = try await store.range(prefix: layout.prefix)
+        return layout.view(
+            from: range.keyValues.map {
+                StoredEntry(key: $0.key, value: $0.value, createRevision: $0.createRevision, modRevision: $0.modRevision)
+            },
+            revision: range.revision)
+    }
+
+    public func status() async throws -> ClusterStatus {
+        ClusterStatus(view: try await view(), cluster: layout.cluster)
+    }
+
+    public func resource(_ name: String) async throws -> (ResourceSpec, ResourceState) {
+        let resource = try ResourceName(validating: name, field: "name")
+        let view = try await view()
+        guard let spec = view.resources[resource] else { throw APIError.notFound("name", name, "resource") }
+        return (spec, ResourceState(view: view, name: resource))
+    }
+
+    // MARK: Resource commands (carried out by the master)
+
+    /// Queues an admin command for the master; returns at once with the command's id.
+    public func command(_ name: String, _ verb: AdminCommand.Verb, user: String) async throws -> CommandReceipt {
+        let resource = try ResourceName(validating: name, field: "name")
+        let view = try await view()
+        guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
+        if case .online(let node?) = verb, view.nodes[node] == nil {
+            throw APIError.notFound("node", node.rawValue, "node in this cluster")
+        }
+        if case .migrate(.node(let node)) = verb, view.nodes[node] == nil {
+            throw APIError.notFound("node", node.rawValue, "node in this cluster")
+        }
+        let id = "\(Self.wallMilliseconds())-\(UInt32.random(in: 0...UInt32.max))"
+        let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
+        let key = layout.command(id)
+        _ = try await store.transaction(
+            Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(command))]))
+        return CommandReceipt(
+            id: id, resource: resource.rawValue, verb: verb.description,
+            generationBefore: view.assignments[resource]?.value.generation ?? 0)
+    }
+
+    // MARK: Resource definitions
+
+    public func createResource(_ request: CreateResourceRequest, user: String) async throws -> ResourceSpec {
+        let spec = try request.makeSpec()
+        let key = layout.resource(spec.name)
+        let result = try await store.transaction(
+            Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(spec))]))
+        guard result.succeeded else {
+            throw APIError(.conflict, field: "name", value: spec.name.rawValue, reason: "a resource of that name exists")
+        }
+        await record(user: user, resource: spec.name, "\(user) created resource \(spec.name) from \(spec.template ?? "no template")")
+        return spec
+    }
+
+    /// Replaces a definition; takes effect at the resource's next load (as NCS: scripts are read at load).
+    public func replaceResource(_ name: String, body: [UInt8], user: String) async throws -> ResourceSpec {
+        let resource = try ResourceName(validating: name, field: "name")
+        let spec = try ModelCodec.decode(ResourceSpec.self, from: body)
+        guard spec.name == resource else {
+            throw APIError(.badRequest, field: "name", value: spec.name.rawValue, reason: "the body names another resource than the path (\(name))")
+        }
+        let key = layout.resource(resource)
+        guard let current = try await store.get(key) else { throw APIError.notFound("name", name, "resource") }
+        let result = try await store.transaction(
+            Transaction(compare: [Compare(key: key, .modRevision(current.modRevision))], success: [.put(key: key, value: ModelCodec.encode(spec))]))
+        guard result.succeeded else {
+            throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; read it again")
+        }
+        await record(user: user, resource: resource, "\(user) changed the definition of \(resource)")
+        return spec
+    }
+
+    /// Deletes a definition that is offline (as NCS: a resource must be offline to be deleted).
+    public func deleteResource(_ name: String, user: String) async throws {
+        let resource = try ResourceName(validating: name, field: "name")
+        let view = try await view()
+        guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
+        let state = ResourceState(view: view, name: resource)
+        let running = view.statuses[resource]?.values.contains { $0.value.state != .offline } ?? false
+        guard ["Offline", "Unassigned", "QuorumWait"].contains(state.state) || state.state.hasPrefix("Alert"), !running else {
+            throw APIError(.conflict, field: "name", value: name, reason: "\(resource) is \(state.state): take it offline first (vigil offline \(resource))")
+        }
+        var operations: [StoreOperation] = [.delete(key: layout.resource(resource)), .delete(key: layout.assignment(resource))]
+        operations += (view.statuses[resource] ?? [:]).keys.map { .delete(key: layout.status(resource, node: $0)) }
+        let compare = [Compare(key: layout.assignment(resource), .modRevision(view.assignments[resource]?.modRevision ?? 0))]
+        let result = try await store.transaction(Transaction(compare: compare, success: operations))
+        guard result.succeeded else {
+            throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
+        }
+        await record(user: user, resource: resource, "\(user) deleted resource \(resource)")
+    }
+
+    // MARK: Cluster settings
+
+    public func settings() async throws -> Versioned<ClusterSettings> {
+        guard let kv = try await store.get(layout.config) else {
+            return Versioned(ClusterSettings(), createRevision: 0, modRevision: 0)
+        }
+        return Versioned(try ModelCodec.decode(ClusterSettings.self, from: kv.value), createRevision: kv.createRevision, modRevision: kv.modRevision)
+    }
+
+    /// Applies `change` to the current settings in one compare-and-swap (retried on a concurrent change).
+    @discardableResult
+    public func updateSettings(
+        user: String, what: String, _ change: @Sendable (inout ClusterSettings) throws -> Void
+    ) async throws -> ClusterSettings {
+        for _ in 0..<5 {
+            let current = try await settings()
+            var settings = current.value
+            try change(&settings)
+            do { try settings.validate() } catch { throw APIError(error) }
+            let compare = Compare(key: layout.config, .modRevision(current.modRevision))
+            let result = try await store.transaction(
+                Transaction(compare: [compare], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+            if result.succeeded {
+                await record(user: user, resource: nil, "\(user) set \(what)")
+                return settings
+            }
+        }
+        throw APIError(.conflict, field: "settings", reason: "the settings kept changing meanwhile; try again")
+    }
+
+    /// `vigil set PARAM VALUE`: NCS's parameter names (case-insensitive) on the cluster settings.
+    public func set(_ parameter: String, _ value: String, user: String) async throws -> ClusterSettings {
+        let name = parameter.lowercased()
+        return try await updateSettings(user: user, what: "\(name) to \(value)") { settings in
+            switch name {
+            case "quorum":
+                guard let count = Int(value) else { throw APIError(.badRequest, field: "quorum", value: value, reason: "a node count, 1 to 32") }
+                settings.quorum.nodeCount = count
+            case "quorumwait":
+                settings.quorum.timeout = try Span(parsing: value, field: "quorumwait")
+            case "enableemail", "notification":
+                guard let level = NotificationSettings.Level(rawValue: value.lowercased()) else {
+                    throw APIError(.badRequest, field: name, value: value, reason: "off, critical or verbose")
+                }
+                settings.notification.level = level
+            case "emailaddresses":
+                settings.notification.emailAddresses = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            case "smtprelay":
+                settings.notification.smtpRelay = value.isEmpty ? nil : value
+            case "emailsender":
+                settings.notification.sender = value
+            case "webhooks":
+                settings.notification.webhooks = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            case "tolerance", "heartbeat", "masterwatchdog", "slavewatchdog", "profile":
+                throw APIError(
+                    .badRequest, field: "parameter", value: parameter,
+                    reason: "protocol timings change with the timing profile in vigil.yaml and a restart of every node (as NCS needs a cluster restart); changing them live could let the master evict a node before it fences itself")
+            default:
+                throw APIError(.badRequest, field: "parameter", value: parameter, reason: "known: \(Self.settableParameters.joined(separator: ", "))")
+            }
+        }
+    }
+
+    public static let settableParameters = ["quorum", "quorumwait", "enableemail", "emailaddresses", "smtprelay", "emailsender", "webhooks"]
+
+    /// Maintenance on (optionally until a wall time) or off, cluster-wide.
+    public func maintenance(on: Bool, untilWallMilliseconds: Int64?, user: String) async throws -> ClusterSettings {
+        if let until = untilWallMilliseconds, until <= Self.wallMilliseconds() {
+            throw APIError(.badRequest, field: "until", value: "\(until)", reason: "must be in the future")
+        }
+        let what = on ? "maintenance on" + (untilWallMilliseconds.map { " until \(Self.isoTime($0))" } ?? "") : "maintenance off"
+        return try await updateSettings(user: user, what: what) { settings in
+            settings.maintenance = MaintenanceSettings(enabled: on, untilWallMilliseconds: on ? untilWallMilliseconds : nil)
+        }
+    }
+
+    // MARK: Events and script output
+
+    /// Events oldest first; `after` is a cursor (an event key) from an earlier page.
+    public func events(after: String?, limit: Int) async throws -> EventPage {
+        let range = try await store.range(prefix: layout.eventsPrefix)
+        var entries = range.keyValues
+        if let after {
+            guard after.hasPrefix(layout.eventsPrefix) else {
+                throw APIError(.badRequest, field: "after", value: after, reason: "a cursor from an earlier page")
+            }
+            entries = entries.filter { $0.key > after }
+            entries = Array(entries.prefix(limit))
+        } else {
+            entries = Array(entries.suffix(limit))
+        }
+        let events = entries.compactMap { kv in
+            (try? ModelCodec.decode(StoredEvent.self, from: kv.value)).map { EventEntry(cursor: kv.key, stored: $0) }
+        }
+        return EventPage(events: events, next: entries.last?.key ?? after, revision: range.revision)
+    }
+
+    /// The last output of each script action of `name` that ran on this node.
+    public func scriptOutput(_ name: String) async throws -> [ScriptOutput] {
+        let resource = try ResourceName(validating: name, field: "name")
+        let view = try await view()
+        guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
+        guard let logDirectory else { return [] }
+        return ScriptAction.allCases.compactMap { action in
+            let path = "\(logDirectory)/\(resource).\(action.rawValue).out"
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
+            let tail = data.suffix(64 * 1024)
+            return ScriptOutput(
+                node: node.rawValue, action: action.rawValue, output: String(decoding: tail, as: UTF8.self),
+                modified: modified.map { Int64($0.timeIntervalSince1970 * 1000) }, truncated: data.count > tail.count)
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Records an admin action in the cluster event log (never fails the request).
+    public func record(user: String, resource: ResourceName?, _ message: String) async {
+        let time = Self.wallMilliseconds()
+        let key = layout.event(wallMilliseconds: time, node: node, sequence: UInt64.random(in: 90_000_000...99_999_999))
+        let event = StoredEvent(time: time, event: ClusterEvent(kind: .admin, node: node, resource: resource, message: message))
+        _ = try? await store.put(key, ModelCodec.encode(event))
+    }
+
+    public static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    static func isoTime(_ milliseconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+}
+
+extension ClusterControl {
+    /// `vigil stats`: heartbeat counters per member, events by kind, resources by state.
+    public func stats() async throws -> ClusterStats {
+        let view = try await view()
+        let events = try await store.range(prefix: layout.eventsPrefix).keyValues.compactMap {
+            try? ModelCodec.decode(StoredEvent.self, from: $0.value)
+        }
+        var byKind: [String: Int] = [:]
+        for event in events { byKind[event.event.kind.rawValue, default: 0] += 1 }
+        var byState: [String: Int] = [:]
+        for name in view.resources.keys { byState[ResourceState(view: view, name: name).state, default: 0] += 1 }
+        let members = view.members.values.sorted { $0.value.node < $1.value.node }.map {
+            ClusterStats.Member(node: $0.value.node.rawValue, heartbeat: $0.value.heartbeat, lastHeartbeatRevision: $0.modRevision)
+        }
+        return ClusterStats(
+            epoch: view.epoch, revision: view.revision, members: members, events: events.count, eventsByKind: byKind,
+            resourcesByState: byState)
+    }
+}

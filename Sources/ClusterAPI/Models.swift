@@ -1,0 +1,316 @@
+import ClusterModel
+import Foundation
+
+// The API's JSON shapes. The server encodes them, the CLI decodes them: one definition for both.
+
+/// `GET /v1/cluster`: the cluster as `vigil status` and `vigil view` show it.
+public struct ClusterStatus: Codable, Sendable, Hashable {
+    public var name: String
+    public var epoch: UInt64
+    public var revision: Int64
+    public var master: String?
+    public var masterTerm: UInt64?
+    public var maintenance: MaintenanceSettings
+    public var members: [String]
+    public var nodes: [NodeState]
+    public var resources: [ResourceState]
+    /// Store keys that could not be decoded (shown so that an administrator sees them).
+    public var problems: [String]
+
+    public init(view: ClusterView, cluster: String) {
+        name = cluster
+        epoch = view.epoch
+        revision = view.revision
+        let master = view.master.flatMap { $0.value.resigned ? nil : $0.value }
+        self.master = master?.node.rawValue
+        masterTerm = master?.term
+        maintenance = view.settings.maintenance
+        members = view.members.keys.sorted().map(\.rawValue)
+        var names = Set(view.nodes.keys)
+        names.formUnion(view.members.keys)
+        nodes = names.sorted { (view.nodes[$0]?.index ?? Int.max, $0) < (view.nodes[$1]?.index ?? Int.max, $1) }.map { name in
+            let member = view.members[name]?.value
+            let held = view.resources.keys.filter { resource in
+                ResourceState(view: view, name: resource).nodes.contains(name.rawValue)
+            }
+            return NodeState(
+                name: name.rawValue, member: member != nil, master: master?.node == name, heartbeat: member?.heartbeat,
+                version: member?.version, addresses: view.nodes[name]?.addresses ?? [],
+                resources: held.sorted().map(\.rawValue))
+        }
+        resources = view.resources.keys.sorted().map { ResourceState(view: view, name: $0) }
+        problems = view.problems
+    }
+}
+
+public struct NodeState: Codable, Sendable, Hashable {
+    public var name: String
+    public var member: Bool
+    public var master: Bool
+    public var heartbeat: UInt64?
+    public var version: String?
+    public var addresses: [String]
+    public var resources: [String]
+}
+
+/// A resource's state as NCS names it (Running, Offline, Comatose, Alert(failover) …), where, since when.
+public struct ResourceState: Codable, Sendable, Hashable {
+    public var name: String
+    public var state: String
+    /// The node(s) holding it (several for an `everywhere` resource).
+    public var nodes: [String]
+    public var generation: UInt64
+    /// NCS's "lives": how many times the resource was loaded.
+    public var incarnation: Int
+    /// Wall-clock milliseconds since the resource runs where it runs.
+    public var upSince: Int64?
+    /// Why the master placed it so.
+    public var reason: String?
+    public var template: String?
+    public var lastResult: String?
+    /// Admin commands not yet carried out by the master.
+    public var pendingCommands: [String]
+
+    /// Whether the state is one a command can end in (no script running, nothing moving).
+    public var settled: Bool {
+        ["Running", "Offline", "Comatose", "Unassigned"].contains(state) || state.hasPrefix("Alert")
+    }
+
+    public init(view: ClusterView, name: ResourceName) {
+        self.name = name.rawValue
+        template = view.resources[name]?.template
+        pendingCommands = view.commands.values.filter { $0.resource == name }.map(\.id).sorted()
+        let statuses = view.statuses[name]?.values.map(\.value) ?? []
+        incarnation = statuses.map(\.incarnation).max() ?? 0
+        guard let assignment = view.assignments[name]?.value else {
+            state = "Offline"
+            nodes = []
+            generation = 0
+            return
+        }
+        generation = assignment.generation
+        reason = assignment.reason
+        let current = statuses.filter { $0.generation == assignment.generation }
+        if assignment.placement == .everywhere {
+            let running = current.filter { $0.state == .running }
+            state = running.isEmpty ? "Loading" : "Running"
+            nodes = running.map(\.node.rawValue).sorted()
+            upSince = running.compactMap(\.upSince).min()
+            lastResult = current.compactMap { $0.lastOutcome?.description }.first
+            return
+        }
+        nodes = assignment.placement.holder.map { [$0.rawValue] } ?? []
+        state = assignment.placement.stateName
+        guard let holder = assignment.placement.holder else { return }
+        let status = current.first { $0.node == holder }
+        if case .node = assignment.placement { state = status?.state.rawValue ?? "Loading" }
+        upSince = status?.upSince
+        if let action = status?.lastAction, let outcome = status?.lastOutcome { lastResult = "\(action.rawValue): \(outcome)" }
+    }
+}
+
+/// `POST /v1/resources/{name}/online|offline|migrate|alert`: the command is queued for the master.
+public struct CommandReceipt: Codable, Sendable, Hashable {
+    public var id: String
+    public var resource: String
+    public var verb: String
+    /// The assignment generation before the command: an unchanged generation after the command was
+    /// handled means the master refused it (the event log says why).
+    public var generationBefore: UInt64
+}
+
+/// `POST /v1/resources`: a resource made from a template, as `vigil resource create` sends it.
+public struct CreateResourceRequest: Codable, Sendable, Hashable {
+    public var name: String
+    public var template: String
+    public var variables: [String: String]
+    public var preferredNodes: [String]?
+    public var loadScript: String?
+    public var unloadScript: String?
+    public var monitorScript: String?
+    public var loadTimeout: String?
+    public var unloadTimeout: String?
+    public var startMode: StartMode?
+    public var failoverMode: StartMode?
+    public var failbackMode: FailbackMode?
+    public var priority: Int?
+
+    public init(name: String, template: String, variables: [String: String] = [:]) {
+        self.name = name
+        self.template = template
+        self.variables = variables
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, template, variables, preferredNodes, loadScript, unloadScript, monitorScript, loadTimeout, unloadTimeout
+        case startMode, failoverMode, failbackMode, priority
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        template = try container.decodeIfPresent(String.self, forKey: .template) ?? "Generic_IP_Service"
+        variables = try container.decodeIfPresent([String: String].self, forKey: .variables) ?? [:]
+        preferredNodes = try container.decodeIfPresent([String].self, forKey: .preferredNodes)
+        loadScript = try container.decodeIfPresent(String.self, forKey: .loadScript)
+        unloadScript = try container.decodeIfPresent(String.self, forKey: .unloadScript)
+        monitorScript = try container.decodeIfPresent(String.self, forKey: .monitorScript)
+        loadTimeout = try container.decodeIfPresent(String.self, forKey: .loadTimeout)
+        unloadTimeout = try container.decodeIfPresent(String.self, forKey: .unloadTimeout)
+        startMode = try container.decodeIfPresent(StartMode.self, forKey: .startMode)
+        failoverMode = try container.decodeIfPresent(StartMode.self, forKey: .failoverMode)
+        failbackMode = try container.decodeIfPresent(FailbackMode.self, forKey: .failbackMode)
+        priority = try container.decodeIfPresent(Int.self, forKey: .priority)
+    }
+
+    /// The validated definition (every error names the field and the value).
+    public func makeSpec() throws(ValidationError) -> ResourceSpec {
+        guard let template = ResourceTemplate.named(template) else {
+            throw ValidationError(
+                field: "template", value: template, reason: "known: \(ResourceTemplate.builtIn.map(\.name).joined(separator: ", "))")
+        }
+        var spec = try template.instantiate(name: try ResourceName(validating: name, field: "name"), variables: variables)
+        if let preferredNodes {
+            var nodes: [NodeName] = []
+            for (index, node) in preferredNodes.enumerated() { nodes.append(try NodeName(validating: node, field: "preferredNodes[\(index)]")) }
+            spec.preferredNodes = nodes
+        }
+        if let loadScript { spec.load.body = loadScript }
+        if let unloadScript { spec.unload.body = unloadScript }
+        if let monitorScript {
+            if spec.monitor == nil {
+                spec.monitor = MonitorSpec(script: ScriptSpec(body: monitorScript, timeout: ResourceSpec.defaultMonitorTimeout))
+            } else {
+                spec.monitor?.script.body = monitorScript
+            }
+        }
+        if let loadTimeout { spec.load.timeout = try Span(parsing: loadTimeout, field: "loadTimeout") }
+        if let unloadTimeout { spec.unload.timeout = try Span(parsing: unloadTimeout, field: "unloadTimeout") }
+        if let startMode { spec.policies.startMode = startMode }
+        if let failoverMode { spec.policies.failoverMode = failoverMode }
+        if let failbackMode { spec.policies.failbackMode = failbackMode }
+        if let priority { spec.priority = priority }
+        try spec.validate()
+        return spec
+    }
+}
+
+public struct EventEntry: Codable, Sendable, Hashable {
+    public var cursor: String
+    public var time: Int64
+    public var kind: String
+    public var node: String
+    public var resource: String?
+    public var message: String
+    public var output: [String]?
+
+    public init(cursor: String, stored: StoredEvent) {
+        self.cursor = cursor
+        time = stored.time
+        kind = stored.event.kind.rawValue
+        node = stored.event.node.rawValue
+        resource = stored.event.resource?.rawValue
+        message = stored.event.message
+        output = stored.output
+    }
+}
+
+/// `GET /v1/events`: oldest first; pass `next` as `after` for the following page.
+public struct EventPage: Codable, Sendable, Hashable {
+    public var events: [EventEntry]
+    public var next: String?
+    public var revision: Int64
+}
+
+public struct ScriptOutput: Codable, Sendable, Hashable {
+    public var node: String
+    public var action: String
+    public var output: String
+    public var modified: Int64?
+    public var truncated: Bool
+}
+
+/// `POST /v1/sessions` answer: the bearer token (shown once; only its hash is stored).
+public struct SessionGrant: Codable, Sendable, Hashable {
+    public var token: String
+    public var user: String
+    public var role: Role
+    public var expiresInSeconds: Int64
+}
+
+public struct LoginRequest: Codable, Sendable, Hashable {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+}
+
+public struct UserRequest: Codable, Sendable, Hashable {
+    public var password: String
+    public var role: Role
+
+    public init(password: String, role: Role) {
+        self.password = password
+        self.role = role
+    }
+}
+
+public struct UserSummary: Codable, Sendable, Hashable {
+    public var name: String
+    public var role: Role
+}
+
+public struct SetRequest: Codable, Sendable, Hashable {
+    public var parameter: String
+    public var value: String
+    public init(parameter: String, value: String) {
+        self.parameter = parameter
+        self.value = value
+    }
+}
+
+public struct MaintenanceRequest: Codable, Sendable, Hashable {
+    public var enabled: Bool
+    /// Wall-clock milliseconds since 1970 when maintenance ends by itself.
+    public var until: Int64?
+    public init(enabled: Bool, until: Int64? = nil) {
+        self.enabled = enabled
+        self.until = until
+    }
+}
+
+public struct OnlineRequest: Codable, Sendable, Hashable {
+    public var node: String?
+    public init(node: String? = nil) { self.node = node }
+}
+
+public struct MigrateRequest: Codable, Sendable, Hashable {
+    /// A node name, or `most` / `next` (NCS's `-most`, `-next`).
+    public var to: String
+    public init(to: String) { self.to = to }
+}
+
+public struct AlertRequest: Codable, Sendable, Hashable {
+    public var answer: String
+    public init(answer: String) { self.answer = answer }
+}
+
+/// `GET /v1/stats`: what `vigil stats` shows.
+public struct ClusterStats: Codable, Sendable, Hashable {
+    public struct Member: Codable, Sendable, Hashable {
+        public var node: String
+        public var heartbeat: UInt64
+        /// Store revision of the member's last heartbeat and how many revisions ago that was.
+        public var lastHeartbeatRevision: Int64
+    }
+    public var epoch: UInt64
+    public var revision: Int64
+    public var members: [Member]
+    public var events: Int
+    public var eventsByKind: [String: Int]
+    public var resourcesByState: [String: Int]
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// The OpenAPI 3.1 document served at `/v1/openapi.json`, written from the same route table the
+/// router is built from (`APIRouterTests` checks each documented route answers, and the reverse).
+public enum OpenAPIDocument {
+    public static let json: [UInt8] = {
+        var paths: [String: [String: Any]] = [:]
+        var schemas: [String: Any] = [:]
+        func reference(_ shape: String) -> [String: Any] {
+            if shape.hasSuffix("[]") {
+                let item = String(shape.dropLast(2))
+                schemas[item] = ["type": "object", "title": item]
+                return ["type": "array", "items": ["$ref": "#/components/schemas/\(item)"]]
+            }
+            schemas[shape] = ["type": "object", "title": shape]
+            return ["$ref": "#/components/schemas/\(shape)"]
+        }
+        for route in APIRouterBuilder.routes {
+            var operation: [String: Any] = ["summary": route.summary, "operationId": operationID(route)]
+            var responses: [String: Any] = [:]
+            let success = route.method == .post && route.answer == "CommandReceipt" ? "202" : route.method == .post && route.answer != nil && route.path != "/v1/cluster/maintenance" && route.path != "/v1/settings/set" ? "201" : route.answer == nil && route.method != .get ? "204" : "200"
+            if let answer = route.answer {
+                responses[success] = ["description": "OK", "content": ["application/json": ["schema": reference(answer)]]]
+            } else {
+                responses[success] = ["description": "OK"]
+            }
+            responses["400"] = ["description": "Bad input: the error names the field and the value", "content": ["application/json": ["schema": reference("Error")]]]
+            if route.path != "/healthz" {
+                responses["401"] = ["description": "Not authenticated"]
+                if route.method != .get { responses["403"] = ["description": "Role observer may not change"] }
+                operation["security"] = [["bearer": [String]()], ["basic": [String]()]]
+            } else {
+                operation["security"] = [[String: Any]]()
+            }
+            if route.path.contains("{name}") {
+                responses["404"] = ["description": "No such resource, template or user"]
+                operation["parameters"] = [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]
+            }
+            if route.path == "/v1/events" {
+                operation["parameters"] = [
+                    ["name": "after", "in": "query", "required": false, "schema": ["type": "string"]],
+                    ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 2000]],
+                ]
+            }
+            if let body = route.body {
+                operation["requestBody"] = ["required": route.body != "OnlineRequest", "content": ["application/json": ["schema": reference(body)]]]
+            }
+            operation["responses"] = responses
+            paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation
+        }
+        let document: [String: Any] = [
+            "openapi": "3.1.0",
+            "info": ["title": "Vigil cluster API", "version": VigilVersionText.value],
+            "paths": paths,
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": [
+                    "bearer": ["type": "http", "scheme": "bearer", "description": "A token from POST /v1/sessions"],
+                    "basic": ["type": "http", "scheme": "basic"],
+                ],
+            ],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return Array(data)
+    }()
+
+    static func operationID(_ route: APIRoute) -> String {
+        let words = route.path.split(separator: "/").filter { $0 != "v1" }.map { $0.hasPrefix("{") ? "By" + $0.dropFirst().dropLast().capitalized : $0.replacingOccurrences(of: ".json", with: "").capitalized }
+        return route.method.rawValue.lowercased() + words.joined()
+    }
+}
+
+import ClusterModel
+
+enum VigilVersionText {
+    static let value = VigilVersion.current
+}

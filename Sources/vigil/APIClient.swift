@@ -1,0 +1,225 @@
+import ArgumentParser
+import AsyncHTTPClient
+import ClusterAPI
+import ClusterModel
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import NodeAgent
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes, for scripts: documented in `vigil --help`.
+enum Exit {
+    static let failed: Int32 = 1
+    static let badInput: Int32 = 2
+    static let refused: Int32 = 3
+    static let comatose: Int32 = 4
+    static let timedOut: Int32 = 5
+    static let notFound: Int32 = 6
+    static let denied: Int32 = 7
+    static let unavailable: Int32 = 8
+}
+
+/// An error the CLI prints as one line and turns into its exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32
+    var description: String { message }
+}
+
+/// How the CLI reaches an agent: the local Unix socket (as root), or HTTPS with a token or password.
+struct Connection: ParsableArguments {
+    @Option(help: "The node's configuration file (where the API socket is).")
+    var config = "/etc/vigil/vigil.yaml"
+
+    @Option(help: ArgumentHelp("Talk to a remote agent over HTTPS instead of the local socket.", valueName: "https://HOST:7410"))
+    var host: String?
+
+    @Option(help: "User for --host (password from VIGIL_PASSWORD or asked).")
+    var user: String?
+
+    @Option(help: "Bearer token for --host (or VIGIL_TOKEN).")
+    var token: String?
+
+    @Option(help: "PEM file of the CA (or the agent's own certificate) to trust for --host.")
+    var caFile: String?
+
+    @Flag(help: "Do not verify the agent's certificate (a self-signed one, on a lab network).")
+    var insecure = false
+
+    @Flag(help: "Print JSON instead of tables.")
+    var json = false
+
+    func client() throws -> APIClient {
+        if let host {
+            guard host.hasPrefix("https://") else {
+                throw CLIError(message: "--host: value '\(host)': expected https://HOST:PORT", code: Exit.badInput)
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if insecure { tls.certificateVerification = .none }
+            if let caFile { tls.trustRoots = .file(caFile) }
+            var authorization: String?
+            if let token = token ?? ProcessInfo.processInfo.environment["VIGIL_TOKEN"] {
+                authorization = "Bearer \(token)"
+            } else if let user {
+                let password = try ProcessInfo.processInfo.environment["VIGIL_PASSWORD"] ?? Self.askPassword(for: user)
+                authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+            }
+            return APIClient(base: host.hasSuffix("/") ? String(host.dropLast()) : host, authorization: authorization, tls: tls)
+        }
+        let socket: String
+        if FileManager.default.fileExists(atPath: config) {
+            do {
+                socket = try AgentConfiguration.load(path: config).api.socket
+            } catch {
+                throw CLIError(message: "\(config): \(error)", code: Exit.badInput)
+            }
+        } else {
+            socket = AgentConfiguration.API().socket
+        }
+        let encoded = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
+        return APIClient(base: "http+unix://\(encoded)", authorization: nil, tls: nil, socket: socket)
+    }
+
+    static func askPassword(for user: String) throws -> String {
+        guard let text = getpass("password for \(user): ") else {
+            throw CLIError(message: "no password: set VIGIL_PASSWORD or run on a terminal", code: Exit.badInput)
+        }
+        return String(cString: text)
+    }
+}
+
+/// A small JSON client of the agent's API (AsyncHTTPClient, HTTP/1.1).
+final class APIClient: Sendable {
+    let base: String
+    let authorization: String?
+    let socket: String?
+    let http: HTTPClient
+
+    init(base: String, authorization: String?, tls: TLSConfiguration?, socket: String? = nil) {
+        self.base = base
+        self.authorization = authorization
+        self.socket = socket
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
+        configuration.timeout = .init(connect: .seconds(3), read: .seconds(60))
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    func close() async { try? await http.shutdown() }
+
+    /// Sends a request; a non-2xx answer becomes a `CLIError` naming the field, with its exit code.
+    func send(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ModelCodec.encode(body))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+        } catch {
+            let target = socket.map { "the local agent (\($0))" } ?? base
+            throw CLIError(message: "cannot reach \(target): \(error) — is vigild running?", code: Exit.unavailable)
+        }
+        let bytes = Array(try await response.body.collect(upTo: 64 * 1024 * 1024).readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            let detail = try? JSONDecoder().decode(APIError.Body.self, from: Data(bytes)).error
+            let message =
+                detail.map { $0.field.isEmpty ? $0.reason : "field '\($0.field)': value '\($0.value)': \($0.reason)" }
+                ?? "HTTP \(response.status.code)"
+            let code: Int32 =
+                switch response.status.code {
+                case 400, 413, 409: Exit.badInput
+                case 401, 403: Exit.denied
+                case 404: Exit.notFound
+                case 503: Exit.unavailable
+                default: Exit.failed
+                }
+            throw CLIError(message: message, code: code)
+        }
+        return bytes
+    }
+
+    func get<T: Decodable>(_ type: T.Type, _ path: String) async throws -> T {
+        try decode(T.self, try await send(.GET, path))
+    }
+
+    func post<T: Decodable>(_ type: T.Type, _ path: String, _ body: some Encodable) async throws -> T {
+        try decode(T.self, try await send(.POST, path, body: body))
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw CLIError(message: "unexpected answer from the agent: \(error)", code: Exit.failed)
+        }
+    }
+
+    /// Streams the lines of a long answer (server-sent events).
+    func lines(_ path: String, _ each: (String) -> Void) async throws {
+        var request = HTTPClientRequest(url: base + path)
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        let response = try await http.execute(request, timeout: .hours(24 * 365))
+        guard response.status == .ok else { throw CLIError(message: "HTTP \(response.status.code)", code: Exit.failed) }
+        var pending = ""
+        for try await buffer in response.body {
+            pending += String(buffer: buffer)
+            while let newline = pending.firstIndex(of: "\n") {
+                each(String(pending[..<newline]))
+                pending = String(pending[pending.index(after: newline)...])
+            }
+        }
+    }
+}
+
+/// Runs `body` with a client, closing it after; `CLIError`s become their exit code.
+func withClient(_ connection: Connection, _ body: (APIClient) async throws -> Void) async throws {
+    let client = try connection.client()
+    do {
+        try await body(client)
+        await client.close()
+    } catch let error as CLIError {
+        await client.close()
+        FileHandle.standardError.write(Data("vigil: \(error.message)\n".utf8))
+        throw ExitCode(error.code)
+    } catch {
+        await client.close()
+        throw error
+    }
+}
+
+/// Prints `rows` under `header` in aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        let line = zip(row, widths).enumerated().map { index, cell in
+            index == row.count - 1 ? cell.0 : cell.0.padding(toLength: cell.1 + 2, withPad: " ", startingAt: 0)
+        }.joined()
+        print(line)
+    }
+}
+
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+}
+
+func formatTime(_ milliseconds: Int64?) -> String {
+    guard let milliseconds else { return "-" }
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
+
+func escapePath(_ name: String) -> String {
+    name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "_-."))) ?? name
+}
