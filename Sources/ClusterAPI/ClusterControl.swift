@@ -2,6 +2,7 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import NodeAgent
+import Synchronization
 
 /// What the API (and through it the CLI and the console) can read and change, on the store.
 ///
@@ -238,10 +239,13 @@ public struct ClusterControl: Sendable {
     /// Records an admin action in the cluster event log (never fails the request).
     public func record(user: String, resource: ResourceName?, _ message: String) async {
         let time = Self.wallMilliseconds()
-        let key = layout.event(wallMilliseconds: time, node: node, sequence: UInt64.random(in: 90_000_000...99_999_999))
+        // A sequence of its own (from 50,000,000) so that keys never meet the agent's event log's.
+        let key = layout.event(wallMilliseconds: time, node: node, sequence: Self.eventSequence.add(1, ordering: .relaxed).newValue)
         let event = StoredEvent(time: time, event: ClusterEvent(kind: .admin, node: node, resource: resource, message: message))
         _ = try? await store.put(key, ModelCodec.encode(event))
     }
+
+    private static let eventSequence = Atomic<UInt64>(50_000_000)
 
     public static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 

@@ -247,6 +247,15 @@ public struct LoginRequest: Codable, Sendable, Hashable {
         self.user = user
         self.password = password
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case user, password }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        user = try container.decode(String.self, forKey: .user)
+        password = try container.decode(String.self, forKey: .password)
+    }
 }
 
 public struct UserRequest: Codable, Sendable, Hashable {
@@ -256,6 +265,15 @@ public struct UserRequest: Codable, Sendable, Hashable {
     public init(password: String, role: Role) {
         self.password = password
         self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case password, role }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        password = try container.decode(String.self, forKey: .password)
+        role = try container.decode(Role.self, forKey: .role)
     }
 }
 
@@ -271,6 +289,15 @@ public struct SetRequest: Codable, Sendable, Hashable {
         self.parameter = parameter
         self.value = value
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case parameter, value }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        parameter = try container.decode(String.self, forKey: .parameter)
+        value = try container.decode(String.self, forKey: .value)
+    }
 }
 
 public struct MaintenanceRequest: Codable, Sendable, Hashable {
@@ -281,22 +308,55 @@ public struct MaintenanceRequest: Codable, Sendable, Hashable {
         self.enabled = enabled
         self.until = until
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, until }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try container.decode(Bool.self, forKey: .enabled)
+        until = try container.decodeIfPresent(Int64.self, forKey: .until)
+    }
 }
 
 public struct OnlineRequest: Codable, Sendable, Hashable {
     public var node: String?
     public init(node: String? = nil) { self.node = node }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case node }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        node = try container.decodeIfPresent(String.self, forKey: .node)
+    }
 }
 
 public struct MigrateRequest: Codable, Sendable, Hashable {
     /// A node name, or `most` / `next` (NCS's `-most`, `-next`).
     public var to: String
     public init(to: String) { self.to = to }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case to }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        to = try container.decode(String.self, forKey: .to)
+    }
 }
 
 public struct AlertRequest: Codable, Sendable, Hashable {
     public var answer: String
     public init(answer: String) { self.answer = answer }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case answer }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        answer = try container.decode(String.self, forKey: .answer)
+    }
 }
 
 /// `GET /v1/stats`: what `vigil stats` shows.

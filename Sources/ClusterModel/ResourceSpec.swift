@@ -40,8 +40,12 @@ public struct ScriptSpec: Hashable, Sendable, Codable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         body = try container.decode(String.self, forKey: .body)
-        timeout = try container.decodeIfPresent(Span.self, forKey: .timeout) ?? .zero
+        timeout = try container.decodeIfPresent(Span.self, forKey: .timeout) ?? Self.unsetTimeout
     }
+
+    /// Marks a timeout the document left out (the owner fills in its default); an explicit `0s`
+    /// stays zero and is refused by validation.
+    static let unsetTimeout = Span(milliseconds: -1)
 }
 
 /// NCS resource policies, with NCS's defaults: start AUTO, failover AUTO, failback DISABLE.
@@ -107,7 +111,7 @@ public struct MonitorSpec: Hashable, Sendable, Codable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         var script = try container.decode(ScriptSpec.self, forKey: .script)
-        if script.timeout == .zero { script.timeout = ResourceSpec.defaultMonitorTimeout }
+        if script.timeout == ScriptSpec.unsetTimeout { script.timeout = ResourceSpec.defaultMonitorTimeout }
         self.init(script: script)
         interval = try container.decodeIfPresent(Span.self, forKey: .interval) ?? interval
         maxLocalFailures = try container.decodeIfPresent(Int.self, forKey: .maxLocalFailures) ?? maxLocalFailures
@@ -245,9 +249,9 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
         template = try container.decodeIfPresent(String.self, forKey: .template)
         mode = try container.decodeIfPresent(ResourceMode.self, forKey: .mode) ?? .exclusive
         load = try container.decodeIfPresent(ScriptSpec.self, forKey: .load) ?? load
-        if load.timeout == .zero { load.timeout = Self.defaultLoadTimeout }
+        if load.timeout == ScriptSpec.unsetTimeout { load.timeout = Self.defaultLoadTimeout }
         unload = try container.decodeIfPresent(ScriptSpec.self, forKey: .unload) ?? unload
-        if unload.timeout == .zero { unload.timeout = Self.defaultUnloadTimeout }
+        if unload.timeout == ScriptSpec.unsetTimeout { unload.timeout = Self.defaultUnloadTimeout }
         monitor = try container.decodeIfPresent(MonitorSpec.self, forKey: .monitor)
         variables = try container.decodeIfPresent([String: String].self, forKey: .variables) ?? [:]
         policies = try container.decodeIfPresent(ResourcePolicies.self, forKey: .policies) ?? ResourcePolicies()

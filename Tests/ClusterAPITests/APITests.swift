@@ -1,0 +1,273 @@
+import ClusterAPI
+import ClusterModel
+import ClusterTestKit
+import CoordinationStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import InMemoryStore
+import Testing
+
+/// An API on an in-memory store, with an admin and an observer user.
+struct APIFixture {
+    let store = InMemoryStore(now: { 0 })
+    let layout = KeyLayout(cluster: "lab")
+    let builder: APIRouterBuilder
+
+    init(node: NodeName = "n1") async throws {
+        builder = APIRouterBuilder(control: ClusterControl(store: store.client(node.rawValue), layout: layout, node: node, logDirectory: nil))
+        let client = store.client("setup")
+        for (index, name) in ["n1", "n2", "n3"].enumerated() {
+            let node = try NodeName(validating: name)
+            _ = try await client.put(layout.node(node), ModelCodec.encode(NodeDefinition(name: node, index: index)))
+        }
+        try await builder.authenticator.setUser("admin", UserRequest(password: "admin-secret", role: .admin))
+        try await builder.authenticator.setUser("watcher", UserRequest(password: "watcher-secret", role: .observer))
+    }
+
+    /// Runs `test` against the router of one listener (`local`: the root-only socket).
+    @discardableResult
+    func test<Value: Sendable>(local: Bool = false, _ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        let app = Application(router: builder.router(local: local))
+        return try await app.test(.router, test)
+    }
+
+    /// Everything in the store but the event log, to show a refused request changed nothing.
+    func contents() async throws -> [String: [UInt8]] {
+        let range = try await store.client("check").range(prefix: layout.prefix)
+        return Dictionary(uniqueKeysWithValues: range.keyValues.filter { !$0.key.hasPrefix(layout.eventsPrefix) }.map { ($0.key, $0.value) })
+    }
+
+    func events() async throws -> [StoredEvent] {
+        try await store.client("check").range(prefix: layout.eventsPrefix).keyValues.map { try ModelCodec.decode(StoredEvent.self, from: $0.value) }
+    }
+}
+
+func basic(_ user: String, _ password: String) -> String {
+    "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+}
+
+func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+func errorBody(_ response: TestResponse) -> APIError.Body.Detail? {
+    try? JSONDecoder().decode(APIError.Body.self, from: Data(response.body.readableBytesView)).error
+}
+
+let createIManager = #"{"name":"iManager","template":"Generic_IP_Service","variables":{"RESOURCE_IP":"198.18.0.100"}}"#
+
+@Suite("REST API")
+struct APITests {
+    @Test("every route of the table has a handler, and every documented route answers")
+    func routesMatchDocument() async throws {
+        let fixture = try await APIFixture()
+        #expect(Set(APIRouterBuilder.routes.map(\.key)).count == APIRouterBuilder.routes.count)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var documented: [(String, String)] = []
+        for (path, operations) in paths { for method in operations.keys { documented.append((method.uppercased(), path)) } }
+        #expect(documented.count == APIRouterBuilder.routes.count)
+        let routes = documented
+        try await fixture.test(local: true) { client in
+            for (method, path) in routes where path != "/v1/events/stream" {
+                let uri = path.replacingOccurrences(of: "{name}", with: "nothing_here")
+                try await client.execute(uri: uri, method: HTTPRequest.Method(method)!, body: body("{}")) { response in
+                    // A 404 must be ours (naming the field), never the router's "no such route".
+                    #expect(response.status != .methodNotAllowed, "\(method) \(path)")
+                    if response.status == .notFound { #expect(errorBody(response)?.field == "name", "\(method) \(path)") }
+                    #expect(response.status.code < 500, "\(method) \(path): \(response.status)")
+                }
+            }
+            try await client.execute(uri: "/v1/no-such-thing", method: .get) { response in #expect(response.status == .notFound) }
+        }
+    }
+
+    @Test("without credentials every call but /healthz is 401; bad tokens and passwords too")
+    func unauthenticated() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            for route in APIRouterBuilder.routes where route.path != "/healthz" && route.key != "POST /v1/sessions" {
+                let uri = route.path.replacingOccurrences(of: "{name}", with: "iManager")
+                try await client.execute(uri: uri, method: route.method) { response in
+                    #expect(response.status == .unauthorized, "\(route.key)")
+                    #expect(response.headers[.wwwAuthenticate] != nil)
+                }
+            }
+            let wrong: [String] = [
+                "Bearer " + String(repeating: "a", count: 64), "Bearer short", basic("admin", "wrong-password"), basic("nobody", "x"),
+                "Basic !!!notbase64", "Digest whatever",
+            ]
+            for header in wrong {
+                try await client.execute(uri: "/v1/cluster", method: .get, headers: [.authorization: header]) {
+                    #expect($0.status == .unauthorized, "\(header)")
+                }
+            }
+        }
+    }
+
+    @Test("an observer reads but every change is 403; an admin changes")
+    func roles() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            let observer: HTTPFields = [.authorization: basic("watcher", "watcher-secret")]
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: observer) { #expect($0.status == .ok) }
+            let before = try await fixture.contents()
+            for route in APIRouterBuilder.routes where route.method != .get && route.path != "/v1/sessions" {
+                let uri = route.path.replacingOccurrences(of: "{name}", with: "iManager")
+                try await client.execute(uri: uri, method: route.method, headers: observer, body: body(createIManager)) { response in
+                    #expect(response.status == .forbidden, "\(route.key)")
+                    #expect(errorBody(response)?.field == "user")
+                }
+            }
+            #expect(try await fixture.contents() == before)
+            let admin: HTTPFields = [.authorization: basic("admin", "admin-secret")]
+            try await client.execute(uri: "/v1/resources", method: .post, headers: admin, body: body(createIManager)) {
+                #expect($0.status == .created)
+            }
+        }
+        let events = try await fixture.events()
+        #expect(events.contains { $0.event.message == "admin created resource iManager from Generic_IP_Service" })
+    }
+
+    @Test("a session made on one node's API works on another's, and ends at logout")
+    func sessionsLiveInTheStore() async throws {
+        let first = try await APIFixture(node: "n1")
+        let second = APIRouterBuilder(control: ClusterControl(store: first.store.client("n2"), layout: first.layout, node: "n2", logDirectory: nil))
+        let token = try await first.test { client in
+            try await client.execute(uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"wrong-one"}"#)) {
+                #expect($0.status == .unauthorized)
+            }
+            return try await client.execute(uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"admin-secret"}"#)) { response in
+                #expect(response.status == .created)
+                return try JSONDecoder().decode(SessionGrant.self, from: Data(response.body.readableBytesView)).token
+            }
+        }
+        let stored = try await first.store.client("check").range(prefix: first.layout.prefix + "sessions/").keyValues
+        #expect(stored.count == 1)
+        #expect(stored.allSatisfy { !$0.key.contains(token) && !String(decoding: $0.value, as: UTF8.self).contains(token) })
+        let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+        try await Application(router: second.router(local: false)).test(.router) { client in
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: bearer) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/sessions", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: bearer) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    @Test("users are stored with salted bcrypt hashes, never the password")
+    func passwordsAreHashed() async throws {
+        let fixture = try await APIFixture()
+        let kv = try #require(try await fixture.store.client("check").get(fixture.layout.user("admin")))
+        let text = String(decoding: kv.value, as: UTF8.self)
+        #expect(!text.contains("admin-secret"))
+        let record = try ModelCodec.decode(UserRecord.self, from: kv.value)
+        #expect(record.passwordHash.hasPrefix("$2b$11$"))
+        try await fixture.builder.authenticator.setUser("other", UserRequest(password: "admin-secret", role: .admin))
+        let other = try ModelCodec.decode(UserRecord.self, from: try #require(try await fixture.store.client("check").get(fixture.layout.user("other"))).value)
+        #expect(other.passwordHash != record.passwordHash)
+    }
+
+    @Test("resource lifecycle: create, read, command, replace, delete only when offline")
+    func resourceLifecycle() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test(local: true) { client in
+            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) { response in
+                #expect(response.status == .conflict)
+                #expect(errorBody(response)?.field == "name")
+            }
+            var definition = Data()
+            try await client.execute(uri: "/v1/resources/iManager", method: .get) { response in
+                #expect(response.status == .ok)
+                let detail = try JSONDecoder().decode(ResourceDetail.self, from: Data(response.body.readableBytesView))
+                #expect(detail.state.state == "Offline")
+                definition = try JSONEncoder().encode(detail.definition)
+            }
+            try await client.execute(uri: "/v1/resources/iManager/online", method: .post, body: body(#"{"node":"n2"}"#)) { response in
+                #expect(response.status == .accepted)
+                let receipt = try JSONDecoder().decode(CommandReceipt.self, from: Data(response.body.readableBytesView))
+                #expect(receipt.verb == "online n2")
+            }
+            let commands = try await fixture.store.client("check").range(prefix: fixture.layout.prefix + "commands/").keyValues
+            #expect(commands.count == 1)
+            #expect(try ModelCodec.decode(AdminCommand.self, from: commands[0].value).user == "root@local")
+            var text = String(decoding: definition, as: UTF8.self)
+            text = text.replacingOccurrences(of: "\"priority\":0", with: "\"priority\":7")
+            try await client.execute(uri: "/v1/resources/iManager", method: .put, body: body(text)) { response in
+                #expect(response.status == .ok)
+                let spec = try JSONDecoder().decode(ResourceSpec.self, from: Data(response.body.readableBytesView))
+                #expect(spec.priority == 7)
+            }
+            // Running on n2: delete is refused, nothing removed.
+            let check = fixture.store.client("check")
+            let layout = fixture.layout
+            _ = try await check.put(layout.assignment("iManager"), ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "test")))
+            _ = try await check.put(
+                layout.status("iManager", node: "n2"),
+                ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .running, incarnation: 1)))
+            try await client.execute(uri: "/v1/resources/iManager", method: .delete) { response in
+                #expect(response.status == .conflict)
+                #expect(errorBody(response)?.reason.contains("take it offline first") == true)
+            }
+            #expect(try await check.get(layout.resource("iManager")) != nil)
+            _ = try await check.put(layout.assignment("iManager"), ModelCodec.encode(Assignment(generation: 3, placement: .offline, reason: "test")))
+            _ = try await check.put(
+                layout.status("iManager", node: "n2"),
+                ModelCodec.encode(ResourceStatus(node: "n2", generation: 3, state: .offline, incarnation: 1)))
+            try await client.execute(uri: "/v1/resources/iManager", method: .delete) { #expect($0.status == .noContent) }
+            #expect(try await check.get(layout.resource("iManager")) == nil)
+            #expect(try await check.get(layout.assignment("iManager")) == nil)
+        }
+    }
+
+    @Test("settings: set quorum, refuse live protocol changes, maintenance with expiry")
+    func settings() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test(local: true) { client in
+            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"QUORUM","value":"2"}"#)) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"tolerance","value":"1s"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorBody(response)?.field == "parameter")
+            }
+            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"quorum","value":"99"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorBody(response)?.field == "quorum.nodeCount")
+            }
+            let until = ClusterControl.wallMilliseconds() + 60_000
+            try await client.execute(uri: "/v1/cluster/maintenance", method: .post, body: body(#"{"enabled":true,"until":\#(until)}"#)) {
+                #expect($0.status == .ok)
+            }
+        }
+        let settings = try await fixture.builder.control.settings().value
+        #expect(settings.quorum.nodeCount == 2)
+        #expect(settings.maintenance.enabled)
+        #expect(settings.timing == TimingSettings())
+    }
+
+    @Test("events page by cursor, oldest first")
+    func eventPages() async throws {
+        let fixture = try await APIFixture()
+        for index in 0..<5 { await fixture.builder.control.record(user: "t", resource: nil, "event \(index)") }
+        try await fixture.test(local: true) { client in
+            var cursor = ""
+            try await client.execute(uri: "/v1/events?limit=2", method: .get) { response in
+                let page = try JSONDecoder().decode(EventPage.self, from: Data(response.body.readableBytesView))
+                #expect(page.events.map(\.message) == ["event 3", "event 4"])
+            }
+            try await client.execute(uri: "/v1/events?limit=3&after=/vigil/lab/events/0", method: .get) { response in
+                let page = try JSONDecoder().decode(EventPage.self, from: Data(response.body.readableBytesView))
+                #expect(page.events.map(\.message) == ["event 0", "event 1", "event 2"])
+                cursor = page.next ?? ""
+            }
+            try await client.execute(uri: "/v1/events?limit=3&after=\(cursor)", method: .get) { response in
+                let page = try JSONDecoder().decode(EventPage.self, from: Data(response.body.readableBytesView))
+                #expect(page.events.map(\.message) == ["event 3", "event 4"])
+            }
+            try await client.execute(uri: "/v1/events?limit=0", method: .get) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorBody(response)?.field == "limit")
+            }
+        }
+    }
+}
