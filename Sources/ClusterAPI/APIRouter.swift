@@ -45,6 +45,9 @@ public struct APIRouterBuilder: Sendable {
         APIRoute(method: .get, path: "/v1/openapi.json", summary: "This document"),
         APIRoute(method: .get, path: "/v1/cluster", summary: "Cluster view: name, epoch, master, nodes, resources", answer: "ClusterStatus"),
         APIRoute(method: .get, path: "/v1/nodes", summary: "Nodes with membership and the resources they hold", answer: "NodeState[]"),
+        APIRoute(method: .post, path: "/v1/nodes/{name}/leave", summary: "The node hands its resources over and stays out until join"),
+        APIRoute(method: .post, path: "/v1/nodes/{name}/join", summary: "The node joins the cluster again"),
+        APIRoute(method: .post, path: "/v1/cluster/down", summary: "Every node leaves the cluster (each comes back with join)"),
         APIRoute(method: .post, path: "/v1/cluster/maintenance", summary: "Maintenance on (optionally until a time) or off", body: "MaintenanceRequest", answer: "ClusterSettings"),
         APIRoute(method: .get, path: "/v1/settings", summary: "Cluster settings: timing, quorum, maintenance, notification", answer: "ClusterSettings"),
         APIRoute(method: .post, path: "/v1/settings/set", summary: "Set one parameter, as `cluster set PARAM VALUE`", body: "SetRequest", answer: "ClusterSettings"),
@@ -109,6 +112,21 @@ public struct APIRouterBuilder: Sendable {
             },
             "GET /v1/cluster": { _, _ in try json(try await control.status()) },
             "GET /v1/nodes": { _, _ in try json(try await control.status().nodes) },
+            "POST /v1/nodes/{name}/leave": { request, context in
+                _ = try await decodeOptional(EmptyRequest.self, request, context)
+                try await control.leave(try name(context), user: user(context))
+                return Response(status: .noContent)
+            },
+            "POST /v1/nodes/{name}/join": { request, context in
+                _ = try await decodeOptional(EmptyRequest.self, request, context)
+                try await control.join(try name(context), user: user(context))
+                return Response(status: .noContent)
+            },
+            "POST /v1/cluster/down": { request, context in
+                _ = try await decodeOptional(EmptyRequest.self, request, context)
+                try await control.down(user: user(context))
+                return Response(status: .noContent)
+            },
             "POST /v1/cluster/maintenance": { request, context in
                 let body = try await decode(MaintenanceRequest.self, request, context)
                 return try json(try await control.maintenance(on: body.enabled, untilWallMilliseconds: body.until, user: user(context)))

@@ -35,7 +35,9 @@ public struct ClusterControl: Sendable {
     }
 
     public func status() async throws -> ClusterStatus {
-        ClusterStatus(view: try await view(), cluster: layout.cluster)
+        var status = ClusterStatus(view: try await view(), cluster: layout.cluster)
+        status.thisNode = node.rawValue
+        return status
     }
 
     public func resource(_ name: String) async throws -> (ResourceSpec, ResourceState) {
@@ -118,6 +120,38 @@ public struct ClusterControl: Sendable {
             throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
         }
         await record(user: user, resource: resource, "\(user) deleted resource \(resource)")
+    }
+
+    // MARK: Membership (NCS `cluster leave`, `cluster join`, `cluster down`)
+
+    /// Takes `name` out of the cluster: its agent hands its resources over and stays out, also
+    /// across restarts, until `join`.
+    public func leave(_ name: String, user: String) async throws {
+        let node = try definedNode(name, in: try await view())
+        let standby = StandbyRecord(by: user, since: Self.wallMilliseconds())
+        _ = try await store.put(layout.standby(node), ModelCodec.encode(standby))
+        await record(user: user, resource: nil, "\(user) told \(node) to leave the cluster")
+    }
+
+    public func join(_ name: String, user: String) async throws {
+        let node = try definedNode(name, in: try await view())
+        _ = try await store.delete(layout.standby(node))
+        await record(user: user, resource: nil, "\(user) told \(node) to join the cluster")
+    }
+
+    /// Every node leaves (in one write); each comes back with `join`.
+    public func down(user: String) async throws {
+        let view = try await view()
+        let record = ModelCodec.encode(StandbyRecord(by: user, since: Self.wallMilliseconds()))
+        _ = try await store.transaction(
+            Transaction(compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
+        await self.record(user: user, resource: nil, "\(user) took the cluster down (every node leaves)")
+    }
+
+    private func definedNode(_ name: String, in view: ClusterView) throws -> NodeName {
+        let node = try NodeName(validating: name, field: "node")
+        guard view.nodes[node] != nil else { throw APIError.notFound("node", name, "node in this cluster") }
+        return node
     }
 
     // MARK: Cluster settings

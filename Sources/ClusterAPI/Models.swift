@@ -6,6 +6,8 @@ import Foundation
 /// `GET /v1/cluster`: the cluster as `vigil status` and `vigil view` show it.
 public struct ClusterStatus: Codable, Sendable, Hashable {
     public var name: String
+    /// The node whose agent answered.
+    public var thisNode: String?
     public var epoch: UInt64
     public var revision: Int64
     public var master: String?
@@ -34,7 +36,7 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
                 ResourceState(view: view, name: resource).nodes.contains(name.rawValue)
             }
             return NodeState(
-                name: name.rawValue, member: member != nil, master: master?.node == name, heartbeat: member?.heartbeat,
+                name: name.rawValue, member: member != nil, standby: view.standby.contains(name), master: master?.node == name, heartbeat: member?.heartbeat,
                 version: member?.version, addresses: view.nodes[name]?.addresses ?? [],
                 resources: held.sorted().map(\.rawValue))
         }
@@ -46,6 +48,8 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
 public struct NodeState: Codable, Sendable, Hashable {
     public var name: String
     public var member: Bool
+    /// Told to stay out of the cluster (vigil leave/down) until vigil join.
+    public var standby: Bool
     public var master: Bool
     public var heartbeat: UInt64?
     public var version: String?

@@ -38,6 +38,8 @@ public struct ClusterView: Hashable, Sendable {
     public var statuses: [ResourceName: [NodeName: Versioned<ResourceStatus>]]
     public var epoch: UInt64
     public var commands: [String: AdminCommand]
+    /// Nodes an administrator took out of the cluster (`vigil leave`, `vigil down`) until `vigil join`.
+    public var standby: Set<NodeName>
     /// Keys that could not be decoded, with the reason: shown, never acted upon.
     public var problems: [String]
 
@@ -52,6 +54,7 @@ public struct ClusterView: Hashable, Sendable {
         self.statuses = [:]
         self.epoch = 0
         self.commands = [:]
+        self.standby = []
         self.problems = []
     }
 
@@ -86,6 +89,7 @@ public struct KeyLayout: Hashable, Sendable {
     public func assignment(_ resource: ResourceName) -> String { prefix + "assignments/\(resource)" }
     public func status(_ resource: ResourceName, node: NodeName) -> String { prefix + "status/\(resource)/\(node)" }
     public func command(_ id: String) -> String { prefix + "commands/\(id)" }
+    public func standby(_ node: NodeName) -> String { prefix + "standby/\(node)" }
     /// An event's key: sortable by wall time, unique per node and sequence.
     public func event(wallMilliseconds: Int64, node: NodeName, sequence: UInt64) -> String {
         prefix + "events/" + String(wallMilliseconds).leftPadded(to: 13) + "-" + node.rawValue + "-"
@@ -136,6 +140,8 @@ public struct KeyLayout: Hashable, Sendable {
                 if view.statuses[resource]?.isEmpty == true { view.statuses[resource] = nil }
             }
         case ("commands", 2): view.commands[path[1]] = nil
+        case ("standby", 2):
+            if let node = try? NodeName(validating: path[1]) { view.standby.remove(node) }
         default: break
         }
     }
@@ -170,12 +176,31 @@ public struct KeyLayout: Hashable, Sendable {
         case ("commands", 2):
             let command = try ModelCodec.decode(AdminCommand.self, from: entry.value)
             view.commands[command.id] = command
+        case ("standby", 2):
+            _ = try ModelCodec.decode(StandbyRecord.self, from: entry.value)
+            view.standby.insert(try NodeName(validating: path[1], field: "key"))
         case ("events", 2), ("sessions", 2), ("users", 2):
             break
         default:
             throw ValidationError(field: "key", value: entry.key, reason: "not a key of the Vigil layout")
         }
     }
+}
+
+/// `/vigil/<cluster>/standby/<node>`: the node was told to leave and stays out until told to join.
+public struct StandbyRecord: Hashable, Sendable, Codable, Validatable {
+    public var schema: Int
+    public var by: String
+    /// Wall-clock milliseconds.
+    public var since: Int64
+
+    public init(by: String, since: Int64) {
+        self.schema = 1
+        self.by = by
+        self.since = since
+    }
+
+    public func validate() throws(ValidationError) {}
 }
 
 extension MasterRecord: Validatable { public func validate() throws(ValidationError) {} }

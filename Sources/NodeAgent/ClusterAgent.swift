@@ -69,6 +69,52 @@ public final class ClusterAgent: Service, Sendable {
 
     public func run() async throws {
         await bootstrap()
+        // Member until told to leave (vigil leave/down), then out until told to join, until stopped.
+        for _ in 0..<1_000_000 {
+            if await standby() {
+                logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
+                await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
+                guard await waitForJoin() else { return }
+                await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
+            }
+            guard await runMember() == .left else { return }
+        }
+    }
+
+    enum MemberEnd { case stopped, left }
+
+    /// Whether an administrator took this node out of the cluster.
+    func standby() async -> Bool {
+        for attempt in 0..<600 {
+            do {
+                return try await store.get(layout.standby(configuration.node)) != nil
+            } catch {
+                if attempt % 50 == 0 { logger.warning("store not reachable", metadata: ["vigil.error": "\(error)"]) }
+                try? await Task.sleep(for: .milliseconds(100))
+                if Task.isShuttingDownGracefully || Task.isCancelled { return false }
+            }
+        }
+        return false
+    }
+
+    /// Waits, petting the watchdog (nothing is held), until the standby flag goes; false when stopping.
+    func waitForJoin() async -> Bool {
+        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
+        let pause = configuration.timing.heartbeat.duration
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            watchdog?.pet()
+            do {
+                if try await store.get(layout.standby(configuration.node)) == nil { return true }
+            } catch {
+                logger.debug("store not reachable while out of the cluster", metadata: ["vigil.error": "\(error)"])
+            }
+            try? await Task.sleep(for: pause)
+        }
+        return false
+    }
+
+    /// One membership: join, run the brain until stopped or told to leave.
+    func runMember() async -> MemberEnd {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
             let elapsed = ContinuousClock.now - origin
@@ -93,12 +139,19 @@ public final class ClusterAgent: Service, Sendable {
         // Members heartbeat every interval, so a healthy watch is never silent for three of them.
         let watcher = StoreWatcher(
             store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
+        let me = configuration.node
+        var leaving = false
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
                 for await event in events {
+                    if case .viewChanged(let view) = event, view.standby.contains(me), !leaving {
+                        leaving = true
+                        logger.notice("told to leave the cluster: handing resources over")
+                        continuation.yield(.shutdownRequested)
+                    }
                     let directives = brain.handle(event, now: now())
                     var finished = false
                     for directive in directives {
@@ -116,6 +169,7 @@ public final class ClusterAgent: Service, Sendable {
             continuation.finish()
             group.cancelAll()
         }
+        return leaving && !Task.isShuttingDownGracefully && !Task.isCancelled ? .left : .stopped
     }
 
     /// Level-triggered address check, between two events (so the brain cannot change meanwhile):
@@ -214,7 +268,7 @@ public final class ClusterAgent: Service, Sendable {
         case .reboot:
             logger.critical("monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
         case .shutdownComplete:
-            logger.info("left the cluster; agent stopping")
+            logger.info("left the cluster")
             return true
         }
         return false

@@ -136,7 +136,8 @@ final class APIClient: Sendable {
                 ?? "HTTP \(response.status.code)"
             let code: Int32 =
                 switch response.status.code {
-                case 400, 413, 409: Exit.badInput
+                case 400, 413: Exit.badInput
+                case 409: Exit.refused
                 case 401, 403: Exit.denied
                 case 404: Exit.notFound
                 case 503: Exit.unavailable

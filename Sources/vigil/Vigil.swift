@@ -17,16 +17,17 @@ struct Vigil: AsyncParsableCommand {
               vigil migrate iManager --next         move it to the next preferred member
               vigil events -f                       follow the event log
               vigil status --json                   the same as JSON, for scripts
-              vigil --host https://198.18.0.11:7410 --user admin --insecure status
+              vigil status --host https://198.18.0.11:7410 --user admin --insecure
 
-            Exit codes: 0 done, 1 failed, 2 bad input, 3 refused by the master, 4 ended Comatose,
+            Exit codes: 0 done, 1 failed, 2 bad input, 3 refused (by the master, or a conflict), 4 ended Comatose,
             5 did not settle in time, 6 no such resource/node/user, 7 not authenticated or not
             allowed, 8 agent or store unreachable.
             Shell completion: vigil --generate-completion-script bash > /etc/bash_completion.d/vigil
             """,
         version: VigilVersion.current,
         subcommands: [
-            Status.self, View.self, Resources.self, Online.self, Offline.self, Migrate.self, Alert.self, Maintenance.self,
+            Status.self, View.self, Resources.self, Online.self, Offline.self, Migrate.self, Alert.self, Join.self, Leave.self, Down.self,
+            Maintenance.self,
             Info.self, Set.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
         ])
 }
@@ -71,6 +72,7 @@ struct View: AsyncParsableCommand {
         try await withClient(connection) { client in
             let status = try await client.get(ClusterStatus.self, "/v1/cluster")
             if connection.json { return printJSON(status.nodes) }
+            print("Node    \(status.thisNode ?? "-")")
             print("Cluster \(status.name)")
             print("Epoch   \(status.epoch)")
             print("Master  \(status.master ?? "-")")
@@ -78,7 +80,10 @@ struct View: AsyncParsableCommand {
             print("")
             printTable(
                 ["NODE", "MEMBER", "HEARTBEAT", "RESOURCES"],
-                status.nodes.map { [$0.name + ($0.master ? " (master)" : ""), $0.member ? "yes" : "no", $0.heartbeat.map(String.init) ?? "-", $0.resources.joined(separator: " ")] })
+                status.nodes.map {
+                    [$0.name + ($0.master ? " (master)" : ""), $0.member ? "yes" : $0.standby ? "no (left)" : "no", $0.heartbeat.map(String.init) ?? "-",
+                     $0.resources.joined(separator: " ")]
+                })
         }
     }
 }
@@ -655,4 +660,59 @@ struct AnyEncodable: Encodable {
     let value: any Encodable
     init(_ value: any Encodable) { self.value = value }
     func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+// MARK: Membership
+
+struct Join: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This node (or NODE) joins the cluster again after leave or down.", discussion: "Example: vigil join; vigil join n2")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Default: the node whose agent answers.") var node: String?
+    func run() async throws { try await membership(connection, node, "join") }
+}
+
+struct Leave: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This node (or NODE) hands its resources over and leaves the cluster until vigil join.",
+        discussion: "The node stays out across agent restarts. Example: vigil leave")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Default: the node whose agent answers.") var node: String?
+    func run() async throws { try await membership(connection, node, "leave") }
+}
+
+/// Sends leave/join for a node and waits until its membership shows it (30 s).
+func membership(_ connection: Connection, _ node: String?, _ verb: String) async throws {
+    try await withClient(connection) { client in
+        let before = try await client.get(ClusterStatus.self, "/v1/cluster")
+        guard let target = node ?? before.thisNode else { throw CLIError(message: "give a node", code: Exit.badInput) }
+        _ = try await client.send(.POST, "/v1/nodes/\(escapePath(target))/\(verb)", body: [String: String]())
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+            if status.members.contains(target) == (verb == "join") {
+                print("\(target) \(verb == "join" ? "joined" : "left") the cluster (epoch \(status.epoch); members \(status.members.joined(separator: " ")))")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIError(message: "\(target) did not \(verb) within 30 s (vigil events says why)", code: Exit.timedOut)
+    }
+}
+
+struct Down: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every node leaves the cluster: all resources are unloaded. Each node returns with vigil join.")
+    @OptionGroup var connection: Connection
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+    func run() async throws {
+        if !yes {
+            print("This unloads every resource on every node. Type 'down' to go on: ", terminator: "")
+            guard readLine() == "down" else { throw CLIError(message: "not confirmed; nothing changed", code: Exit.failed) }
+        }
+        try await withClient(connection) { client in
+            _ = try await client.send(.POST, "/v1/cluster/down", body: [String: String]())
+            print("cluster going down: every node leaves (vigil join on each brings it back)")
+        }
+    }
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# (l) The administrator's tools on a live cluster: every `vigil` verb (table and --json, exit
+# codes), leave/join/down, and the HTTPS API: 401 without credentials, 403 for an observer, a
+# login token that keeps working on another node after the node that granted it is gone.
+. "$(dirname "$0")/lib.sh"
+setup_reference
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+expect_exit() { # CODE COMMAND…: the command fails with exactly this exit code
+  local want=$1; shift
+  set +e; "$@" > "$WORK/out" 2> "$WORK/err"; local got=$?; set -e
+  [ "$got" -eq "$want" ] || fail "expected exit $want, got $got from: $* ($(cat "$WORK/err"))"
+}
+
+# Reading verbs: tables for people, JSON for scripts.
+vigil 1 status | grep -E "^iManager +Running +$HOLDER " >/dev/null || fail "status table: $(vigil 1 status)"
+[ "$(vigil 1 status iManager --json | json 'd["state"]')" = Running ] || fail "status --json"
+vigil 1 view | grep -q "^Master  n" || fail "view: $(vigil 1 view)"
+[ "$(vigil 1 view --json | json 'len(d)')" = 3 ] || fail "view --json"
+vigil 1 resources | grep -q "Generic_IP_Service" || fail "resources"
+vigil 1 info protocol | grep -q "Tolerance" || fail "info protocol"
+vigil 1 info priority | grep -q "iManager" || fail "info priority"
+vigil 1 stats | grep -q "^MEMBER" || fail "stats"
+vigil 1 template list | grep -q Generic_FS || fail "template list"
+vigil 1 template show Generic_IP_Service | grep -q add_secondary_ipaddress || fail "template show"
+vigil 1 resource show iManager | grep -q '"RESOURCE_IP" : "198.18.0.100"' || fail "resource show"
+vigil "${HOLDER#n}" resource scripts iManager | grep -q "last output on $HOLDER" || fail "resource scripts"
+vigil 1 migrate iManager --list | grep -q "running here" || fail "migrate --list"
+log "reading verbs: tables and JSON as expected"
+
+# Exit codes.
+expect_exit 6 vigil 1 online NoSuchResource
+expect_exit 6 vigil 1 online iManager n9
+expect_exit 2 vigil 1 set tolerance 1s
+expect_exit 2 vigil 1 resource create Bad --set RESOURCE_IP=198.18.0.999
+expect_exit 3 vigil 1 resource delete iManager
+grep -q "take it offline first" "$WORK/err" || fail "delete of a running resource: $(cat "$WORK/err")"
+expect_exit 64 vigil 1 migrate iManager
+vigil 1 set quorum 2 > /dev/null
+[ "$(vigil 1 info --json | json 'd["quorum"]["nodeCount"]')" = 2 ] || fail "set quorum"
+vigil 1 maintenance on --until 10m | grep -q "maintenance on until" || fail "maintenance on"
+vigil 1 status | grep -q "MAINTENANCE is on" || fail "status shows maintenance"
+vigil 1 maintenance off > /dev/null
+vigil 1 online iManager --no-wait | grep -q "sent (command" || fail "--no-wait"
+log "exit codes and settings as expected"
+
+# leave / join: the holder hands its VIP over and stays out until join.
+other=$(( ${HOLDER#n} % NODES + 1 ))
+vigil "${HOLDER#n}" leave | grep -q "$HOLDER left the cluster" || fail "leave"
+wait_for "the VIP to move off $HOLDER" 20 answers_not_from "$HOLDER"
+vigil "$other" view | grep -q "no (left)" || fail "view does not show the node out"
+vigil "$other" join "$HOLDER" | grep -q "$HOLDER joined" || fail "join"
+log "leave handed iManager over; join brought $HOLDER back"
+
+# down: every node leaves, every resource unloads; join on each brings the cluster back.
+vigil 1 down --yes > /dev/null
+wait_for "every member to leave" 30 bash -c "[ -z \"\$(ip netns exec $(ns 1) $BIN/vigil view --json --config $WORK/n1/vigil.yaml | python3 -c 'import json,sys; print(\" \".join(n[\"name\"] for n in json.load(sys.stdin) if n[\"member\"]))')\" ]"
+[ -z "$(holders)" ] || fail "VIP still held after down: $(holders)"
+for n in $(seq 1 "$NODES"); do vigil "$n" join > /dev/null; done
+wait_for "the VIP to answer after down and join" 60 answer
+log "down unloaded everything; join on each node brought iManager back"
+
+# HTTPS API: self-signed certificate, 401, 403, tokens in the store.
+api() { ip netns exec "$CL" curl -sk -o "$WORK/body" -w '%{http_code}' "$@"; }
+[ "$(api "https://$(node_ip 1):7410/healthz")" = 200 ] || fail "healthz"
+[ "$(api "https://$(node_ip 1):7410/v1/cluster")" = 401 ] || fail "no credentials must be 401"
+echo 'admin-password-1' | vigil 1 user add admin --role admin > /dev/null
+echo 'observer-pass-1' | vigil 1 user add watcher --role observer > /dev/null
+[ "$(api -u watcher:observer-pass-1 "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "observer read"
+[ "$(api -u watcher:observer-pass-1 -X POST "https://$(node_ip 2):7410/v1/resources/iManager/offline")" = 403 ] || fail "observer change must be 403"
+[ "$(api -u admin:wrong-password "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "wrong password must be 401"
+api -X POST -H 'Content-Type: application/json' -d '{"user":"admin","password":"admin-password-1"}' "https://$(node_ip 1):7410/v1/sessions" > /dev/null
+token=$(json 'd["token"]' < "$WORK/body")
+kill -9 "$(pid_in_ns 1 vigild)"
+[ "$(api -H "Authorization: Bearer $token" "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "token from n1 refused on n2"
+out=$(ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" status --host "https://$(node_ip 3):7410" --user admin --insecure)
+echo "$out" | grep -q iManager || fail "remote CLI: $out"
+grep -q "root@local set user admin" <(vigil 2 events -l 200) || fail "user change not in the event log"
+log "PASS: CLI verbs, exit codes, leave/join/down, HTTPS API with 401/403 and tokens that survive their node"
