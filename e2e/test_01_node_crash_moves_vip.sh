@@ -18,4 +18,12 @@ sleep 0.5
 stop_probe
 survivor=$( [ "$holder" = n1 ] && echo 2 || echo 1 )
 vigil "$survivor" status
+# The master counts the failover in its metrics (read through the root-only socket).
+failovers=0
+for n in $(seq 1 "$NODES"); do
+  [ "n$n" = "$holder" ] && continue
+  count=$(ip netns exec "$(ns "$n")" curl -s --unix-socket "$WORK/n$n/vigil.sock" http://local/metrics | sed -n 's/^vigil_failovers_total \([0-9]*\).*/\1/p')
+  failovers=$(( failovers + ${count:-0} ))
+done
+[ "$failovers" -ge 1 ] || fail "no failover counted in /metrics"
 log "PASS: node crash moved the VIP; client outage ${OUTAGE_MS} ms (profile $PROFILE)"

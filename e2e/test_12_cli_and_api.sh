@@ -68,6 +68,10 @@ echo 'observer-pass-1' | vigil 1 user add watcher --role observer > /dev/null
 [ "$(api -u watcher:observer-pass-1 "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "observer read"
 [ "$(api -u watcher:observer-pass-1 -X POST "https://$(node_ip 2):7410/v1/resources/iManager/offline")" = 403 ] || fail "observer change must be 403"
 [ "$(api -u admin:wrong-password "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "wrong password must be 401"
+[ "$(api -u watcher:observer-pass-1 "https://$(node_ip 1):7410/metrics")" = 200 ] || fail "metrics"
+for metric in vigil_heartbeat_round_trip_seconds 'vigil_script_duration_seconds.*action="load"' 'vigil_resources{state="Running"} 1' vigil_epoch vigil_is_master; do
+  grep -q "$metric" "$WORK/body" || fail "/metrics lacks $metric: $(head -c 600 "$WORK/body")"
+done
 api -X POST -H 'Content-Type: application/json' -d '{"user":"admin","password":"admin-password-1"}' "https://$(node_ip 1):7410/v1/sessions" > /dev/null
 token=$(json 'd["token"]' < "$WORK/body")
 kill -9 "$(pid_in_ns 1 vigild)"

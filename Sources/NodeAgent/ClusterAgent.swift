@@ -26,6 +26,7 @@ public final class ClusterAgent: Service, Sendable {
     private let events: EventLog
     /// Output tails of finished scripts, attached to the brain's record of that result.
     private let tails = Tails()
+    private let metrics = AgentMetrics()
 
     final class Tails: Sendable {
         let lines = Mutex<[String: [String]]>([:])
@@ -161,6 +162,7 @@ public final class ClusterAgent: Service, Sendable {
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
                         lastReconcile = ContinuousClock.now
                         await reconcileAddresses(brain)
+                        if let view = brain.view { metrics.recordView(view, node: me) }
                     }
                 }
             } onGracefulShutdown: {
@@ -220,9 +222,13 @@ public final class ClusterAgent: Service, Sendable {
             let store = self.store
             let transactions = self.transactions
             let logger = self.logger
+            let metrics = self.metrics
+            if case .writeAssignment(_, let assignment, _, _, _) = directive { metrics.recordAssignment(assignment) }
             group.addTask {
                 do {
+                    let start = ContinuousClock.now
                     let result = try await store.transaction(transaction)
+                    if case .sendHeartbeat = directive { metrics.heartbeatRoundTrip.record(duration: ContinuousClock.now - start) }
                     if let event = transactions.event(for: directive, result: result) { continuation.yield(event) }
                 } catch {
                     logger.debug("store write failed", metadata: ["vigil.error": "\(error)"])
@@ -232,14 +238,19 @@ public final class ClusterAgent: Service, Sendable {
         case .runScript(let job):
             let scripts = self.scripts
             let tails = self.tails
+            let metrics = self.metrics
             group.addTask {
+                let start = ContinuousClock.now
                 let outcome = await scripts.run(job)
+                metrics.scriptDuration(job.action).record(duration: ContinuousClock.now - start)
+                if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
                 let lines = scripts.lastLines(job.resource, job.action)
                 tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = lines }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
         case .selfFence(let resources):
             logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(resources)"])
+            metrics.selfFences.increment()
             for resource in resources {
                 scripts.kill(resource)
                 if let spec = brain.view?.resources[resource] ?? brain.local[resource]?.spec,

@@ -1,0 +1,42 @@
+import ClusterBrain
+import ClusterModel
+import Metrics
+
+/// What the agent reports to `/metrics` (swift-metrics; `vigild` bootstraps the Prometheus backend).
+struct AgentMetrics: Sendable {
+    let failovers = Counter(label: "vigil_failovers_total")
+    let selfFences = Counter(label: "vigil_self_fences_total")
+    let heartbeatRoundTrip = Timer(label: "vigil_heartbeat_round_trip_seconds", preferredDisplayUnit: .seconds)
+    let isMaster = Gauge(label: "vigil_is_master")
+    let epoch = Gauge(label: "vigil_epoch")
+    let members = Gauge(label: "vigil_members")
+
+    func scriptDuration(_ action: ScriptAction) -> Timer {
+        Timer(label: "vigil_script_duration_seconds", dimensions: [("action", action.rawValue)], preferredDisplayUnit: .seconds)
+    }
+
+    func scriptFailures(_ action: ScriptAction) -> Counter {
+        Counter(label: "vigil_script_failures_total", dimensions: [("action", action.rawValue)])
+    }
+
+    /// The master's assignment is a failover when it moves a resource off a failed or departed node.
+    func recordAssignment(_ assignment: Assignment) {
+        if assignment.reason.contains(": failover AUTO") || assignment.reason.contains("failover mode MANUAL") { failovers.increment() }
+    }
+
+    /// Resources by state as this node sees the cluster, membership, epoch, mastership.
+    func recordView(_ view: ClusterView, node: NodeName) {
+        var counts: [String: Int] = [:]
+        for state in ["Offline", "QuorumWait", "Unassigned", "Running", "Migrating", "Unloading", "Comatose", "Alert"] { counts[state] = 0 }
+        for name in view.resources.keys {
+            let state = view.assignments[name].map { $0.value.placement.stateName } ?? "Offline"
+            counts[state.hasPrefix("Alert") ? "Alert" : state, default: 0] += 1
+        }
+        for (state, count) in counts {
+            Gauge(label: "vigil_resources", dimensions: [("state", state)]).record(count)
+        }
+        epoch.record(Int64(view.epoch))
+        members.record(view.members.count)
+        isMaster.record(view.master.map { $0.value.node == node && !$0.value.resigned } == true ? 1 : 0)
+    }
+}
