@@ -186,7 +186,7 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
                 throw ValidationError(field: "notification.smtpRelay", value: relay, reason: "expected host:port, e.g. 127.0.0.1:25")
             }
         }
-        if !emailAddresses.isEmpty, smtpRelay == nil {
+        if level != .off, !emailAddresses.isEmpty, smtpRelay == nil {
             throw ValidationError(.missingField, field: "notification.smtpRelay", value: "", reason: "e-mail addresses need an SMTP relay (host:port)")
         }
         for (index, url) in webhooks.enumerated() {

@@ -117,6 +117,7 @@ do {
         logDirectory: configuration.logDirectory)
     var apiLogger = logger
     apiLogger.logLevel = max(level, .notice)
+    services.append(Notifier(store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node, logger: logger))
     services += try APIServer.services(
         builder: APIRouterBuilder(control: control, registry: registry), configuration: configuration.api,
         stateDirectory: configuration.stateDirectory, logger: apiLogger)

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import ClusterModel
+import CoordinationStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Sends cluster events to the administrators, as NCS's notification settings: e-mail through an
+/// SMTP relay and JSON webhooks, for critical events or all (`vigil set enableemail …`).
+///
+/// Every agent watches the event log, but only the master sends, so each event goes out once
+/// (an event written during a change of master may be sent by neither or, rarely, by both).
+public final class Notifier: Service, Sendable {
+    let store: any CoordinationStore
+    let layout: KeyLayout
+    let node: NodeName
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, logger: Logger) {
+        self.store = store
+        self.layout = layout
+        self.node = node
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(3), read: .seconds(5))
+        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.watchEvents()
+        }
+        try? await http.shutdown()
+    }
+
+    /// Follows the event log from now on, resuming after errors (bounded pause between attempts).
+    func watchEvents() async {
+        var from: Int64?
+        while !Task.isCancelled {
+            do {
+                let start: Int64
+                if let from {
+                    start = from
+                } else {
+                    start = try await store.range(prefix: layout.eventsPrefix).revision + 1
+                }
+                from = start
+                for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: start) {
+                    let events = batch.filter { $0.kind == .put }.compactMap { try? ModelCodec.decode(StoredEvent.self, from: $0.keyValue.value) }
+                    if let last = batch.last { from = last.keyValue.modRevision + 1 }
+                    if !events.isEmpty { await deliver(events) }
+                }
+            } catch let error as StoreError {
+                if case .compacted = error.code { from = nil }
+                logger.debug("notification watch interrupted", metadata: ["vigil.error": "\(error)"])
+            } catch {
+                logger.debug("notification watch interrupted", metadata: ["vigil.error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Sends `events` if this node is the master and the settings ask for them.
+    func deliver(_ events: [StoredEvent]) async {
+        guard let masterKV = try? await store.get(layout.master), let master = try? ModelCodec.decode(MasterRecord.self, from: masterKV.value),
+            master.node == node, !master.resigned
+        else { return }
+        let settings = (try? await store.get(layout.config)).flatMap { $0.flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) } }
+        guard let notification = settings?.notification, notification.level != .off else { return }
+        for event in events where notification.level == .verbose || Self.isCritical(event) {
+            await send(event, notification)
+        }
+    }
+
+    func send(_ event: StoredEvent, _ settings: NotificationSettings) async {
+        let subject = "[vigil \(layout.cluster)] \(event.event.kind.rawValue)\(event.event.resource.map { " \($0)" } ?? ""): \(event.event.message)"
+        if let relay = settings.smtpRelay, !settings.emailAddresses.isEmpty {
+            var body = "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))\n"
+            body += "Kind: \(event.event.kind.rawValue)\n" + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"
+            for line in event.output ?? [] { body += "  | \(line)\n" }
+            do {
+                try await SMTPClient.send(
+                    relay: relay, from: settings.sender, to: settings.emailAddresses, subject: String(subject.prefix(200)), body: body)
+            } catch {
+                logger.warning("notification e-mail not sent", metadata: ["vigil.relay": "\(relay)", "vigil.error": "\(error)"])
+            }
+        }
+        for url in settings.webhooks {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let payload = WebhookPayload(cluster: layout.cluster, subject: subject, event: EventEntry(cursor: "", stored: event))
+            request.body = .bytes(ModelCodec.encode(payload))
+            do {
+                let response = try await http.execute(request, timeout: .seconds(5))
+                if !(200..<300).contains(response.status.code) {
+                    logger.warning("webhook answered \(response.status.code)", metadata: ["vigil.webhook": "\(url)"])
+                }
+            } catch {
+                logger.warning("webhook not reached", metadata: ["vigil.webhook": "\(url)", "vigil.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Critical: fencing, alerts waiting for an administrator, failed scripts, Comatose resources,
+    /// failovers, and nodes that failed or were evicted.
+    public static func isCritical(_ event: StoredEvent) -> Bool {
+        let message = event.event.message.lowercased()
+        switch event.event.kind {
+        case .fence, .alert: return true
+        case .script: return !message.contains("exit 0")
+        case .assignment: return message.contains("failover") || message.contains("comatose") || message.contains("failed")
+        case .membership: return message.contains("evict") || message.contains("failed")
+        case .election, .admin: return false
+        }
+    }
+}
+
+public struct WebhookPayload: Codable, Sendable {
+    public var cluster: String
+    public var subject: String
+    public var event: EventEntry
+}
+
+/// A minimal SMTP client (RFC 5321: EHLO, MAIL, RCPT, DATA, QUIT; no authentication or TLS: it
+/// hands mail to a local relay such as Postfix, as NCS does). No SMTP library is available here.
+enum SMTPClient {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func send(relay: String, from: String, to recipients: [String], subject: String, body: String) async throws {
+        let parts = relay.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw Failure(description: "relay \(relay): expected host:port") }
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
+            .connect(host: String(parts[0]), port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await Task.sleep(for: .seconds(15))
+                throw Failure(description: "relay \(relay) took longer than 15 s")
+            }
+            group.addTask {
+                try await channel.executeThenClose { inbound, outbound in
+                    var replies = Replies(iterator: inbound.makeAsyncIterator())
+                    func command(_ line: String?, expect: Int) async throws {
+                        if let line { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
+                        let code = try await replies.next()
+                        guard code / 100 == expect / 100 else { throw Failure(description: "relay answered \(code) to \(line ?? "greeting")") }
+                    }
+                    try await command(nil, expect: 220)
+                    try await command("EHLO vigil", expect: 250)
+                    try await command("MAIL FROM:<\(from)>", expect: 250)
+                    for recipient in recipients { try await command("RCPT TO:<\(recipient)>", expect: 250) }
+                    try await command("DATA", expect: 354)
+                    let date = DateFormatter()
+                    date.locale = Locale(identifier: "en_US_POSIX")
+                    date.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+                    var message = "From: <\(from)>\r\nTo: \(recipients.map { "<\($0)>" }.joined(separator: ", "))\r\n"
+                    message += "Subject: \(subject.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))\r\n"
+                    message += "Date: \(date.string(from: Date()))\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                    // Dot-stuffing: a line starting with "." gets another.
+                    for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+                        message += (line.hasPrefix(".") ? "." : "") + line + "\r\n"
+                    }
+                    try await outbound.write(ByteBuffer(string: message))
+                    try await command(".", expect: 250)
+                    try await command("QUIT", expect: 221)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Reads SMTP replies: lines `NNN-text` continue, `NNN text` ends a reply.
+    struct Replies {
+        var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        var pending = ""
+
+        mutating func next() async throws -> Int {
+            for _ in 0..<1000 {
+                while let end = pending.range(of: "\r\n") {
+                    let line = String(pending[..<end.lowerBound])
+                    pending = String(pending[end.upperBound...])
+                    guard line.count >= 3, let code = Int(line.prefix(3)) else { throw Failure(description: "not an SMTP reply: \(line.prefix(80))") }
+                    if line.count == 3 || line[line.index(line.startIndex, offsetBy: 3)] == " " { return code }
+                }
+                guard let buffer = try await iterator.next() else { throw Failure(description: "the relay closed the connection") }
+                pending += String(buffer: buffer)
+                if pending.utf8.count > 64 * 1024 { throw Failure(description: "the relay's reply is too long") }
+            }
+            throw Failure(description: "the relay's reply has too many lines")
+        }
+    }
+}
