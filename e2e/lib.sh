@@ -17,7 +17,23 @@ ns() { echo "vg${ID}n$1"; }
 node_ip() { echo "198.18.0.$((10 + $1))"; }
 
 log() { printf '%s  %s\n' "$(date '+%H:%M:%S.%3N')" "$*"; }
-fail() { log "FAIL: $*"; exit 1; }
+fail() { log "FAIL: $*"; lab_diagnose; exit 1; }
+
+# lab_diagnose: on a failure, the cluster as the first answering node sees it, and its event log.
+lab_diagnose() {
+  set +e
+  local n
+  for n in $(seq 1 "${NODES:-3}"); do
+    [ -S "$WORK/n$n/vigil.sock" ] || continue
+    if timeout 5 ip netns exec "$(ns "$n")" "$BIN/vigil" status --config "$WORK/n$n/vigil.yaml" > "$WORK/diag" 2>&1; then
+      echo "--- vigil status (n$n)"; cat "$WORK/diag"
+      echo "--- vigil events (n$n)"; timeout 5 ip netns exec "$(ns "$n")" "$BIN/vigil" events --last 40 --config "$WORK/n$n/vigil.yaml"
+      echo "--- holders: $(holders | tr '\n' ' ')"
+      return 0
+    fi
+  done
+  echo "--- no agent answered"
+}
 
 lab_down() {
   local rc=$?

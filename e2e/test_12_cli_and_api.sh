@@ -41,7 +41,33 @@ vigil 1 maintenance on --until 10m | grep -q "maintenance on until" || fail "mai
 vigil 1 status | grep -q "MAINTENANCE is on" || fail "status shows maintenance"
 vigil 1 maintenance off > /dev/null
 vigil 1 online iManager --no-wait | grep -q "sent (command" || fail "--no-wait"
-log "exit codes and settings as expected"
+expect_exit 3 vigil 1 alert iManager yes
+grep -q "refused by the master" "$WORK/err" || fail "alert without an alert: $(cat "$WORK/err")"
+[ "$(vigil 1 template show Generic_FS --json | json 'd["name"]')" = Generic_FS ] || fail "template show --json"
+# events -f: a follower started now prints the next event.
+ip netns exec "$(ns 2)" timeout 8 "$BIN/vigil" events -f --last 1 --config "$WORK/n2/vigil.yaml" > "$WORK/follow" 2>&1 &
+follower=$!
+sleep 1
+vigil 1 set quorumwait 30s > /dev/null
+wait_for "events -f to print the new event" 6 grep -q "set quorumwait to 30s" "$WORK/follow"
+kill "$follower" 2>/dev/null || true
+log "exit codes, settings and the event stream as expected"
+
+# Definitions: edit from a file, offline, delete, create again.
+vigil 1 resource show iManager | sed 's/"priority" : 0/"priority" : 5/' > "$WORK/def.json"
+vigil 1 resource edit iManager --file "$WORK/def.json" | grep -q "changed iManager" || fail "resource edit"
+[ "$(vigil 1 resource show iManager | json 'd["priority"]')" = 5 ] || fail "edit not applied"
+echo '{"name":"iManager","colour":"red"}' > "$WORK/bad.json"
+expect_exit 2 vigil 1 resource edit iManager --file "$WORK/bad.json"
+grep -q "colour" "$WORK/err" || fail "bad edit does not name the field: $(cat "$WORK/err")"
+vigil 1 offline iManager | grep -q "iManager: Offline" || fail "offline"
+[ -z "$(holders)" ] || fail "VIP held after offline"
+vigil 1 resource delete iManager | grep -q "deleted iManager" || fail "delete"
+expect_exit 6 vigil 1 status iManager
+ncs_resource iManager "$VIP" > /dev/null
+wait_for "the VIP to answer again" 30 answer
+HOLDER=$(holders)
+log "edit, offline, delete, create again: as expected"
 
 # leave / join: the holder hands its VIP over and stays out until join.
 other=$(( ${HOLDER#n} % NODES + 1 ))
@@ -65,6 +91,9 @@ api() { ip netns exec "$CL" curl -sk -o "$WORK/body" -w '%{http_code}' "$@"; }
 [ "$(api "https://$(node_ip 1):7410/v1/cluster")" = 401 ] || fail "no credentials must be 401"
 echo 'admin-password-1' | vigil 1 user add admin --role admin > /dev/null
 echo 'observer-pass-1' | vigil 1 user add watcher --role observer > /dev/null
+[ "$(vigil 1 user list --json | json 'sorted(u["name"] for u in d)')" = "['admin', 'watcher']" ] || fail "user list"
+expect_exit 2 env VIGIL_NEW_PASSWORD=short ip netns exec "$(ns 1)" "$BIN/vigil" user add eve --config "$WORK/n1/vigil.yaml"
+grep -q "field 'password'" "$WORK/err" || fail "short password: $(cat "$WORK/err")"
 [ "$(api -u watcher:observer-pass-1 "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "observer read"
 [ "$(api -u watcher:observer-pass-1 -X POST "https://$(node_ip 2):7410/v1/resources/iManager/offline")" = 403 ] || fail "observer change must be 403"
 [ "$(api -u admin:wrong-password "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "wrong password must be 401"
@@ -79,4 +108,8 @@ kill -9 "$(pid_in_ns 1 vigild)"
 out=$(ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" status --host "https://$(node_ip 3):7410" --user admin --insecure)
 echo "$out" | grep -q iManager || fail "remote CLI: $out"
 grep -q "root@local set user admin" <(vigil 2 events -l 200) || fail "user change not in the event log"
+token2=$(ip netns exec "$CL" env VIGIL_PASSWORD=observer-pass-1 "$BIN/vigil" login --host "https://$(node_ip 3):7410" --user watcher --insecure)
+ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" view --host "https://$(node_ip 2):7410" --insecure | grep -q "^Members" || fail "token login"
+set +e; ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" offline iManager --host "https://$(node_ip 2):7410" --insecure 2> "$WORK/err"; rc=$?; set -e
+[ "$rc" -eq 7 ] || fail "observer offline: exit $rc ($(cat "$WORK/err"))"
 log "PASS: CLI verbs, exit codes, leave/join/down, HTTPS API with 401/403 and tokens that survive their node"

@@ -29,7 +29,8 @@ public final class ClusterAgent: Service, Sendable {
     private let metrics = AgentMetrics()
 
     final class Tails: Sendable {
-        let lines = Mutex<[String: [String]]>([:])
+        /// Last output lines and run time (milliseconds) by `<resource>.<action>`.
+        let lines = Mutex<[String: (lines: [String], milliseconds: Int64)]>([:])
     }
 
     public init(
@@ -242,10 +243,12 @@ public final class ClusterAgent: Service, Sendable {
             group.addTask {
                 let start = ContinuousClock.now
                 let outcome = await scripts.run(job)
-                metrics.scriptDuration(job.action).record(duration: ContinuousClock.now - start)
+                let elapsed = ContinuousClock.now - start
+                metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
                 let lines = scripts.lastLines(job.resource, job.action)
-                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = lines }
+                let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = (lines, milliseconds) }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
         case .selfFence(let resources):
@@ -264,14 +267,17 @@ public final class ClusterAgent: Service, Sendable {
                 try? await Task.sleep(until: origin + .milliseconds(at.milliseconds), clock: .continuous)
                 continuation.yield(.timerFired)
             }
-        case .record(let event):
+        case .record(var event):
+            var output: [String]?
+            if event.kind == .script, let resource = event.resource, let action = event.message.split(separator: " ").first,
+                let tail = tails.lines.withLock({ $0.removeValue(forKey: "\(resource).\(action)") })
+            {
+                output = tail.lines
+                event.message += " in \(tail.milliseconds) ms"
+            }
             var metadata: Logger.Metadata = ["vigil.kind": "\(event.kind.rawValue)", "vigil.event": "\(event.message)"]
             if let resource = event.resource { metadata["vigil.resource"] = "\(resource)" }
             logger.info("cluster event", metadata: metadata)
-            var output: [String]?
-            if event.kind == .script, let resource = event.resource, let action = event.message.split(separator: " ").first {
-                output = tails.lines.withLock { $0.removeValue(forKey: "\(resource).\(action)") }
-            }
             let events = self.events
             group.addTask { await events.append(event, output: output) }
         case .petWatchdog:
