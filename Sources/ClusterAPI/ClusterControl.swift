@@ -207,17 +207,21 @@ public struct ClusterControl: Sendable {
                 settings.notification.sender = value
             case "webhooks":
                 settings.notification.webhooks = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-            case "tolerance", "heartbeat", "masterwatchdog", "slavewatchdog", "profile":
+            case "tolerance":
+                // Safe live: each node applies a raised tolerance only after the master can see it
+                // in a committed heartbeat (docs/design/0011-live-tolerance.md).
+                settings.timing.tolerance = try Span(parsing: value, field: "tolerance")
+            case "heartbeat", "masterwatchdog", "slavewatchdog", "profile":
                 throw APIError(
                     .badRequest, field: "parameter", value: parameter,
-                    reason: "protocol timings change with the timing profile in vigil.yaml and a restart of every node (as NCS needs a cluster restart); changing them live could let the master evict a node before it fences itself")
+                    reason: "the heartbeat and etcd timings come from the timing profile in vigil.yaml and change with a restart of every node (as NCS needs a cluster restart); the tolerance can be set live")
             default:
                 throw APIError(.badRequest, field: "parameter", value: parameter, reason: "known: \(Self.settableParameters.joined(separator: ", "))")
             }
         }
     }
 
-    public static let settableParameters = ["quorum", "quorumwait", "enableemail", "emailaddresses", "smtprelay", "emailsender", "webhooks"]
+    public static let settableParameters = ["tolerance", "quorum", "quorumwait", "enableemail", "emailaddresses", "smtprelay", "emailsender", "webhooks"]
 
     /// Maintenance on (optionally until a wall time) or off, cluster-wide.
     public func maintenance(on: Bool, untilWallMilliseconds: Int64?, user: String) async throws -> ClusterSettings {

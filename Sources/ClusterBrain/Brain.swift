@@ -14,10 +14,13 @@ extension Brain {
         public var selfFenceDelay: Span
         /// Evict this much earlier than the tolerance allows.
         public var evictEarly: Span
+        /// Evict by the settings' tolerance alone, ignoring the longer one a node advertised.
+        public var ignoreAdvertisedTolerance: Bool
 
-        public init(selfFenceDelay: Span = .zero, evictEarly: Span = .zero) {
+        public init(selfFenceDelay: Span = .zero, evictEarly: Span = .zero, ignoreAdvertisedTolerance: Bool = false) {
             self.selfFenceDelay = selfFenceDelay
             self.evictEarly = evictEarly
+            self.ignoreAdvertisedTolerance = ignoreAdvertisedTolerance
         }
 
         public static let none = InjectedFaults()

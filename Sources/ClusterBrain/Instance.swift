@@ -73,6 +73,12 @@ extension Brain {
         public var firstSeenAt: Moment
     }
 
+    /// A raised tolerance waiting for an acknowledged heartbeat that advertised it.
+    struct PendingTolerance: Hashable, Sendable {
+        var value: Span
+        var sentAt: Moment
+    }
+
     /// A write the master issued and has not yet seen in the view.
     struct PendingWrite: Hashable, Sendable {
         var revision: Revision?
@@ -92,6 +98,10 @@ extension Brain {
         var lastHeartbeatSentAt: Moment?
         /// Send time of the newest acknowledged heartbeat (or join).
         public internal(set) var lastAckSentAt: Moment?
+        /// The tolerance this node's self-fence deadline uses (nil until it first joins).
+        public internal(set) var appliedTolerance: Span?
+        /// A raised tolerance, applied once a heartbeat sent at or after `sentAt` is acknowledged.
+        var pendingTolerance: PendingTolerance?
         /// True from a self-fence until the next acknowledged heartbeat.
         public internal(set) var fenced = false
         public internal(set) var shuttingDown = false
@@ -134,10 +144,17 @@ extension Brain {
             return masterTerm == master.value
         }
 
+        /// The timing of this node's self-fence: the settings with the applied tolerance.
+        var fenceTiming: TimingSettings {
+            var timing = self.timing
+            if let appliedTolerance { timing.tolerance = appliedTolerance }
+            return timing
+        }
+
         /// The self-fence deadline: send time of the last acknowledged heartbeat + tolerance − margin.
         public var deadline: Moment? {
             let base = lastAckSentAt ?? startedAt
-            return base.map { $0 + timing.selfFenceAfter + configuration.faults.selfFenceDelay }
+            return base.map { $0 + fenceTiming.selfFenceAfter + configuration.faults.selfFenceDelay }
         }
 
         /// Handles one event; returns the directives to carry out, in order.

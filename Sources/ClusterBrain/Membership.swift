@@ -11,6 +11,10 @@ extension Brain.Instance {
     /// A heartbeat (or the join) sent at `sentAt` committed: membership held at least until then.
     mutating func acknowledge(sentAt: Moment, now: Moment, into out: inout [Brain.Directive]) {
         if lastAckSentAt.map({ sentAt > $0 }) ?? true { lastAckSentAt = sentAt }
+        if let pending = pendingTolerance, sentAt >= pending.sentAt {
+            appliedTolerance = pending.value
+            pendingTolerance = nil
+        }
         guard let deadline, deadline > now else { return }
         if fenced {
             fenced = false
@@ -64,7 +68,7 @@ extension Brain.Instance {
             .record(
                 ClusterEvent(
                     kind: .fence, node: me,
-                    message: "self-fence: no heartbeat acknowledged for \(timing.selfFenceAfter); stopping exclusive resources")))
+                    message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); stopping exclusive resources")))
         fence(now: now, into: &out)
     }
 
@@ -81,20 +85,51 @@ extension Brain.Instance {
             if joinIssuedAt.map({ now - $0 >= heartbeat * 2 }) ?? true {
                 joinIssuedAt = now
                 heartbeatCounter += 1
+                if appliedTolerance == nil {
+                    // Until the join commits, the smaller of the settings and what this node's
+                    // previous record (an agent restart) told the master.
+                    appliedTolerance = min(timing.tolerance, view.members[me]?.value.tolerance ?? timing.tolerance)
+                }
+                let advertised = advertiseTolerance(now: now)
                 out.append(
-                    .join(MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version), sentAt: now))
+                    .join(
+                        MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised),
+                        sentAt: now))
             }
             return
         }
         if lastHeartbeatSentAt.map({ now - $0 >= heartbeat }) ?? true, let revision = memberRevision {
             lastHeartbeatSentAt = now
             heartbeatCounter += 1
+            let advertised = advertiseTolerance(now: now)
             out.append(
                 .sendHeartbeat(
-                    MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version),
+                    MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised),
                     memberRevision: revision, sentAt: now))
             if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
         }
+    }
+
+    /// The tolerance a heartbeat sent now advertises. A lower tolerance in the settings applies at
+    /// once (this node fences sooner: safe); a higher one only once a heartbeat advertising it is
+    /// acknowledged, so the master never waits less than this node's deadline allows.
+    mutating func advertiseTolerance(now: Moment) -> Span {
+        let wanted = timing.tolerance
+        let applied = appliedTolerance ?? wanted
+        if wanted <= applied {
+            appliedTolerance = wanted
+            pendingTolerance = nil
+            return wanted
+        }
+        if pendingTolerance?.value != wanted { pendingTolerance = Brain.PendingTolerance(value: wanted, sentAt: now) }
+        return wanted
+    }
+
+    /// How long the master waits after first seeing `node`'s latest heartbeat before evicting it:
+    /// the settings' tolerance or what the node advertised, whichever is longer.
+    func evictionTolerance(_ node: NodeName) -> Span {
+        if configuration.faults.ignoreAdvertisedTolerance { return timing.tolerance }
+        return max(timing.tolerance, view?.members[node]?.value.tolerance ?? .zero)
     }
 
     mutating func electionDuties(now: Moment, into out: inout [Brain.Directive]) {
@@ -136,7 +171,7 @@ extension Brain.Instance {
         if let issued = campaignIssuedAt { candidates.append(issued + timing.heartbeat) }
         if isMaster {
             for (node, sighting) in memberSightings where node != me {
-                candidates.append(sighting.firstSeenAt + timing.tolerance - configuration.faults.evictEarly)
+                candidates.append(sighting.firstSeenAt + evictionTolerance(node) - configuration.faults.evictEarly)
             }
             if !quorumFormed, let since = masterSince, let quorum = view?.settings.quorum {
                 candidates.append(since + quorum.timeout)

@@ -75,14 +75,15 @@ extension Brain.Instance {
             for (node, sighting) in memberSightings.sorted(by: { $0.key < $1.key }) where node != me {
                 guard pendingEvictions[node] == nil, view.members[node] != nil else { continue }
                 let waited = now - sighting.firstSeenAt
-                if waited >= timing.tolerance - configuration.faults.evictEarly {
+                let tolerance = evictionTolerance(node)
+                if waited >= tolerance - configuration.faults.evictEarly {
                     pendingEvictions[node] = Brain.PendingWrite(revision: sighting.revision, issuedAt: now)
                     out.append(.evictMember(node, modRevision: sighting.revision, term: term))
                     out.append(
                         .record(
                             ClusterEvent(
                                 kind: .membership, node: me,
-                                message: "evicting \(node): no heartbeat for \(waited) (tolerance \(timing.tolerance))")))
+                                message: "evicting \(node): no heartbeat for \(waited) (tolerance \(tolerance))")))
                 }
             }
         }

@@ -233,11 +233,16 @@ public struct MemberRecord: Hashable, Sendable, Codable {
     public var node: NodeName
     public var heartbeat: UInt64
     public var version: String
+    /// The tolerance the master must allow this node before evicting it: at least the one its
+    /// self-fence deadline uses (a raised tolerance is applied only once a heartbeat carrying it
+    /// committed; see docs/design/0011-live-tolerance.md).
+    public var tolerance: Span?
 
-    public init(node: NodeName, heartbeat: UInt64, version: String) {
+    public init(node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil) {
         self.node = node
         self.heartbeat = heartbeat
         self.version = version
+        self.tolerance = tolerance
     }
 }
 

@@ -57,7 +57,7 @@ public enum RandomRun {
             if random.chance(0.04) {
                 let node = nodes[Int(random.int(0...Int64(nodes.count - 1)))]
                 let resource = exclusive[Int(random.int(0...Int64(exclusive.count - 1)))]
-                switch random.int(0...11) {
+                switch random.int(0...12) {
                 case 0, 1: sim.crash(node, bootAfter: random.int(500...5000))
                 case 2: if let master = sim.master { sim.crash(master, bootAfter: random.int(500...5000)) }
                 case 3 where freezes: sim.pause(node, for: random.int(100...4000))
@@ -71,6 +71,9 @@ public enum RandomRun {
                     let verbs: [AdminCommand.Verb] = [.offline, .online(node: nil), .online(node: node), .migrate(.next), .migrate(.most), .migrate(.node(node)), .alert(answer: true)]
                     sim.command(resource, verbs[Int(random.int(0...Int64(verbs.count - 1)))])
                 case 10: sim.compactStore()
+                case 11:
+                    let tolerances: [Span] = [.seconds(2), .milliseconds(2500), .seconds(3), .seconds(4)]
+                    sim.setTolerance(tolerances[Int(random.int(0...3))])
                 default: sim.stopAgent(node); sim.startAgentLater(node, after: random.int(500...3000))
                 }
             }

@@ -167,7 +167,10 @@ public final class Simulation {
         }
     }
 
-    var tolerance: Int64 { settings.cluster.timing.tolerance.milliseconds }
+    /// The longest tolerance the cluster has had (liveness bounds must allow for it: a node may
+    /// still advertise an older, longer one).
+    var tolerance: Int64 { max(settings.cluster.timing.tolerance.milliseconds, longestToleranceSet) }
+    private var longestToleranceSet: Int64 = 0
 
     // MARK: Running
 
@@ -613,6 +616,17 @@ public final class Simulation {
         change(&settings)
         note("ADMIN settings: maintenance \(settings.maintenance.enabled ? "on" : "off")")
         disturb(keepObligations: false)
+        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+        notifyWatchers()
+    }
+
+    /// Changes the cluster's tolerance live, as `vigil set tolerance` does.
+    public func setTolerance(_ tolerance: Span) {
+        var settings = currentSettings
+        settings.timing.tolerance = tolerance
+        note("ADMIN settings: tolerance \(tolerance)")
+        disturb(keepObligations: false)
+        longestToleranceSet = max(longestToleranceSet, tolerance.milliseconds, currentSettings.timing.tolerance.milliseconds)
         _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
         notifyWatchers()
     }

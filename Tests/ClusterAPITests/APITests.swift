@@ -219,7 +219,7 @@ struct APITests {
         }
     }
 
-    @Test("settings: set quorum, refuse live protocol changes, maintenance with expiry")
+    @Test("settings: set quorum and tolerance, refuse live heartbeat changes, maintenance with expiry")
     func settings() async throws {
         let fixture = try await APIFixture()
         try await fixture.test(local: true) { client in
@@ -227,8 +227,16 @@ struct APITests {
                 #expect($0.status == .ok)
             }
             try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"tolerance","value":"1s"}"#)) { response in
+                // Too short for two heartbeats before the self-fence.
+                #expect(response.status == .badRequest)
+                #expect(errorBody(response)?.field == "timing.heartbeat")
+            }
+            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"heartbeat","value":"100ms"}"#)) { response in
                 #expect(response.status == .badRequest)
                 #expect(errorBody(response)?.field == "parameter")
+            }
+            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"Tolerance","value":"3s"}"#)) {
+                #expect($0.status == .ok)
             }
             try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"quorum","value":"99"}"#)) { response in
                 #expect(response.status == .badRequest)
@@ -242,7 +250,9 @@ struct APITests {
         let settings = try await fixture.builder.control.settings().value
         #expect(settings.quorum.nodeCount == 2)
         #expect(settings.maintenance.enabled)
-        #expect(settings.timing == TimingSettings())
+        var expected = TimingSettings()
+        expected.tolerance = .seconds(3)
+        #expect(settings.timing == expected)
     }
 
     @Test("events page by cursor, oldest first")

@@ -12,11 +12,11 @@ struct MembershipTests {
         let start = Moment(milliseconds: 0)
         #expect(actions(brain.handle(.started(localResources: []), now: start)).isEmpty)
         #expect(actions(brain.handle(.viewChanged(world.view), now: start)) == [
-            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t"), sentAt: start)
+            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start)
         ])
         #expect(actions(brain.handle(.joinFailed, now: start + .milliseconds(10))).isEmpty)
         #expect(actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
-            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t"), sentAt: start + .milliseconds(800))
+            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)), sentAt: start + .milliseconds(800))
         ])
     }
 
@@ -25,7 +25,7 @@ struct MembershipTests {
         var harness = Harness("n2", world: World())
         _ = harness.after(400)
         let directives = harness.after(400)
-        #expect(directives.contains(.sendHeartbeat(MemberRecord(node: "n2", heartbeat: 4, version: "t"), memberRevision: 12, sentAt: harness.now)))
+        #expect(directives.contains(.sendHeartbeat(MemberRecord(node: "n2", heartbeat: 4, version: "t", tolerance: .seconds(2)), memberRevision: 12, sentAt: harness.now)))
     }
 
     @Test("at the deadline a node stops its exclusive resources: addresses first, then the unload script")
@@ -66,7 +66,7 @@ struct MembershipTests {
         let directives = actions(harness.when(.heartbeatRejected))
         #expect(directives == [
             .selfFence(["vip"]), .runScript(job(spec, .unload)),
-            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t"), sentAt: harness.now),
+            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now),
         ])
         #expect(harness.brain.memberRevision == nil)
     }
@@ -79,6 +79,55 @@ struct MembershipTests {
         #expect(directives == [
             .evictMember("n2", modRevision: 12, term: term1), .evictMember("n3", modRevision: 13, term: term1),
         ])
+    }
+
+    @Test("a lowered tolerance applies to the self-fence deadline at once")
+    func loweredTolerance() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        world.view.settings.timing.tolerance = .milliseconds(1500)
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        let directives = harness.after(400)
+        #expect(directives.contains { if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .milliseconds(1500) } else { false } })
+        // That heartbeat was acknowledged now: deadline = now + 1500 ms − 300 ms margin (20 %), not + 1600 ms.
+        #expect(harness.brain.deadline == harness.now + .milliseconds(1200))
+    }
+
+    @Test("a raised tolerance is advertised first and applied only once that heartbeat is acknowledged")
+    func raisedTolerance() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        harness.storeReachable = false
+        world.view.settings.timing.tolerance = .seconds(4)
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        let directives = harness.after(400)
+        #expect(directives.contains { if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .seconds(4) } else { false } })
+        // Not acknowledged: still the old deadline (t + 1600 ms).
+        #expect(harness.brain.deadline == Moment(milliseconds: 10_000 + 1600))
+        #expect(harness.brain.appliedTolerance == .seconds(2))
+        _ = harness.acknowledge()
+        #expect(harness.brain.appliedTolerance == .seconds(4))
+        #expect(harness.brain.deadline == harness.now + .milliseconds(3200))
+    }
+
+    @Test("the master waits the longer of the settings' tolerance and the one a member advertised")
+    func advertisedToleranceDelaysEviction() {
+        var world = World()
+        world.view.members["n2"]?.value.tolerance = .seconds(3)
+        world.view.members["n3"]?.value.tolerance = .seconds(1)
+        var harness = Harness("n1", world: world)
+        func evictsN2(_ directives: [Brain.Directive]) -> Bool { directives.contains(.evictMember("n2", modRevision: 12, term: term1)) }
+        let first = actions(harness.after(2000))
+        #expect(first.contains(.evictMember("n3", modRevision: 13, term: term1)))
+        #expect(!evictsN2(first))
+        #expect(!evictsN2(actions(harness.after(999))))
+        #expect(evictsN2(actions(harness.after(1))))
     }
 
     @Test("a newer heartbeat revision restarts the eviction clock")

@@ -64,6 +64,35 @@ struct CheckerTests {
         #expect(sim.violations.contains { $0.invariant == "S1" })
     }
 
+    /// The holder is cut off, then the tolerance is lowered from 4 s to 2 s: the holder never sees
+    /// the change and fences itself by 4 s, so the master must wait the 4 s the holder advertised.
+    func loweredToleranceWhilePartitioned(_ faults: Brain.InjectedFaults) -> Simulation {
+        var cluster = ClusterSettings()
+        cluster.timing.tolerance = .seconds(4)
+        var settings = SimulationSettings(nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 5)
+        settings.faults = faults
+        let sim = Simulation(settings)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 8000)
+        sim.partition("n2", for: 9000)
+        sim.run(for: 100)
+        sim.setTolerance(.seconds(2))
+        sim.run(for: 11_000)
+        return sim
+    }
+
+    @Test("S1 catches a master that evicts by a lowered tolerance the cut-off holder never saw")
+    func loweredToleranceIgnored() {
+        let sim = loweredToleranceWhilePartitioned(Brain.InjectedFaults(ignoreAdvertisedTolerance: true))
+        #expect(sim.violations.contains { $0.invariant == "S1" })
+    }
+
+    @Test("with the advertised tolerance honoured, the lowered tolerance breaks nothing")
+    func loweredToleranceHonoured() {
+        let sim = loweredToleranceWhilePartitioned(.none)
+        #expect(sim.violations.isEmpty, "\(sim.violations)")
+        #expect(sim.runningOn("iManager") == ["n3"])
+    }
+
     @Test("the same partition with the real brain breaks nothing")
     func control() {
         let sim = partitionedHolder(.none)
