@@ -81,6 +81,11 @@ struct Connection: ParsableArguments {
         } else {
             socket = AgentConfiguration.API().socket
         }
+        if FileManager.default.fileExists(atPath: socket), !FileManager.default.isWritableFile(atPath: socket) {
+            throw CLIError(
+                message: "only root may use the local agent's socket \(socket); as another user, use --host https://NODE:7410 --user NAME",
+                code: Exit.denied)
+        }
         let encoded = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
         return APIClient(base: "http+unix://\(encoded)", authorization: nil, tls: nil, socket: socket)
     }
