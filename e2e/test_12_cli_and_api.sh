@@ -25,6 +25,15 @@ vigil 1 template show Generic_IP_Service | grep -q add_secondary_ipaddress || fa
 vigil 1 resource show iManager | grep -q '"RESOURCE_IP" : "198.18.0.100"' || fail "resource show"
 vigil "${HOLDER#n}" resource scripts iManager | grep -q "last output on $HOLDER" || fail "resource scripts"
 vigil 1 migrate iManager --list | grep -q "running here" || fail "migrate --list"
+for verb in "status" "view" "resources" "info" "stats" "template list" "resource scripts iManager" "user list" "events --last 5"; do
+  # shellcheck disable=SC2086
+  vigil 1 $verb --json > "$WORK/verb.json" || fail "vigil $verb --json failed"
+  if [ "$verb" = "events --last 5" ]; then
+    while read -r line; do echo "$line" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "events --json line: $line"; done < "$WORK/verb.json"
+  else
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/verb.json" || fail "vigil $verb --json is not JSON: $(head -c 300 "$WORK/verb.json")"
+  fi
+done
 log "reading verbs: tables and JSON as expected"
 
 # Exit codes.
@@ -36,6 +45,8 @@ expect_exit 3 vigil 1 resource delete iManager
 grep -q "take it offline first" "$WORK/err" || fail "delete of a running resource: $(cat "$WORK/err")"
 expect_exit 64 vigil 1 migrate iManager
 vigil 1 set quorum 2 > /dev/null
+vigil 1 set tolerance 3s > /dev/null
+vigil 2 info protocol | grep -q "Tolerance         3s (self-fence after 2400ms)" || fail "set tolerance: $(vigil 2 info protocol)"
 [ "$(vigil 1 info --json | json 'd["quorum"]["nodeCount"]')" = 2 ] || fail "set quorum"
 vigil 1 maintenance on --until 10m | grep -q "maintenance on until" || fail "maintenance on"
 vigil 1 status | grep -q "MAINTENANCE is on" || fail "status shows maintenance"

@@ -12,17 +12,19 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil", abstract: "Administer a Vigil cluster (verbs follow NCS's `cluster` command).",
         discussion: """
             Examples:
-              vigil status                          resources, their state and node
-              vigil online iManager n2              load iManager on n2 (waits until Running)
-              vigil migrate iManager --next         move it to the next preferred member
-              vigil events -f                       follow the event log
-              vigil status --json                   the same as JSON, for scripts
-              vigil status --host https://198.18.0.11:7410 --user admin --insecure
+              vigil status                   resources, state, node
+              vigil online iManager n2       load on n2, wait for Running
+              vigil migrate iManager --next  to the next preferred member
+              vigil events -f                follow the event log
+              vigil status --json            the same as JSON
+              vigil status --host https://198.18.0.11:7410 --user admin
 
-            Exit codes: 0 done, 1 failed, 2 bad input, 3 refused (by the master, or a conflict), 4 ended Comatose,
-            5 did not settle in time, 6 no such resource/node/user, 7 not authenticated or not
-            allowed, 8 agent or store unreachable.
-            Shell completion: vigil --generate-completion-script bash > /etc/bash_completion.d/vigil
+            Exit codes:
+              0 done            1 failed              2 bad input
+              3 refused         4 ended Comatose      5 did not settle
+              6 no such name    7 not allowed         8 unreachable
+
+            Completion: vigil --generate-completion-script bash
             """,
         version: VigilVersion.current,
         subcommands: [
