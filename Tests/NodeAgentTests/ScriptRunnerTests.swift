@@ -77,4 +77,46 @@ struct ScriptRunnerTests {
         #expect(runner.lastLines("vip", .load).contains { $0.contains("exit_on_error: 'sh -c exit 4' failed with exit code 4") })
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    @Test("a node that let its address go sends no late gratuitous ARP (the next holder's probe would see a duplicate)", .timeLimit(.minutes(1)))
+    func noLateAnnouncement() async throws {
+        let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
+        let tools = root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        // A fake `ip` keeping one secondary address in a file, and a fake `arping` logging its calls.
+        let fakeIP = """
+            #!/bin/bash
+            state=\(tools)/address
+            case "$*" in
+              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0";
+                                 [ -f $state ] && echo "2: eth0    inet $(cat $state) scope global secondary eth0" ;;
+              *"addr show"*) [ -f $state ] && echo "2: eth0    inet $(cat $state) scope global secondary eth0"; exit 0 ;;
+              "addr add "*) echo "$3" > $state ;;
+              "addr del "*) rm -f $state ;;
+            esac
+            exit 0
+            """
+        let fakeArping = "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n"
+        for (name, body) in [("ip", fakeIP), ("arping", fakeArping)] {
+            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
+        }
+        let runner = ScriptRunner(
+            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            logger: Logger(label: "test"))
+        let script = """
+            VIGIL_IP=\(tools)/ip
+            VIGIL_ARPING=\(tools)/arping
+            . "$VIGIL_FUNCS"
+            exit_on_error add_secondary_ipaddress 198.18.0.100
+            ignore_error del_secondary_ipaddress 198.18.0.100
+            sleep 1.5
+            exit 0
+            """
+        #expect(await runner.run(job(script)) == .success, "\(runner.lastLines("vip", .load))")
+        let calls = (try? String(contentsOfFile: "\(tools)/arping.log", encoding: .utf8))?.split(separator: "\n") ?? []
+        #expect(calls.filter { $0.contains("-D") }.count == 1, "\(calls)")
+        #expect(calls.filter { $0.contains("-U") }.count == 1, "one announcement while the address was up, none after: \(calls)")
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
