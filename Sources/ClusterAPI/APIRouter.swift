@@ -247,11 +247,19 @@ public struct ResourceDetail: Codable, Sendable {
     public var state: ResourceState
 }
 
+/// A body that must be empty or `{}`: any field is unknown.
 struct EmptyRequest: Codable, Sendable {
     init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(NoKeys.self)
     }
-    enum NoKeys: String, CodingKey, CaseIterable { case none }
+
+    struct NoKeys: CodingKey, CaseIterable {
+        static var allCases: [NoKeys] { [] }
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 }
 
 // MARK: Bodies

@@ -30,7 +30,7 @@ struct Vigil: AsyncParsableCommand {
         subcommands: [
             Status.self, View.self, Resources.self, Online.self, Offline.self, Migrate.self, Alert.self, Join.self, Leave.self, Down.self,
             Maintenance.self,
-            Info.self, Set.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
+            Info.self, SetParameter.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
         ])
 }
 
@@ -301,8 +301,9 @@ struct Info: AsyncParsableCommand {
     }
 }
 
-struct Set: AsyncParsableCommand {
+struct SetParameter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "set",
         abstract: "Change a cluster parameter (NCS `cluster set`).",
         discussion: """
             Parameters: quorum N, quorumwait 60s, enableemail off|critical|verbose, emailaddresses "a@x b@y",
