@@ -71,15 +71,19 @@ public final class ClusterAgent: Service, Sendable {
 
     public func run() async throws {
         await bootstrap()
+        // Opened once for the agent's life: a real watchdog device can be open only once at a time.
+        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
+        // Stopping cleanly (resources handed over) disarms it; a crash leaves it armed, as it should.
+        defer { watchdog?.disarm() }
         // Member until told to leave (vigil leave/down), then out until told to join, until stopped.
         for _ in 0..<1_000_000 {
             if await standby() {
                 logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
                 await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
-                guard await waitForJoin() else { return }
+                guard await waitForJoin(watchdog: watchdog) else { return }
                 await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
             }
-            guard await runMember() == .left else { return }
+            guard await runMember(watchdog: watchdog) == .left else { return }
         }
     }
 
@@ -100,8 +104,7 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     /// Waits, petting the watchdog (nothing is held), until the standby flag goes; false when stopping.
-    func waitForJoin() async -> Bool {
-        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
+    func waitForJoin(watchdog: WatchdogDevice?) async -> Bool {
         let pause = configuration.timing.heartbeat.duration
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             watchdog?.pet()
@@ -116,7 +119,7 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     /// One membership: join, run the brain until stopped or told to leave.
-    func runMember() async -> MemberEnd {
+    func runMember(watchdog: WatchdogDevice?) async -> MemberEnd {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
             let elapsed = ContinuousClock.now - origin
@@ -136,7 +139,6 @@ public final class ClusterAgent: Service, Sendable {
 
         let (events, continuation) = AsyncStream<Brain.Event>.makeStream()
         var brain = Brain.Instance(configuration: Brain.Configuration(node: configuration.node))
-        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
         continuation.yield(.started(localResources: present))
         // Members heartbeat every interval, so a healthy watch is never silent for three of them.
         let watcher = StoreWatcher(
@@ -299,6 +301,17 @@ final class WatchdogDevice: Sendable {
 
     init(path: String) {
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    }
+
+    /// The magic close: write `V`, so that the driver stops the timer when the device is closed.
+    func disarm() {
+        guard descriptor >= 0 else { return }
+        var byte: UInt8 = 0x56
+        _ = write(descriptor, &byte, 1)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
     }
 
     func pet() {
