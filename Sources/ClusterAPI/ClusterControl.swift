@@ -1,8 +1,8 @@
 import ClusterModel
 import CoordinationStore
 import Foundation
+import Logging
 import NodeAgent
-import Synchronization
 
 /// What the API (and through it the CLI and the console) can read and change, on the store.
 ///
@@ -16,11 +16,16 @@ public struct ClusterControl: Sendable {
     /// Where this node's script runner writes `<resource>.<action>.out`.
     public let logDirectory: String?
 
+    /// Admin actions go to the cluster event log, numbered apart from the agent's own events.
+    let eventLog: EventLog
+
     public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, logDirectory: String?) {
         self.store = store
         self.layout = layout
         self.node = node
         self.logDirectory = logDirectory
+        self.eventLog = EventLog(
+            store: store, layout: layout, node: node, firstSequence: 50_000_000, logger: Logger(label: "vigil.api"))
     }
 
     // MARK: Reading
@@ -276,14 +281,8 @@ public struct ClusterControl: Sendable {
 
     /// Records an admin action in the cluster event log (never fails the request).
     public func record(user: String, resource: ResourceName?, _ message: String) async {
-        let time = Self.wallMilliseconds()
-        // A sequence of its own (from 50,000,000) so that keys never meet the agent's event log's.
-        let key = layout.event(wallMilliseconds: time, node: node, sequence: Self.eventSequence.add(1, ordering: .relaxed).newValue)
-        let event = StoredEvent(time: time, event: ClusterEvent(kind: .admin, node: node, resource: resource, message: message))
-        _ = try? await store.put(key, ModelCodec.encode(event))
+        await eventLog.append(ClusterEvent(kind: .admin, node: node, resource: resource, message: message))
     }
-
-    private static let eventSequence = Atomic<UInt64>(50_000_000)
 
     public static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 

@@ -28,19 +28,17 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         masterTerm = master?.term
         maintenance = view.settings.maintenance
         members = view.members.keys.sorted().map(\.rawValue)
+        let resources = view.resources.keys.sorted().map { ResourceState(view: view, name: $0) }
+        self.resources = resources
         var names = Set(view.nodes.keys)
         names.formUnion(view.members.keys)
         nodes = names.sorted { (view.nodes[$0]?.index ?? Int.max, $0) < (view.nodes[$1]?.index ?? Int.max, $1) }.map { name in
             let member = view.members[name]?.value
-            let held = view.resources.keys.filter { resource in
-                ResourceState(view: view, name: resource).nodes.contains(name.rawValue)
-            }
             return NodeState(
-                name: name.rawValue, member: member != nil, standby: view.standby.contains(name), master: master?.node == name, heartbeat: member?.heartbeat,
-                version: member?.version, addresses: view.nodes[name]?.addresses ?? [],
-                resources: held.sorted().map(\.rawValue))
+                name: name.rawValue, member: member != nil, standby: view.standby.contains(name), master: master?.node == name,
+                heartbeat: member?.heartbeat, version: member?.version, addresses: view.nodes[name]?.addresses ?? [],
+                resources: resources.filter { $0.nodes.contains(name.rawValue) }.map(\.name))
         }
-        resources = view.resources.keys.sorted().map { ResourceState(view: view, name: $0) }
         problems = view.problems
     }
 }

@@ -15,12 +15,18 @@ public final class EventLog: Sendable {
     private let logger: Logger
     private let sequence = Mutex<UInt64>(0)
 
-    public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, capacity: Int = 2000, logger: Logger) {
+    /// - Parameter firstSequence: where this writer's sequence numbers start; two writers on one
+    ///   node (the agent and its API) use ranges far apart so their keys never meet.
+    public init(
+        store: any CoordinationStore, layout: KeyLayout, node: NodeName, capacity: Int = 2000, firstSequence: UInt64 = 0,
+        logger: Logger
+    ) {
         self.store = store
         self.layout = layout
         self.node = node
         self.capacity = capacity
         self.logger = logger
+        self.sequence.withLock { $0 = firstSequence }
     }
 
     /// Appends one event; a store failure is logged, never thrown (the local log keeps it).
