@@ -178,15 +178,18 @@ cluster_up() {
 # start_sampler / stop_sampler: read `ip addr` in every node namespace about every 10 ms and count
 # the samples in which two nodes hold the VIP. stop_sampler sets DOUBLE_SAMPLES and SAMPLES.
 start_sampler() {
+  # Few forks per sample (bash builtins for time and names): the sampler must not starve the
+  # agents and watchdog stand-ins it watches on a 2-core machine.
   (
-    local end=$(( $(date +%s) + 300 )) count=0
-    while [ "$(date +%s)" -lt "$end" ] && [ ! -f "$WORK/sampler.stop" ]; do
-      local held=()
-      for n in $(seq 1 "$NODES"); do
-        ip -n "$(ns "$n")" -o addr show to "$VIP" 2>/dev/null | grep -q . && held+=("n$n")
+    local end=$(( EPOCHSECONDS + 300 )) count=0 n held out
+    while [ "$EPOCHSECONDS" -lt "$end" ] && [ ! -f "$WORK/sampler.stop" ]; do
+      held=()
+      for (( n = 1; n <= NODES; n++ )); do
+        out=$(ip -n "vg${ID}n$n" -o addr show to "$VIP" 2>/dev/null)
+        [ -n "$out" ] && held+=("n$n")
       done
       count=$((count + 1))
-      [ ${#held[@]} -gt 1 ] && echo "TWO $(date +%s.%N) ${held[*]}" >> "$WORK/sampler.out"
+      [ ${#held[@]} -gt 1 ] && echo "TWO $EPOCHREALTIME ${held[*]}" >> "$WORK/sampler.out"
       echo "$count" > "$WORK/sampler.count"
       sleep 0.01
     done
@@ -251,16 +254,18 @@ pid_in_ns() {
 start_fake_watchdog() {
   local n=$1 timeout=$2 device="$WORK/n$1/watchdog"
   (
-    local last="" since end=$(( $(date +%s) + 600 ))
-    since=$(date +%s%N)
-    while [ "$(date +%s)" -lt "$end" ]; do
-      local size; size=$(stat -c %s "$device" 2>/dev/null || echo none)
-      if [ "$size" != "$last" ]; then last=$size; since=$(date +%s%N); fi
-      if [ "$size" != none ] && [ $(( $(date +%s%N) - since )) -gt $(( timeout * 1000000000 )) ]; then
-        echo "$(date +%s.%N) watchdog reset of n$n" >> "$WORK/watchdog.log"
-        ip netns pids "$(ns "$n")" | xargs -r kill -9
-        ip -n "$(ns "$n")" addr flush dev eth0 secondary 2>/dev/null
-        ip -n "$(ns "$n")" -o addr show to "$VIP" | awk '{print $2" "$4}' | while read -r dev cidr; do ip -n "$(ns "$n")" addr del "$cidr" dev "$dev"; done
+    # Times in microseconds from bash's clock (no fork); one `stat` and one `sleep` per round.
+    local last="" size since now end=$(( EPOCHSECONDS + 600 ))
+    since=${EPOCHREALTIME/./}
+    while [ "$EPOCHSECONDS" -lt "$end" ]; do
+      size=$(stat -c %s "$device" 2>/dev/null || echo none)
+      now=${EPOCHREALTIME/./}
+      if [ "$size" != "$last" ]; then last=$size; since=$now; fi
+      if [ "$size" != none ] && [ $(( now - since )) -gt $(( timeout * 1000000 )) ]; then
+        echo "$EPOCHREALTIME watchdog reset of n$n" >> "$WORK/watchdog.log"
+        ip netns pids "vg${ID}n$n" | xargs -r kill -9
+        ip -n "vg${ID}n$n" addr flush dev eth0 secondary 2>/dev/null
+        ip -n "vg${ID}n$n" -o addr show to "$VIP" | awk '{print $2" "$4}' | while read -r dev cidr; do ip -n "vg${ID}n$n" addr del "$cidr" dev "$dev"; done
         exit 0
       fi
       sleep 0.02
