@@ -5,6 +5,7 @@
 # killed, link cut); two clients measure the outage of each VIP. Prints both and their ratio.
 # usage: bench/failover-vs-keepalived.sh [RUNS] [PROFILE]   (root)
 #        MODE=partition bench/failover-vs-keepalived.sh [RUNS]   (samples with two holders instead)
+#        MODE=footprint bench/failover-vs-keepalived.sh 1        (memory and CPU at rest, 30 s)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--one" ]; then
@@ -19,6 +20,10 @@ if [ "${1:-}" != "--one" ]; then
   done
   median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
   [ ${#vigil[@]} -gt 0 ] || { echo "no successful run"; exit 1; }
+  if [ "${MODE:-crash}" = footprint ]; then
+    echo "at rest, last run, per node (mean of the 3 nodes): ${line#RESULT }"
+    exit 0
+  fi
   if [ "${MODE:-crash}" = partition ]; then
     echo "silent partition of the holder for 6 s, ${#vigil[@]} runs: samples with two holders per run — Vigil: ${vigil[*]}; keepalived: ${keep[*]}"
     exit 0
@@ -62,6 +67,35 @@ p1=$!; disown
 ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://198.18.0.101:8080/" --seconds 60 > "$WORK/keep.probe" 2>&1 &
 p2=$!; disown
 sleep 1
+if [ "${MODE:-crash}" = footprint ]; then
+  # Resident memory and CPU time over 30 s at rest, summed per node over each tool's processes:
+  # vigild + its etcd member for Vigil, keepalived's parent + VRRP child for keepalived.
+  ticks=$(getconf CLK_TCK)
+  cpu_of() { local total=0 pid; for pid in "$@"; do read -r -a f < "/proc/$pid/stat" && total=$(( total + f[13] + f[14] )); done; echo "$total"; }
+  rss_of() { local total=0 pid kb; for pid in "$@"; do kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status"); total=$(( total + kb )); done; echo "$total"; }
+  pids_of() { local n=$1 pattern=$2 pid; for pid in $(ip netns pids "$(ns "$n")"); do tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE -- "$pattern" && echo "$pid"; done; return 0; }
+  declare -A pids cpu0
+  groups=(vigild etcd keepalived)
+  declare -A pattern=([vigild]='/vigild ' [etcd]='etcd --name' [keepalived]='^keepalived ')
+  for n in 1 2 3; do
+    for g in "${groups[@]}"; do
+      pids[$g$n]=$(pids_of "$n" "${pattern[$g]}" | tr '\n' ' ')
+      cpu0[$g$n]=$(cpu_of ${pids[$g$n]})
+    done
+  done
+  sleep 30
+  report=""
+  for g in "${groups[@]}"; do
+    rss=0; cpu=0
+    for n in 1 2 3; do
+      rss=$(( rss + $(rss_of ${pids[$g$n]}) )); cpu=$(( cpu + $(cpu_of ${pids[$g$n]}) - cpu0[$g$n] ))
+    done
+    report+="$g $(( rss / 3 / 1024 )) MiB resident, CPU $(python3 -c "print(round($cpu / 3 / $ticks / 30 * 100, 2))") % of a core; "
+  done
+  kill -TERM $p1 $p2 2>/dev/null
+  echo "RESULT ${report%; }"
+  exit 0
+fi
 if [ "${MODE:-crash}" = partition ]; then
   # Silent partition of n1 for 6 s: count samples (about every 10 ms) where two nodes hold each VIP.
   ( end=$(( $(date +%s) + 8 )); vd=0; kd=0; total=0
