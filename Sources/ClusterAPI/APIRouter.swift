@@ -14,6 +14,8 @@ public struct APIRoute: Sendable, Hashable {
     public var body: String?
     /// The JSON shape of a successful answer.
     public var answer: String?
+    /// The status of a successful answer.
+    public var success: Int = 200
 
     public var key: String { "\(method.rawValue) \(path)" }
     /// Hummingbird form: `/v1/resources/:name`.
@@ -45,32 +47,32 @@ public struct APIRouterBuilder: Sendable {
         APIRoute(method: .get, path: "/v1/openapi.json", summary: "This document"),
         APIRoute(method: .get, path: "/v1/cluster", summary: "Cluster view: name, epoch, master, nodes, resources", answer: "ClusterStatus"),
         APIRoute(method: .get, path: "/v1/nodes", summary: "Nodes with membership and the resources they hold", answer: "NodeState[]"),
-        APIRoute(method: .post, path: "/v1/nodes/{name}/leave", summary: "The node hands its resources over and stays out until join"),
-        APIRoute(method: .post, path: "/v1/nodes/{name}/join", summary: "The node joins the cluster again"),
-        APIRoute(method: .post, path: "/v1/cluster/down", summary: "Every node leaves the cluster (each comes back with join)"),
+        APIRoute(method: .post, path: "/v1/nodes/{name}/leave", summary: "The node hands its resources over and stays out until join", success: 204),
+        APIRoute(method: .post, path: "/v1/nodes/{name}/join", summary: "The node joins the cluster again", success: 204),
+        APIRoute(method: .post, path: "/v1/cluster/down", summary: "Every node leaves the cluster (each comes back with join)", success: 204),
         APIRoute(method: .post, path: "/v1/cluster/maintenance", summary: "Maintenance on (optionally until a time) or off", body: "MaintenanceRequest", answer: "ClusterSettings"),
         APIRoute(method: .get, path: "/v1/settings", summary: "Cluster settings: timing, quorum, maintenance, notification", answer: "ClusterSettings"),
         APIRoute(method: .post, path: "/v1/settings/set", summary: "Set one parameter, as `cluster set PARAM VALUE`", body: "SetRequest", answer: "ClusterSettings"),
         APIRoute(method: .get, path: "/v1/stats", summary: "Heartbeat and event statistics", answer: "ClusterStats"),
         APIRoute(method: .get, path: "/v1/resources", summary: "Every resource with its state", answer: "ResourceState[]"),
-        APIRoute(method: .post, path: "/v1/resources", summary: "Create a resource from a template", body: "CreateResourceRequest", answer: "ResourceSpec"),
+        APIRoute(method: .post, path: "/v1/resources", summary: "Create a resource from a template", body: "CreateResourceRequest", answer: "ResourceSpec", success: 201),
         APIRoute(method: .get, path: "/v1/resources/{name}", summary: "A resource's definition and state", answer: "ResourceDetail"),
         APIRoute(method: .put, path: "/v1/resources/{name}", summary: "Replace a resource's definition (used at its next load)", body: "ResourceSpec", answer: "ResourceSpec"),
-        APIRoute(method: .delete, path: "/v1/resources/{name}", summary: "Delete an offline resource"),
-        APIRoute(method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member", body: "OnlineRequest", answer: "CommandReceipt"),
-        APIRoute(method: .post, path: "/v1/resources/{name}/offline", summary: "Unload; the resource stays offline", answer: "CommandReceipt"),
-        APIRoute(method: .post, path: "/v1/resources/{name}/migrate", summary: "Move to a node, `most` or `next`", body: "MigrateRequest", answer: "CommandReceipt"),
-        APIRoute(method: .post, path: "/v1/resources/{name}/alert", summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest", answer: "CommandReceipt"),
+        APIRoute(method: .delete, path: "/v1/resources/{name}", summary: "Delete an offline resource", success: 204),
+        APIRoute(method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member", body: "OnlineRequest", answer: "CommandReceipt", success: 202),
+        APIRoute(method: .post, path: "/v1/resources/{name}/offline", summary: "Unload; the resource stays offline", answer: "CommandReceipt", success: 202),
+        APIRoute(method: .post, path: "/v1/resources/{name}/migrate", summary: "Move to a node, `most` or `next`", body: "MigrateRequest", answer: "CommandReceipt", success: 202),
+        APIRoute(method: .post, path: "/v1/resources/{name}/alert", summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest", answer: "CommandReceipt", success: 202),
         APIRoute(method: .get, path: "/v1/resources/{name}/output", summary: "The last output of each script on this node", answer: "ScriptOutput[]"),
         APIRoute(method: .get, path: "/v1/templates", summary: "The resource templates", answer: "ResourceTemplate[]"),
         APIRoute(method: .get, path: "/v1/templates/{name}", summary: "One template with its scripts", answer: "ResourceTemplate"),
         APIRoute(method: .get, path: "/v1/events", summary: "Event log page, oldest first (`after`, `limit`)", answer: "EventPage"),
         APIRoute(method: .get, path: "/v1/events/stream", summary: "New events as server-sent events (text/event-stream)"),
-        APIRoute(method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token", body: "LoginRequest", answer: "SessionGrant"),
-        APIRoute(method: .delete, path: "/v1/sessions", summary: "Log out (the bearer token ends)"),
+        APIRoute(method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token", body: "LoginRequest", answer: "SessionGrant", success: 201),
+        APIRoute(method: .delete, path: "/v1/sessions", summary: "Log out (the bearer token ends)", success: 204),
         APIRoute(method: .get, path: "/v1/users", summary: "API and console users", answer: "UserSummary[]"),
-        APIRoute(method: .put, path: "/v1/users/{name}", summary: "Create or change a user (password stored as a bcrypt hash)", body: "UserRequest"),
-        APIRoute(method: .delete, path: "/v1/users/{name}", summary: "Delete a user"),
+        APIRoute(method: .put, path: "/v1/users/{name}", summary: "Create or change a user (password stored as a bcrypt hash)", body: "UserRequest", success: 204),
+        APIRoute(method: .delete, path: "/v1/users/{name}", summary: "Delete a user", success: 204),
     ]
 
     /// The router for one listener; `local` is the root-only Unix socket (callers are root).

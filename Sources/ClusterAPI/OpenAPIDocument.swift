@@ -1,3 +1,4 @@
+import ClusterModel
 import Foundation
 
 /// The OpenAPI 3.1 document served at `/v1/openapi.json`, written from the same route table the
@@ -18,7 +19,7 @@ public enum OpenAPIDocument {
         for route in APIRouterBuilder.routes {
             var operation: [String: Any] = ["summary": route.summary, "operationId": operationID(route)]
             var responses: [String: Any] = [:]
-            let success = route.method == .post && route.answer == "CommandReceipt" ? "202" : route.method == .post && route.answer != nil && route.path != "/v1/cluster/maintenance" && route.path != "/v1/settings/set" ? "201" : route.answer == nil && route.method != .get ? "204" : "200"
+            let success = String(route.success)
             if let answer = route.answer {
                 responses[success] = ["description": "OK", "content": ["application/json": ["schema": reference(answer)]]]
             } else {
@@ -50,7 +51,7 @@ public enum OpenAPIDocument {
         }
         let document: [String: Any] = [
             "openapi": "3.1.0",
-            "info": ["title": "Vigil cluster API", "version": VigilVersionText.value],
+            "info": ["title": "Vigil cluster API", "version": VigilVersion.current],
             "paths": paths,
             "components": [
                 "schemas": schemas,
@@ -68,10 +69,4 @@ public enum OpenAPIDocument {
         let words = route.path.split(separator: "/").filter { $0 != "v1" }.map { $0.hasPrefix("{") ? "By" + $0.dropFirst().dropLast().capitalized : $0.replacingOccurrences(of: ".json", with: "").capitalized }
         return route.method.rawValue.lowercased() + words.joined()
     }
-}
-
-import ClusterModel
-
-enum VigilVersionText {
-    static let value = VigilVersion.current
 }
