@@ -31,12 +31,7 @@ public struct ClusterControl: Sendable {
     // MARK: Reading
 
     public func view() async throws -> ClusterView {
-        let range = try await store.range(prefix: layout.prefix)
-        return layout.view(
-            from: range.keyValues.map {
-                StoredEntry(key: $0.key, value: $0.value, createRevision: $0.createRevision, modRevision: $0.modRevision)
-            },
-            revision: range.revision)
+        layout.view(of: try await store.range(prefix: layout.prefix))
     }
 
     public func status() async throws -> ClusterStatus {
@@ -294,8 +289,10 @@ public struct ClusterControl: Sendable {
 extension ClusterControl {
     /// `vigil stats`: heartbeat counters per member, events by kind, resources by state.
     public func stats() async throws -> ClusterStats {
-        let view = try await view()
-        let events = try await store.range(prefix: layout.eventsPrefix).keyValues.compactMap {
+        // One read: the view and the event log from the same snapshot.
+        let snapshot = try await store.range(prefix: layout.prefix)
+        let view = layout.view(of: snapshot)
+        let events = snapshot.keyValues.filter { $0.key.hasPrefix(layout.eventsPrefix) }.compactMap {
             try? ModelCodec.decode(StoredEvent.self, from: $0.value)
         }
         var byKind: [String: Int] = [:]

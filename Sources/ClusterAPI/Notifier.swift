@@ -45,7 +45,8 @@ public final class Notifier: Service, Sendable {
                 if let from {
                     start = from
                 } else {
-                    start = try await store.range(prefix: layout.eventsPrefix).revision + 1
+                    // Only the store's revision is needed: read one small key, not the whole log.
+                    start = try await store.range(prefix: layout.config).revision + 1
                 }
                 from = start
                 for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: start) {

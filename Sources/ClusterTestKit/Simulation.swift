@@ -481,20 +481,20 @@ public final class Simulation {
     private func deliverWatch(_ name: NodeName) {
         guard var node = nodes[name], !node.partitioned else { return }
         if node.lastSeenRevision == 0 {
-            node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(Self.entry), revision: kv.revision)
+            node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
         } else {
             do {
                 for batch in try kv.events(prefix: layout.prefix, fromRevision: node.lastSeenRevision + 1) {
                     for event in batch.events {
                         switch event.kind {
-                        case .put: layout.put(Self.entry(event.keyValue), into: &node.view)
+                        case .put: layout.put(StoredEntry(event.keyValue), into: &node.view)
                         case .delete: layout.delete(event.keyValue.key, from: &node.view)
                         }
                     }
                 }
             } catch {
                 // Compacted: re-read everything.
-                node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(Self.entry), revision: kv.revision)
+                node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
             }
         }
         guard node.lastSeenRevision != kv.revision else { return }
@@ -503,10 +503,6 @@ public final class Simulation {
         let view = node.view
         nodes[name] = node
         feed(name, .viewChanged(view))
-    }
-
-    static func entry(_ kv: KeyValue) -> StoredEntry {
-        StoredEntry(key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision)
     }
 
     // MARK: Faults and admin actions

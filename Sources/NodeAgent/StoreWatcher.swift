@@ -22,10 +22,6 @@ public struct StoreWatcher: Sendable {
         self.logger = logger
     }
 
-    static func entry(_ kv: KeyValue) -> StoredEntry {
-        StoredEntry(key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision)
-    }
-
     final class LastEvent: Sendable {
         let time = Mutex(ContinuousClock.now)
     }
@@ -41,7 +37,7 @@ public struct StoreWatcher: Sendable {
         while !Task.isCancelled {
             do {
                 let snapshot = try await store.range(prefix: layout.prefix)
-                let view = layout.view(from: snapshot.keyValues.map(Self.entry), revision: snapshot.revision)
+                let view = layout.view(of: snapshot)
                 await deliver(view)
                 failures = 0
                 try await follow(from: view, deliver: deliver)
@@ -68,7 +64,7 @@ public struct StoreWatcher: Sendable {
                     lastEvent.time.withLock { $0 = ContinuousClock.now }
                     for event in batch {
                         switch event.kind {
-                        case .put: layout.put(Self.entry(event.keyValue), into: &view)
+                        case .put: layout.put(StoredEntry(event.keyValue), into: &view)
                         case .delete: layout.delete(event.keyValue.key, from: &view)
                         }
                         view.revision = max(view.revision, event.keyValue.modRevision)
