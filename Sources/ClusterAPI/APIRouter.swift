@@ -67,7 +67,7 @@ public struct APIRouterBuilder: Sendable {
         APIRoute(method: .get, path: "/v1/templates", summary: "The resource templates", answer: "ResourceTemplate[]"),
         APIRoute(method: .get, path: "/v1/templates/{name}", summary: "One template with its scripts", answer: "ResourceTemplate"),
         APIRoute(method: .get, path: "/v1/events", summary: "Event log page, oldest first (`after`, `limit`)", answer: "EventPage"),
-        APIRoute(method: .get, path: "/v1/events/stream", summary: "New events as server-sent events (text/event-stream)"),
+        APIRoute(method: .get, path: "/v1/events/stream", summary: "New events as server-sent events (text/event-stream), from revision `from`"),
         APIRoute(method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token", body: "LoginRequest", answer: "SessionGrant", success: 201),
         APIRoute(method: .delete, path: "/v1/sessions", summary: "Log out (the bearer token ends)", success: 204),
         APIRoute(method: .get, path: "/v1/users", summary: "API and console users", answer: "UserSummary[]"),
@@ -197,13 +197,23 @@ public struct APIRouterBuilder: Sendable {
                 }
                 return try json(try await control.events(after: query["after"].map(String.init), limit: limit))
             },
-            "GET /v1/events/stream": { _, _ in
-                let start = try await control.store.range(prefix: control.layout.eventsPrefix).revision
+            "GET /v1/events/stream": { request, _ in
+                // `from`: the revision after a page's (`EventPage.revision + 1`), so nothing written
+                // between the page and the stream is lost; by default, from now.
+                let start: Int64
+                if let text = request.uri.queryParameters["from"].map(String.init) {
+                    guard let from = Int64(text), from > 0 else {
+                        throw APIError(.badRequest, field: "from", value: text, reason: "a store revision, as EventPage.revision + 1")
+                    }
+                    start = from
+                } else {
+                    start = try await control.store.range(prefix: control.layout.config).revision + 1
+                }
                 let store = control.store
                 let prefix = control.layout.eventsPrefix
                 let body = ResponseBody { writer in
-                    try await writer.write(ByteBuffer(string: ": vigil events from revision \(start + 1)\n\n"))
-                    for try await batch in store.watch(prefix: prefix, fromRevision: start + 1) {
+                    try await writer.write(ByteBuffer(string: ": vigil events from revision \(start)\n\n"))
+                    for try await batch in store.watch(prefix: prefix, fromRevision: start) {
                         for event in batch where event.kind == .put {
                             guard let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value) else { continue }
                             let entry = EventEntry(cursor: event.keyValue.key, stored: stored)

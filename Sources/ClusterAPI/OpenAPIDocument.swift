@@ -37,6 +37,9 @@ public enum OpenAPIDocument {
                 responses["404"] = ["description": "No such resource, template or user"]
                 operation["parameters"] = [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]
             }
+            if route.path == "/v1/events/stream" {
+                operation["parameters"] = [["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]]]
+            }
             if route.path == "/v1/events" {
                 operation["parameters"] = [
                     ["name": "after", "in": "query", "required": false, "schema": ["type": "string"]],

@@ -119,12 +119,17 @@ final class APIClient: Sendable {
 
     /// Sends a request; a non-2xx answer becomes a `CLIError` naming the field, with its exit code.
     func send(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+        try await send(method, path, raw: body.map { ModelCodec.encode($0) }, timeout: timeout)
+    }
+
+    /// Sends a body of JSON bytes as they are (nil: no body).
+    func send(_ method: HTTPMethod, _ path: String, raw: [UInt8]?, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        if let body {
+        if let raw {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ModelCodec.encode(body))
+            request.body = .bytes(raw)
         }
         let response: HTTPClientResponse
         do {

@@ -365,7 +365,8 @@ struct Events: AsyncParsableCommand {
             let page = try await client.get(EventPage.self, "/v1/events?limit=\(last)")
             for event in page.events { print(connection.json ? String(decoding: ModelCodec.encode(event), as: UTF8.self) : Events.line(event)) }
             guard follow else { return }
-            try await client.lines("/v1/events/stream") { line in
+            fflush(nil)  // the page is out before waiting on the stream (stdout may be a file)
+            try await client.lines("/v1/events/stream?from=\(page.revision + 1)") { line in
                 guard line.hasPrefix("data: "), let event = try? JSONDecoder().decode(EventEntry.self, from: Data(line.dropFirst(6).utf8)) else { return }
                 print(connection.json ? String(line.dropFirst(6)) : Events.line(event))
                 fflush(nil)
@@ -442,8 +443,7 @@ struct Resource: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             try await withClient(connection) { client in
-                let bytes = try await client.send(.GET, "/v1/resources/\(escapePath(name))")
-                let detail = try client.decode(ResourceDetail.self, bytes)
+                let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(name))")
                 printJSON(connection.json ? AnyEncodable(detail) : AnyEncodable(detail.definition))
             }
         }
@@ -483,10 +483,8 @@ struct Resource: AsyncParsableCommand {
                     }
                     text = edited
                 }
-                guard (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) != nil else {
-                    throw CLIError(message: "the definition is not valid JSON; nothing changed", code: Exit.badInput)
-                }
-                let spec = try client.decode(ResourceSpec.self, try await client.send(.PUT, "/v1/resources/\(escapePath(name))", body: RawJSON(text: text)))
+                // Sent as written: the agent checks it and names any bad field.
+                let spec = try client.decode(ResourceSpec.self, try await client.send(.PUT, "/v1/resources/\(escapePath(name))", raw: Array(text.utf8)))
                 if connection.json { return printJSON(spec) }
                 print("changed \(spec.name) (used at its next load)")
             }
@@ -623,38 +621,6 @@ struct Login: AsyncParsableCommand {
             let grant = try await client.post(SessionGrant.self, "/v1/sessions", LoginRequest(user: user, password: password))
             if connection.json { return printJSON(grant) }
             print(grant.token)
-        }
-    }
-}
-
-struct RawJSON: Encodable {
-    let text: String
-    func encode(to encoder: any Encoder) throws {
-        // Decoded and re-encoded, so that the agent sees exactly the document (and its errors name its fields).
-        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        try value.encode(to: encoder)
-    }
-}
-
-/// Any JSON value (to pass a document through unchanged).
-enum JSONValue: Codable {
-    case string(String), number(Double), integer(Int64), bool(Bool), null, array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null } else if let value = try? container.decode(Bool.self) { self = .bool(value) } else if let value = try? container.decode(Int64.self) { self = .integer(value) } else if let value = try? container.decode(Double.self) { self = .number(value) } else if let value = try? container.decode(String.self) { self = .string(value) } else if let value = try? container.decode([JSONValue].self) { self = .array(value) } else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .bool(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
         }
     }
 }

@@ -53,6 +53,7 @@ struct BadInputTests {
         Case(method: .get, uri: "/v1/templates/Nope", body: "", status: .notFound, field: "name"),
         Case(method: .get, uri: "/v1/events?limit=abc", body: "", status: .badRequest, field: "limit"),
         Case(method: .get, uri: "/v1/events?after=/etc/passwd", body: "", status: .badRequest, field: "after"),
+        Case(method: .get, uri: "/v1/events/stream?from=abc", body: "", status: .badRequest, field: "from"),
     ]
 
     @Test("each bad request is a 4xx naming the field, and the store is unchanged", arguments: cases)
