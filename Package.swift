@@ -56,6 +56,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The REST API /v1 (Hummingbird): routes, authentication, OpenAPI document, cluster operations.
@@ -109,7 +111,8 @@ let package = Package(
             name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
-        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore"]),
+        .testTarget(
+            name: "NodeAgentTests", dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(

@@ -151,6 +151,12 @@ extension Brain {
             return timing
         }
 
+        /// The cluster's timing as this brain knows it (defaults until the first view).
+        public var timingSettings: TimingSettings { timing }
+
+        /// How long after a heartbeat's send time its acknowledgement keeps this node safe.
+        public var selfFenceSpan: Span { fenceTiming.selfFenceAfter + configuration.faults.selfFenceDelay }
+
         /// The self-fence deadline: send time of the last acknowledged heartbeat + tolerance − margin.
         public var deadline: Moment? {
             let base = lastAckSentAt ?? startedAt

@@ -2,7 +2,7 @@ import ClusterModel
 
 extension Brain.Instance {
     /// Resources that may be active here and are exclusive (stopped by a self-fence).
-    var heldExclusive: [ResourceName] {
+    public var heldExclusive: [ResourceName] {
         local.filter { name, resource in
             resource.phase.mayHold && view?.resources[name]?.mode != .everywhere
         }.keys.sorted()

@@ -55,12 +55,14 @@ public final class EtcdStore: CoordinationStore {
         self.logger = logger
     }
 
-    /// An HTTP client set up for `configuration` (TLS if given). The caller shuts it down.
-    public static func makeHTTPClient(for configuration: EtcdConfiguration) -> HTTPClient {
+    /// An HTTP client set up for `configuration` (TLS if given), on NIO's shared event loops or on
+    /// `eventLoopGroup` (the fence thread's own). The caller shuts it down.
+    public static func makeHTTPClient(for configuration: EtcdConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil) -> HTTPClient {
         var http = HTTPClient.Configuration()
         http.tlsConfiguration = configuration.tls
         http.connectionPool = .init(idleTimeout: .seconds(60))
         http.timeout = .init(connect: .milliseconds(500), read: nil)
+        if let eventLoopGroup { return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: http) }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
@@ -341,7 +343,7 @@ public final class EtcdStore: CoordinationStore {
 }
 
 extension TimeAmount {
-    init(_ duration: Duration) {
+    fileprivate init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }

@@ -6,7 +6,6 @@ import Metrics
 struct AgentMetrics: Sendable {
     let failovers = Counter(label: "vigil_failovers_total")
     let selfFences = Counter(label: "vigil_self_fences_total")
-    let heartbeatRoundTrip = Timer(label: "vigil_heartbeat_round_trip_seconds", preferredDisplayUnit: .seconds)
     let isMaster = Gauge(label: "vigil_is_master")
     let epoch = Gauge(label: "vigil_epoch")
     let members = Gauge(label: "vigil_members")

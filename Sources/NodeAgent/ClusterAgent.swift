@@ -20,6 +20,10 @@ public final class ClusterAgent: Service, Sendable {
     private let store: any CoordinationStore
     private let scripts: ScriptRunner
     private let addresses: AddressManager
+    /// The fence path's own thread and store client (docs/design/0012).
+    private let fenceThread: FenceKeeper.Thread
+    private let fenceStore: any CoordinationStore
+    private let remover: AddressRemover
     private let layout: KeyLayout
     private let transactions: DirectiveTransactions
     private let logger: Logger
@@ -35,12 +39,15 @@ public final class ClusterAgent: Service, Sendable {
 
     public init(
         configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner, addresses: AddressManager,
-        logger: Logger
+        fenceThread: FenceKeeper.Thread, fenceStore: any CoordinationStore, logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
         self.scripts = scripts
         self.addresses = addresses
+        self.fenceThread = fenceThread
+        self.fenceStore = fenceStore
+        self.remover = AddressRemover(ipCommand: addresses.ipCommand, logger: logger)
         self.layout = KeyLayout(cluster: configuration.cluster)
         self.transactions = DirectiveTransactions(layout: layout)
         var logger = logger
@@ -145,9 +152,13 @@ public final class ClusterAgent: Service, Sendable {
             store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
         let me = configuration.node
         var leaving = false
+        let keeper = FenceKeeper(
+            thread: fenceThread, store: fenceStore, transactions: transactions, scripts: scripts, addresses: remover,
+            watchdog: watchdog, origin: origin, logger: logger, report: { continuation.yield($0) })
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
+            group.addTask { await keeper.run() }
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
                 for await event in events {
@@ -157,9 +168,13 @@ public final class ClusterAgent: Service, Sendable {
                         continuation.yield(.shutdownRequested)
                     }
                     let directives = brain.handle(event, now: now())
+                    // The fence thread learns what is held before any script can add an address.
+                    keeper.update(Self.fencePlan(brain), isMaster: brain.isMaster)
                     var finished = false
                     for directive in directives {
-                        finished = await execute(directive, brain: brain, group: &group, continuation: continuation, origin: origin, watchdog: watchdog) || finished
+                        finished = await execute(
+                            directive, brain: brain, group: &group, continuation: continuation, origin: origin,
+                            watchdog: watchdog, keeper: keeper) || finished
                     }
                     if finished { break }
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
@@ -171,10 +186,27 @@ public final class ClusterAgent: Service, Sendable {
             } onGracefulShutdown: {
                 continuation.yield(.shutdownRequested)
             }
+            keeper.stop()
             continuation.finish()
             group.cancelAll()
         }
         return leaving && !Task.isShuttingDownGracefully && !Task.isCancelled ? .left : .stopped
+    }
+
+    /// What the fence thread must keep: the brain's self-fence span and the addresses of the
+    /// exclusive resources that may be held here, as they were loaded.
+    static func fencePlan(_ brain: Brain.Instance) -> FenceKeeper.Plan {
+        let timing = brain.timingSettings
+        var held: [ResourceName: String] = [:]
+        for name in brain.heldExclusive {
+            if let spec = brain.local[name]?.spec ?? brain.view?.resources[name], let address = AddressManager.address(of: spec) {
+                held[name] = address
+            }
+        }
+        return FenceKeeper.Plan(
+            selfFenceAfter: brain.selfFenceSpan.duration, heartbeatInterval: timing.heartbeat.duration,
+            brainGrace: max(timing.tolerance.duration * 4, .seconds(5)), addresses: held,
+            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 })
     }
 
     /// Level-triggered address check, between two events (so the brain cannot change meanwhile):
@@ -196,11 +228,13 @@ public final class ClusterAgent: Service, Sendable {
     /// Carries out one directive; returns true when the agent is done (shutdown complete).
     private func execute(
         _ directive: Brain.Directive, brain: Brain.Instance, group: inout DiscardingTaskGroup,
-        continuation: AsyncStream<Brain.Event>.Continuation, origin: ContinuousClock.Instant, watchdog: WatchdogDevice?
+        continuation: AsyncStream<Brain.Event>.Continuation, origin: ContinuousClock.Instant, watchdog: WatchdogDevice?,
+        keeper: FenceKeeper
     ) async -> Bool {
         switch directive {
         case .join(let record, let sentAt):
             guard let first = transactions.transaction(for: directive) else { return false }
+            keeper.forgetMembership()
             let store = self.store
             let transactions = self.transactions
             group.addTask {
@@ -209,9 +243,15 @@ public final class ClusterAgent: Service, Sendable {
                 if case .adopt(let existing) = transactions.joinOutcome(result) {
                     adoption = try? await store.transaction(transactions.adoption(of: existing, record: record))
                 }
-                continuation.yield(transactions.joinEvent(first: result, adoption: adoption, sentAt: sentAt))
+                let event = transactions.joinEvent(first: result, adoption: adoption, sentAt: sentAt)
+                if case .joined = event { keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin) }
+                continuation.yield(event)
             }
+        case .sendHeartbeat, .renewMaster:
+            // On the fence thread, which also repeats them if this loop falls behind.
+            keeper.keep(directive)
         case .leave, .resignMaster:
+            keeper.forgetMembership()
             // The last writes before the agent stops: awaited here, so stopping cannot cancel them.
             guard let transaction = transactions.transaction(for: directive) else { return false }
             do {
@@ -219,8 +259,7 @@ public final class ClusterAgent: Service, Sendable {
             } catch {
                 logger.warning("could not leave cleanly; the others will evict this node", metadata: ["vigil.error": "\(error)"])
             }
-        case .sendHeartbeat, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch, .deleteCommand,
-            .writeStatus:
+        case .campaign, .writeAssignment, .evictMember, .writeEpoch, .deleteCommand, .writeStatus:
             guard let transaction = transactions.transaction(for: directive) else { return false }
             let store = self.store
             let transactions = self.transactions
@@ -229,9 +268,7 @@ public final class ClusterAgent: Service, Sendable {
             if case .writeAssignment(_, let assignment, _, _, _) = directive { metrics.recordAssignment(assignment) }
             group.addTask {
                 do {
-                    let start = ContinuousClock.now
                     let result = try await store.transaction(transaction)
-                    if case .sendHeartbeat = directive { metrics.heartbeatRoundTrip.record(duration: ContinuousClock.now - start) }
                     if let event = transactions.event(for: directive, result: result) { continuation.yield(event) }
                 } catch {
                     logger.debug("store write failed", metadata: ["vigil.error": "\(error)"])
@@ -256,14 +293,12 @@ public final class ClusterAgent: Service, Sendable {
         case .selfFence(let resources):
             logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(resources)"])
             metrics.selfFences.increment()
+            var held: [ResourceName: String] = [:]
             for resource in resources {
-                scripts.kill(resource)
-                if let spec = brain.view?.resources[resource] ?? brain.local[resource]?.spec,
-                    let address = AddressManager.address(of: spec)
-                {
-                    await addresses.remove(address)
-                }
+                held[resource] = (brain.local[resource]?.spec ?? brain.view?.resources[resource]).flatMap(AddressManager.address(of:))
             }
+            // Scripts killed and addresses removed on the fence thread, in one batch.
+            await keeper.fenceNow(held)
         case .scheduleTimer(let at):
             group.addTask {
                 try? await Task.sleep(until: origin + .milliseconds(at.milliseconds), clock: .continuous)
@@ -296,10 +331,10 @@ public final class ClusterAgent: Service, Sendable {
 
 /// A watchdog device file, petted by writing one byte. Tests point it at a plain file; a real
 /// `/dev/watchdog` is never opened by the test suites.
-final class WatchdogDevice: Sendable {
+public final class WatchdogDevice: Sendable {
     let descriptor: Int32
 
-    init(path: String) {
+    public init(path: String) {
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     }
 
@@ -314,9 +349,14 @@ final class WatchdogDevice: Sendable {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    func pet() {
+    public func pet() {
         guard descriptor >= 0 else { return }
         var byte: UInt8 = 0x31
         _ = write(descriptor, &byte, 1)
     }
+}
+
+extension Moment {
+    /// The time since the agent's origin this moment stands for.
+    var sinceOrigin: Duration { .milliseconds(milliseconds) }
 }

@@ -93,6 +93,15 @@ let storeConfiguration = EtcdConfiguration(
     password: password, tls: tls)
 let httpClient = EtcdStore.makeHTTPClient(for: storeConfiguration)
 let store = EtcdStore(configuration: storeConfiguration, client: httpClient, logger: logger)
+// The fence path's own thread and etcd connection: heartbeats and the self-fence deadline never
+// wait for the API, scripts or a busy thread pool (docs/design/0012).
+let fenceThread = FenceKeeper.Thread()
+let fenceClient = EtcdStore.makeHTTPClient(for: storeConfiguration, eventLoopGroup: fenceThread.group)
+let fenceStore = EtcdStore(configuration: storeConfiguration, client: fenceClient, logger: logger)
+logger.info("fence thread started", metadata: ["vigil.priority": "\(fenceThread.priority)"])
+// A pipe closed early by a child (ip -batch) must not kill the agent.
+signal(SIGPIPE, SIG_IGN)
+raiseOpenFileLimit(logger: logger)
 
 var services: [any Service] = []
 if configuration.store.managed {
@@ -110,7 +119,9 @@ let scripts = ScriptRunner(
         functionLibrary: functions),
     logger: logger)
 services.append(
-    ClusterAgent(configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger), logger: logger))
+    ClusterAgent(
+        configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger),
+        fenceThread: fenceThread, fenceStore: fenceStore, logger: logger))
 do {
     let control = ClusterControl(
         store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
@@ -138,6 +149,23 @@ do {
 }
 do {
     try await httpClient.shutdown().get()
+    try await fenceClient.shutdown().get()
 } catch {
     logger.debug("HTTP client shutdown", metadata: ["vigil.error": "\(error)"])
+}
+fenceThread.shutdown()
+
+/// Many API connections each hold a descriptor: raise the soft limit to the hard one (at least 65536 if allowed).
+let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return }
+    let wanted = max(limit.rlim_max, 65536)
+    var raised = rlimit(rlim_cur: wanted, rlim_max: wanted)
+    if setrlimit(RLIMIT_NOFILE_VALUE, &raised) != 0 {
+        raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &raised)
+    }
+    _ = getrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    logger.info("open file limit", metadata: ["vigil.nofile": "\(limit.rlim_cur)"])
 }

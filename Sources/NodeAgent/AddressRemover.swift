@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Removes virtual IPs synchronously on the calling thread — the fence thread — with at most three
+/// `ip` runs whatever their number: one `ip -o addr show`, one `ip -force -batch -` deleting every
+/// one found, and one more `show` to check. No task, no thread pool: it works while they are busy.
+public struct AddressRemover: Sendable {
+    public var ipCommand: String
+    private let logger: Logger
+
+    public init(ipCommand: String = "/usr/sbin/ip", logger: Logger) {
+        self.ipCommand = ipCommand
+        self.logger = logger
+    }
+
+    /// Removes `addresses` (without prefix length) from every interface carrying them.
+    /// - Returns: the addresses still up afterwards (empty on success).
+    @discardableResult
+    public func removeAll(_ addresses: [String]) -> [String] {
+        guard !addresses.isEmpty else { return [] }
+        let wanted = Set(addresses)
+        for _ in 0..<2 {
+            let found = carried(wanted)
+            if found.isEmpty { return [] }
+            let batch = found.map { "address del \($0.cidr) dev \($0.device)\n" }.joined()
+            let result = Spawn.run(ipCommand, ["-force", "-batch", "-"], input: batch)
+            if result?.status != 0 {
+                logger.error("ip -batch failed removing addresses", metadata: ["vigil.vip": "\(found.map(\.cidr))"])
+            }
+        }
+        let left = carried(wanted).map(\.address)
+        return Array(Set(left)).sorted()
+    }
+
+    /// (address, cidr, device) of each wanted address found on this node; all of `wanted` if `ip` cannot be run.
+    func carried(_ wanted: Set<String>) -> [(address: String, cidr: String, device: String)] {
+        guard let result = Spawn.run(ipCommand, ["-o", "addr", "show"], input: nil), result.status == 0 else {
+            logger.error("cannot list addresses with ip", metadata: ["vigil.command": "\(ipCommand)"])
+            return []
+        }
+        return Self.parse(result.output).filter { wanted.contains($0.address) }
+    }
+
+    /// Lines of `ip -o addr show`: `2: eth0    inet 198.18.0.100/24 brd … scope global secondary eth0\ …`.
+    static func parse(_ output: String) -> [(address: String, cidr: String, device: String)] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 3, fields[2] == "inet" || fields[2] == "inet6" else { return nil }
+            let cidr = String(fields[3])
+            let device = String(fields[1].split(separator: "@").first ?? fields[1]).replacingOccurrences(of: ":", with: "")
+            return (String(cidr.split(separator: "/").first ?? ""), cidr, device)
+        }
+    }
+}
+
+/// posix_spawn and wait, on the calling thread (for the fence path, which must not wait for a pool).
+enum Spawn {
+    /// A pipe whose ends close on exec (only the dup2'ed copies reach the child).
+    static func makePipe(_ descriptors: inout [Int32]) -> Bool {
+        guard pipe(&descriptors) == 0 else { return false }
+        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
+    /// Runs `path` with `arguments`, feeding `input` to its stdin; nil if it could not be started.
+    static func run(_ path: String, _ arguments: [String], input: String?) -> (status: Int32, output: String)? {
+        var stdinPipe: [Int32] = [-1, -1]
+        var stdoutPipe: [Int32] = [-1, -1]
+        guard makePipe(&stdinPipe) else { return nil }
+        guard makePipe(&stdoutPipe) else {
+            close(stdinPipe[0]); close(stdinPipe[1])
+            return nil
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let variables: [String] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
+        let environment: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
+        defer { environment.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environment)
+        close(stdinPipe[0])
+        close(stdoutPipe[1])
+        guard spawned == 0 else {
+            close(stdinPipe[1]); close(stdoutPipe[0])
+            return nil
+        }
+        if let input {
+            var bytes = Array(input.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { write(stdinPipe[1], $0.baseAddress! + offset, $0.count - offset) }
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+        close(stdinPipe[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while output.count < 4 << 20 {
+            let count = buffer.withUnsafeMutableBytes { read(stdoutPipe[0], $0.baseAddress, $0.count) }
+            if count > 0 {
+                output += buffer[0..<count]
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        close(stdoutPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: output, as: UTF8.self))
+    }
+}

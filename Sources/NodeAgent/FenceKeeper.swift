@@ -1,0 +1,370 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fence path, on a thread of its own (ARCHITECTURE.md §4.11, docs/design/0012).
+///
+/// The brain decides what the member key and the master key say, which resources are held and how
+/// long a heartbeat keeps this node safe; the keeper carries that out on a dedicated event loop
+/// thread (real-time priority when the kernel allows it) that nothing else uses:
+/// - it sends the brain's heartbeat (and the master's renewal) at once, then repeats it every
+///   heartbeat interval itself, so a busy agent (API flood, scripts, busy cores) does not miss one;
+///   it repeats only while the brain has spoken within ``Plan/brainGrace`` (a wedged agent still
+///   loses its membership);
+/// - it keeps the self-fence deadline (send time of the last acknowledged heartbeat + tolerance −
+///   margin) as a timer on that thread; when it passes, the addresses of every exclusive resource
+///   that may be held are removed there and then (one `ip -batch`), and their scripts killed;
+/// - it pets the watchdog only while that deadline is in the future (or nothing is held).
+///
+/// Its store calls run as tasks whose executor is the keeper's loop, on a store whose HTTP client
+/// uses that loop too, so neither the cooperative thread pool nor the API's event loops delay them.
+public final class FenceKeeper: Sendable {
+    /// What the brain wants kept, refreshed after every brain step.
+    public struct Plan: Sendable, Equatable {
+        /// Heartbeat send time + this = the self-fence deadline.
+        public var selfFenceAfter: Duration
+        public var heartbeatInterval: Duration
+        /// Repeat heartbeats only while the brain spoke within this (a wedged agent must not stay a member).
+        public var brainGrace: Duration
+        /// The addresses of the exclusive resources that may be held here, as loaded.
+        public var addresses: [ResourceName: String]
+        /// Pet the watchdog at least this often (a third of its timeout), if there is one.
+        public var watchdogPetInterval: Duration?
+
+        public init(
+            selfFenceAfter: Duration, heartbeatInterval: Duration, brainGrace: Duration,
+            addresses: [ResourceName: String], watchdogPetInterval: Duration?
+        ) {
+            self.selfFenceAfter = selfFenceAfter
+            self.heartbeatInterval = heartbeatInterval
+            self.brainGrace = brainGrace
+            self.addresses = addresses
+            self.watchdogPetInterval = watchdogPetInterval
+        }
+    }
+
+    /// The fence thread: one event loop, shared by the keeper's timers, its tasks and its store client.
+    public final class Thread: TaskExecutor, Sendable {
+        public let group: MultiThreadedEventLoopGroup
+        public let loop: any EventLoop
+        /// How the thread's priority was raised ("SCHED_RR 10", "nice -15" or "unchanged").
+        public let priority: String
+
+        public init() {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            loop = group.next()
+            priority = (try? loop.submit { Self.raisePriority() }.wait()) ?? "unchanged"
+        }
+
+        /// Real-time round-robin if allowed (root outside a restricted container), else the lowest nice.
+        static func raisePriority() -> String {
+            var parameters = sched_param()
+            parameters.sched_priority = 10
+            if pthread_setschedparam(pthread_self(), SCHED_RR, &parameters) == 0 { return "SCHED_RR 10" }
+            // On Linux the nice value is per thread; 0 is the calling one.
+            if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -15) == 0 { return "nice -15" }
+            return "unchanged"
+        }
+
+        public func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            let executor = asUnownedTaskExecutor()
+            loop.execute { job.runSynchronously(on: executor) }
+        }
+
+        public func shutdown() {
+            try? group.syncShutdownGracefully()
+        }
+    }
+
+    struct State {
+        var plan: Plan?
+        var heartbeat: (record: MemberRecord, memberRevision: Revision)?
+        var renewal: MasterRecord?
+        var lastBrainAt: ContinuousClock.Instant
+        var lastSentAt: ContinuousClock.Instant?
+        var inFlight = 0
+        /// Send time of the newest acknowledged heartbeat (or join, or the agent's start).
+        var lastAckSentAt: ContinuousClock.Instant
+        var fenced = false
+        var lastPetAt: ContinuousClock.Instant?
+        var deadlineTimer: Scheduled<Void>?
+        var scheduledDeadline: ContinuousClock.Instant?
+        var tick: RepeatedTask?
+        var stopped = false
+    }
+
+    private let thread: Thread
+    private let store: any CoordinationStore
+    private let transactions: DirectiveTransactions
+    private let scripts: ScriptRunner?
+    private let addresses: AddressRemover
+    private let watchdog: WatchdogDevice?
+    private let origin: ContinuousClock.Instant
+    private let logger: Logger
+    /// Fences the keeper itself carried out at its deadline, and heartbeat round trips.
+    private let deadlineFences = Counter(label: "vigil_fence_deadline_total")
+    private let heartbeatRoundTrip = Timer(label: "vigil_heartbeat_round_trip_seconds", preferredDisplayUnit: .seconds)
+    private let state: Mutex<State>
+    /// Where acknowledgements and rejections go (the brain's event stream).
+    private let report: @Sendable (Brain.Event) -> Void
+    private let (sends, sendQueue) = AsyncStream<(Brain.Directive, ContinuousClock.Instant)>.makeStream()
+
+    /// - Parameters:
+    ///   - store: a store whose client runs on `thread`'s loop (or needs no thread at all).
+    ///   - origin: the agent's zero for ``Moment``s (acknowledgements are reported in its scale).
+    ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected` and `.heartbeatFailed`.
+    public init(
+        thread: Thread, store: any CoordinationStore, transactions: DirectiveTransactions, scripts: ScriptRunner?,
+        addresses: AddressRemover, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
+        report: @escaping @Sendable (Brain.Event) -> Void
+    ) {
+        self.thread = thread
+        self.store = store
+        self.transactions = transactions
+        self.scripts = scripts
+        self.addresses = addresses
+        self.watchdog = watchdog
+        self.origin = origin
+        self.logger = logger
+        self.report = report
+        let now = ContinuousClock.now
+        self.state = Mutex(State(lastBrainAt: now, lastAckSentAt: now))
+    }
+
+    /// Sends the heartbeats the brain asks for, on the fence thread, until cancelled. Timers stop with it.
+    public func run() async {
+        await withTaskExecutorPreference(thread) {
+            await withDiscardingTaskGroup { group in
+                for await (directive, sentAt) in sends {
+                    group.addTask { await self.send(directive, sentAt: sentAt) }
+                }
+            }
+        }
+    }
+
+    /// Stops the timers; later calls do nothing.
+    public func stop() {
+        sendQueue.finish()
+        state.withLock { state in
+            state.stopped = true
+            state.deadlineTimer?.cancel()
+            state.tick?.cancel()
+        }
+    }
+
+    // MARK: What the agent tells the keeper
+
+    /// The brain's current plan, after each of its steps; also proves the brain is alive.
+    public func update(_ plan: Plan, isMaster: Bool) {
+        let now = ContinuousClock.now
+        let (reschedule, restartTick) = state.withLock { state -> (Bool, Bool) in
+            let old = state.plan
+            state.plan = plan
+            state.lastBrainAt = now
+            if !isMaster { state.renewal = nil }
+            return (old?.selfFenceAfter != plan.selfFenceAfter || old == nil,
+                old?.heartbeatInterval != plan.heartbeatInterval || old?.watchdogPetInterval != plan.watchdogPetInterval)
+        }
+        if reschedule { thread.loop.execute { self.armDeadline() } }
+        if restartTick { thread.loop.execute { self.startTicking() } }
+    }
+
+    /// The brain's `.sendHeartbeat` or `.renewMaster`: becomes the record to repeat, sent now
+    /// unless an identical one went out within half an interval.
+    public func keep(_ directive: Brain.Directive) {
+        let now = ContinuousClock.now
+        let sendNow = state.withLock { state -> Bool in
+            let interval = state.plan?.heartbeatInterval ?? .milliseconds(400)
+            let recent = state.lastSentAt.map { now - $0 < interval / 2 } ?? false
+            switch directive {
+            case .sendHeartbeat(let record, let revision, _):
+                var previous = state.heartbeat?.record
+                previous?.heartbeat = record.heartbeat
+                let same = previous == record && state.heartbeat?.memberRevision == revision
+                state.heartbeat = (record, revision)
+                return !(same && recent)
+            case .renewMaster(let record):
+                let same = state.renewal == record
+                state.renewal = record
+                return !(same && recent)
+            default:
+                return false
+            }
+        }
+        if sendNow { sendQueue.yield((directive, now)) }
+    }
+
+    /// The member key is being created again (or deleted): nothing to repeat until the next heartbeat directive.
+    public func forgetMembership() {
+        state.withLock { state in
+            state.heartbeat = nil
+            state.renewal = nil
+        }
+    }
+
+    /// A heartbeat or join sent at `sentAt` committed (the join's result comes through the agent).
+    public func acknowledged(sentAt: ContinuousClock.Instant) {
+        let later = state.withLock { state -> Bool in
+            guard sentAt > state.lastAckSentAt else { return false }
+            state.lastAckSentAt = sentAt
+            if let plan = state.plan, ContinuousClock.now < sentAt + plan.selfFenceAfter { state.fenced = false }
+            return true
+        }
+        if later { thread.loop.execute { self.armDeadline() } }
+    }
+
+    /// Runs the self-fence now, on the fence thread: kills the scripts and removes the addresses of `resources`.
+    public func fenceNow(_ resources: [ResourceName: String]) async {
+        let future = thread.loop.submit { self.removeHeld(resources, reason: "the brain's self-fence") }
+        try? await future.get()
+    }
+
+    /// Whether the keeper's deadline is in the future (for status and tests).
+    public var deadlineInFuture: Bool {
+        state.withLock { state in
+            guard let plan = state.plan else { return true }
+            return !state.fenced && ContinuousClock.now < state.lastAckSentAt + plan.selfFenceAfter
+        }
+    }
+
+    public var isFenced: Bool { state.withLock { $0.fenced } }
+
+    // MARK: On the fence thread
+
+    private func moment(_ instant: ContinuousClock.Instant) -> Moment {
+        let (seconds, attoseconds) = (instant - origin).components
+        return Moment(milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000, wallMilliseconds: 0)
+    }
+
+    private func send(_ directive: Brain.Directive, sentAt: ContinuousClock.Instant) async {
+        var stamped = directive
+        if case .sendHeartbeat(let record, let revision, _) = directive {
+            stamped = .sendHeartbeat(record, memberRevision: revision, sentAt: moment(sentAt))
+        }
+        guard let transaction = transactions.transaction(for: stamped) else { return }
+        state.withLock {
+            $0.inFlight += 1
+            $0.lastSentAt = max($0.lastSentAt ?? sentAt, sentAt)
+        }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        let result: TransactionResult?
+        do {
+            result = try await store.transaction(transaction)
+        } catch {
+            logger.debug("heartbeat write failed", metadata: ["vigil.error": "\(error)"])
+            result = nil
+        }
+        guard case .sendHeartbeat = directive else { return }
+        heartbeatRoundTrip.record(duration: ContinuousClock.now - sentAt)
+        if result?.succeeded == true {
+            acknowledged(sentAt: sentAt)
+        } else if result != nil {
+            // Evicted: repeating the record can only fail again.
+            forgetMembership()
+        }
+        if let event = transactions.event(for: stamped, result: result) { report(event) }
+    }
+
+    private func startTicking() {
+        let interval = state.withLock { state -> Duration? in
+            guard !state.stopped, let plan = state.plan else { return nil }
+            state.tick?.cancel()
+            return [plan.heartbeatInterval / 4, plan.watchdogPetInterval ?? .seconds(3600)].min()
+        }
+        guard let interval else { return }
+        let task = thread.loop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
+            self.tick()
+        }
+        state.withLock { $0.tick = task }
+    }
+
+    /// Every quarter interval: repeat the heartbeat when one is due, pet the watchdog when safe.
+    private func tick() {
+        let now = ContinuousClock.now
+        let (due, pet) = state.withLock { state -> ([Brain.Directive], Bool) in
+            guard let plan = state.plan, !state.stopped else { return ([], false) }
+            let brainAlive = now - state.lastBrainAt < plan.brainGrace
+            var due: [Brain.Directive] = []
+            if brainAlive, state.inFlight < 3, state.lastSentAt.map({ now - $0 >= plan.heartbeatInterval }) ?? true {
+                if let heartbeat = state.heartbeat {
+                    due.append(.sendHeartbeat(heartbeat.record, memberRevision: heartbeat.memberRevision, sentAt: moment(now)))
+                }
+                if let renewal = state.renewal { due.append(.renewMaster(renewal)) }
+                if !due.isEmpty { state.lastSentAt = now }
+            }
+            let safe = (!state.fenced && brainAlive && now < state.lastAckSentAt + plan.selfFenceAfter) || plan.addresses.isEmpty
+            var pet = false
+            if let every = plan.watchdogPetInterval, safe, state.lastPetAt.map({ now - $0 >= every }) ?? true {
+                state.lastPetAt = now
+                pet = true
+            }
+            return (due, pet)
+        }
+        for directive in due { sendQueue.yield((directive, now)) }
+        if pet { watchdog?.pet() }
+    }
+
+    /// (Re)arms the deadline timer at the last acknowledged send + selfFenceAfter.
+    private func armDeadline() {
+        let deadline = state.withLock { state -> ContinuousClock.Instant? in
+            guard !state.stopped, let plan = state.plan else { return nil }
+            let deadline = state.lastAckSentAt + plan.selfFenceAfter
+            if state.scheduledDeadline == deadline, state.deadlineTimer != nil { return nil }
+            state.deadlineTimer?.cancel()
+            state.scheduledDeadline = deadline
+            return deadline
+        }
+        guard let deadline else { return }
+        let delay = max(deadline - ContinuousClock.now, .zero)
+        let timer = thread.loop.scheduleTask(in: TimeAmount(delay)) { self.deadlinePassed() }
+        state.withLock { $0.deadlineTimer = timer }
+    }
+
+    private func deadlinePassed() {
+        let now = ContinuousClock.now
+        let held = state.withLock { state -> [ResourceName: String]? in
+            guard let plan = state.plan, !state.stopped, !state.fenced else { return nil }
+            state.deadlineTimer = nil
+            let deadline = state.lastAckSentAt + plan.selfFenceAfter
+            guard now >= deadline else { return nil }
+            state.fenced = true
+            return plan.addresses
+        }
+        guard let held else {
+            armDeadline()
+            return
+        }
+        deadlineFences.increment()
+        logger.critical(
+            "self-fence deadline passed without an acknowledged heartbeat: removing virtual IPs",
+            metadata: ["vigil.resources": "\(held.keys.map(\.rawValue).sorted())"])
+        removeHeld(held, reason: "self-fence deadline")
+    }
+
+    /// Kills the resources' scripts and removes their addresses, blocking this thread (a few milliseconds).
+    private func removeHeld(_ held: [ResourceName: String], reason: String) {
+        for resource in held.keys { scripts?.kill(resource) }
+        let remaining = addresses.removeAll(Array(Set(held.values)))
+        if !remaining.isEmpty {
+            logger.critical(
+                "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,136 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import Foundation
+import InMemoryStore
+import Logging
+import NodeAgent
+import Synchronization
+import Testing
+
+/// A fake `ip` (bash) over a file of `DEV CIDR` lines: `-o addr show` prints them, `-force -batch -`
+/// applies `address del CIDR dev DEV` lines from stdin; every call is appended to `<file>.calls`.
+func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) throws -> (command: String, state: String) {
+    let state = directory + "/addresses"
+    try addresses.map { "\($0.device) \($0.cidr)\n" }.joined().write(toFile: state, atomically: true, encoding: .utf8)
+    let command = directory + "/ip"
+    let script = """
+        #!/bin/bash
+        state=\(state)
+        echo "$*" >> "$state.calls"
+        if [ "$*" = "-o addr show" ]; then
+            n=1; while read -r dev cidr; do echo "$n: $dev    inet $cidr scope global $dev\\\\       valid_lft forever"; n=$((n+1)); done < "$state"
+            exit 0
+        fi
+        if [ "$*" = "-force -batch -" ]; then
+            while read -r _ _ cidr _ dev; do
+                grep -v -x -F "$dev $cidr" "$state" > "$state.new"; mv "$state.new" "$state"
+            done
+            exit 0
+        fi
+        exit 1
+        """
+    try script.write(toFile: command, atomically: true, encoding: .utf8)
+    chmod(command, 0o755)
+    return (command, state)
+}
+
+@Suite("Fence keeper: the fence path on its own thread")
+struct FenceKeeperTests {
+    let root: String
+
+    init() throws {
+        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"] ?? NSTemporaryDirectory()
+        root = base + "/vigil-fence-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    @Test("one ip -batch removes every address, whatever their number")
+    func batchRemoval() throws {
+        let addresses = (1...40).map { (device: "eth0", cidr: "198.18.0.\($0 + 100)/24") } + [("eth1", "198.18.1.5/24")]
+        let ip = try fakeIP(in: root, addresses: addresses)
+        let remover = AddressRemover(ipCommand: ip.command, logger: Logger(label: "test"))
+        let left = remover.removeAll((1...40).map { "198.18.0.\($0 + 100)" })
+        #expect(left.isEmpty)
+        #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "eth1 198.18.1.5/24\n")
+        let calls = try String(contentsOfFile: ip.state + ".calls", encoding: .utf8).split(separator: "\n")
+        #expect(calls == ["-o addr show", "-force -batch -", "-o addr show"])
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Both threads of the cooperative pool are kept busy (the test's own, blocked in a poll, and a
+    /// spinning task): nothing that needs the pool can run. The keeper must still heartbeat (no
+    /// fence while the store answers) and, once the store is cut off, fence at its deadline.
+    @Test("heartbeats and the deadline keep going while the thread pool is saturated", .timeLimit(.minutes(5)))
+    func saturatedPool() async throws {
+        let ip = try fakeIP(in: root, addresses: [("eth0", "198.18.0.100/24")])
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let memory = InMemoryStore {
+            let (seconds, attoseconds) = (clock.now - origin).components
+            return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        }
+        let store = memory.client("n1")
+        let layout = KeyLayout(cluster: "c")
+        let record = MemberRecord(node: "n1", heartbeat: 1, version: "test", tolerance: .seconds(1))
+        let joined = try await store.transaction(
+            Transaction(compare: [.absent(layout.member("n1"))], success: [.put(key: layout.member("n1"), value: ModelCodec.encode(record))]))
+        let events = Mutex<[Brain.Event]>([])
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let keeper = FenceKeeper(
+            thread: thread, store: store, transactions: DirectiveTransactions(layout: layout), scripts: nil,
+            addresses: AddressRemover(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: origin,
+            logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
+        let running = Task { await keeper.run() }
+        let plan = FenceKeeper.Plan(
+            selfFenceAfter: .milliseconds(600), heartbeatInterval: .milliseconds(100), brainGrace: .seconds(60),
+            addresses: ["vip": "198.18.0.100"], watchdogPetInterval: nil)
+        keeper.update(plan, isMaster: false)
+        keeper.keep(.sendHeartbeat(record, memberRevision: joined.revision, sentAt: Moment(milliseconds: 0)))
+
+        func acknowledgements() -> Int {
+            events.withLock { $0.filter { if case .heartbeatAcknowledged = $0 { true } else { false } }.count }
+        }
+        // The keeper's loop has moved onto its thread once a heartbeat came back.
+        let started = clock.now
+        while acknowledgements() == 0, clock.now - started < .seconds(60) { try await Task.sleep(for: .milliseconds(10)) }
+        let stop = StopFlag()
+        let spinners = (0..<4).map { _ in
+            Task.detached {
+                var x: UInt64 = 1
+                while !stop.value.load(ordering: .relaxed) { x = x &* 6364136223846793005 &+ 1 }
+                return x
+            }
+        }
+        // Blocking polls: this thread stays busy too, as a flooded agent's would.
+        func poll(_ condition: () -> Bool) -> Bool {
+            let deadline = clock.now + .seconds(60)
+            while !condition(), clock.now < deadline { usleep(20_000) }
+            return condition()
+        }
+        // Three times the self-fence span with the pool saturated: heartbeats flow, no fence.
+        let quietUntil = clock.now + .milliseconds(1800)
+        #expect(poll { clock.now >= quietUntil })
+        let heartbeats = acknowledgements() - 1
+        let fencedEarly = keeper.isFenced
+        // Cut off from the store: the deadline passes and the address goes, pool still saturated.
+        memory.partition("n1")
+        let removed = poll { (try? String(contentsOfFile: ip.state, encoding: .utf8)) == "" }
+        stop.value.store(true, ordering: .relaxed)
+        for spinner in spinners { _ = await spinner.value }
+        keeper.stop()
+        running.cancel()
+        _ = await running.value
+
+        #expect(heartbeats >= 10, "heartbeats acknowledged while the pool was busy: \(heartbeats)")
+        #expect(!fencedEarly)
+        #expect(removed)
+        #expect(keeper.isFenced)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+final class StopFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
