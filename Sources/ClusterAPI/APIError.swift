@@ -11,12 +11,15 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var field: String
     public var value: String
     public var reason: String
+    /// Seconds for a `Retry-After` header (429, 503).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, field: String = "", value: String = "", reason: String) {
+    public init(_ status: HTTPResponse.Status, field: String = "", value: String = "", reason: String, retryAfter: Int? = nil) {
         self.status = status
         self.field = field
         self.value = value
         self.reason = reason
+        self.retryAfter = retryAfter
     }
 
     public init(_ error: ValidationError) {
@@ -49,6 +52,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         let body = Body(error: .init(status: status.code, field: field, value: String(value.prefix(200)), reason: reason))
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"vigil\", Basic realm=\"vigil\"" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(body))))
     }
 }

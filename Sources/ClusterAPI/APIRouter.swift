@@ -34,7 +34,9 @@ public struct APIRouterBuilder: Sendable {
 
     public init(control: ClusterControl, registry: PrometheusCollectorRegistry? = nil) {
         self.control = control
-        self.authenticator = Authenticator(store: control.store, layout: control.layout)
+        self.authenticator = Authenticator(
+            store: control.store, layout: control.layout,
+            onBurst: { message in await control.record(user: "anonymous", resource: nil, message) })
         self.registry = registry
     }
 
@@ -226,7 +228,7 @@ public struct APIRouterBuilder: Sendable {
             },
             "POST /v1/sessions": { request, context in
                 let body = try await decode(LoginRequest.self, request, context)
-                guard let identity = try await authenticator.verify(user: body.user, password: body.password) else {
+                guard let identity = try await authenticator.verify(user: body.user, password: body.password, source: context.sourceAddress) else {
                     throw APIError(.unauthorized, field: "user", value: body.user, reason: "unknown user or wrong password")
                 }
                 return try json(try await authenticator.login(identity), status: .created)

@@ -2,9 +2,12 @@ import ClusterModel
 import Crypto
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
+import NIOTLS
 import NodeAgent
 import Prometheus
 import ServiceLifecycle
@@ -16,6 +19,13 @@ import Glibc
 
 /// The API's listeners for `vigild`: the root-only Unix socket and, unless turned off, HTTPS.
 public enum APIServer {
+    /// Bounds of the HTTPS listener.
+    public enum Limits {
+        public static let handshake: TimeAmount = .seconds(5)
+        public static let idle: TimeAmount = .seconds(30)
+        public static let connections = 256
+    }
+
     /// The Hummingbird applications to run in the agent's service group.
     public static func services(
         builder: APIRouterBuilder, configuration: AgentConfiguration.API, stateDirectory: String, logger: Logger
@@ -37,11 +47,17 @@ public enum APIServer {
             let tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            // Bounded (docs/design/0012): a connection that has not finished its TLS handshake within
+            // 5 s, or is idle for 30 s between requests, is closed; at most 256 at once.
+            let http1 = HTTP1Channel.Configuration(
+                additionalChannelHandlers: [HandshakeDeadline(limit: Limits.handshake)], idleTimeout: Limits.idle)
             services.append(
                 Application(
                     router: builder.router(local: false),
-                    server: try .tls(.http1(), tlsConfiguration: tls),
-                    configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "vigil"),
+                    server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
+                    configuration: ApplicationConfiguration(
+                        address: .hostname(host, port: port), serverName: "vigil",
+                        availableConnectionsDelegate: MaximumAvailableConnections(Limits.connections, logger: logger)),
                     logger: logger))
         }
         return services
@@ -94,5 +110,32 @@ public enum APIServer {
             },
             issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+}
+
+/// Closes a connection whose TLS handshake has not completed within `limit` of its start.
+final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let limit: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(limit: TimeAmount) { self.limit = limit }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

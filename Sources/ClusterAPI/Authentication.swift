@@ -18,10 +18,13 @@ public struct Identity: Sendable, Hashable {
 public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Identity?
+    /// The caller's IP address ("local" on the Unix socket), for login throttling and the event log.
+    public var sourceAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
+        sourceAddress = source.channel.remoteAddress?.ipAddress ?? "local"
     }
 
     /// Bodies are small JSON documents (a resource definition with its scripts is at most ~1 MiB).
@@ -37,41 +40,71 @@ public struct Authenticator: Sendable {
 
     let store: any CoordinationStore
     let layout: KeyLayout
+    /// Where bcrypt runs and how failed logins are throttled.
+    public let loginGuard: LoginGuard
+    /// Told once per burst of failed logins (the event log).
+    let onBurst: @Sendable (String) async -> Void
 
-    public init(store: any CoordinationStore, layout: KeyLayout) {
+    public init(
+        store: any CoordinationStore, layout: KeyLayout, loginGuard: LoginGuard = LoginGuard(),
+        onBurst: @escaping @Sendable (String) async -> Void = { _ in }
+    ) {
         self.store = store
         self.layout = layout
+        self.loginGuard = loginGuard
+        self.onBurst = onBurst
     }
 
-    /// The identity an `Authorization` header proves, or nil.
-    public func identify(authorization: String) async throws -> Identity? {
+    /// The identity an `Authorization` header proves, or nil. Refused sources get 429 before any work.
+    public func identify(authorization: String, source: String = "local") async throws -> Identity? {
         if authorization.lowercased().hasPrefix("bearer ") {
+            try loginGuard.throttle.check(source: source, user: nil)
             let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            guard token.count == 64, token.allSatisfy(\.isHexDigit) else { return nil }
-            guard let kv = try await store.get(layout.session(Self.hash(token: token))),
+            guard token.count == 64, token.allSatisfy(\.isHexDigit),
+                let kv = try await store.get(layout.session(Self.hash(token: token))),
                 let session = try? ModelCodec.decode(SessionRecord.self, from: kv.value)
-            else { return nil }
+            else {
+                await failed(source: source, user: nil)
+                return nil
+            }
             return Identity(user: session.user, role: session.role)
         }
         if authorization.lowercased().hasPrefix("basic ") {
             guard let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
                 let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
-            else { return nil }
-            return try await verify(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+            else {
+                await failed(source: source, user: nil)
+                return nil
+            }
+            return try await verify(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]), source: source)
         }
         return nil
     }
 
-    /// The user's identity if the password matches its stored hash.
-    public func verify(user: String, password: String) async throws -> Identity? {
-        guard (try? UserRecord.validate(name: user, field: "user")) != nil, let kv = try await store.get(layout.user(user)),
+    /// The user's identity if the password matches its stored hash (checked on the hashing thread).
+    public func verify(user: String, password: String, source: String = "local") async throws -> Identity? {
+        let known = (try? UserRecord.validate(name: user, field: "user")) != nil
+        try loginGuard.throttle.check(source: source, user: known ? user : nil)
+        guard known, let kv = try await store.get(layout.user(user)),
             let record = try? ModelCodec.decode(UserRecord.self, from: kv.value)
         else {
             // As slow as a real check, so that timing does not tell which users exist.
-            _ = Bcrypt.verify(password, hash: Self.dummyHash)
+            _ = try await loginGuard.hasher.verify(password, hash: Self.dummyHash)
+            await failed(source: source, user: known ? user : nil)
             return nil
         }
-        return Bcrypt.verify(password, hash: record.passwordHash) ? Identity(user: record.name, role: record.role) : nil
+        guard try await loginGuard.hasher.verify(password, hash: record.passwordHash) else {
+            await failed(source: source, user: user)
+            return nil
+        }
+        loginGuard.throttle.succeeded(source: source)
+        return Identity(user: record.name, role: record.role)
+    }
+
+    func failed(source: String, user: String?) async {
+        for burst in loginGuard.throttle.failed(source: source, user: user) {
+            await onBurst("failed logins: \(burst.failures) from \(burst.key) in a burst; further attempts are refused with 429 for a growing time")
+        }
     }
 
     /// A new session for a verified identity.
@@ -98,7 +131,8 @@ public struct Authenticator: Sendable {
         guard (8...128).contains(request.password.count) else {
             throw APIError(.badRequest, field: "password", value: "(hidden)", reason: "8 to 128 characters")
         }
-        let record = UserRecord(name: name, role: request.role, passwordHash: Bcrypt.hash(request.password, cost: Self.bcryptCost))
+        let hash = try await loginGuard.hasher.hash(request.password, cost: Self.bcryptCost)
+        let record = UserRecord(name: name, role: request.role, passwordHash: hash)
         _ = try await store.put(layout.user(name), ModelCodec.encode(record))
     }
 
@@ -138,7 +172,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         if let authorization = request.headers[.authorization] {
             do {
-                context.identity = try await authenticator.identify(authorization: authorization)
+                context.identity = try await authenticator.identify(authorization: authorization, source: context.sourceAddress)
             } catch {
                 throw APIError.wrapping(error)
             }
