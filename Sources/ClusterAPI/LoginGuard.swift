@@ -30,6 +30,7 @@ public final class PasswordHasher: Sendable {
     private let pool: NIOThreadPool
     private let pending = Atomic<Int>(0)
     private let refused = Counter(label: "vigil_password_checks_refused_total")
+    private let checks = Counter(label: "vigil_password_checks_total")
 
     public init(threads: Int = 1, queueLimit: Int = 8) {
         self.queueLimit = queueLimit
@@ -61,7 +62,8 @@ public final class PasswordHasher: Sendable {
     var pendingCount: Int { pending.load(ordering: .relaxed) }
 
     public func verify(_ password: String, hash: String) async throws -> Bool {
-        try await run { Bcrypt.verify(password, hash: hash) }
+        checks.increment()
+        return try await run { Bcrypt.verify(password, hash: hash) }
     }
 
     public func hash(_ password: String, cost: UInt8) async throws -> String {

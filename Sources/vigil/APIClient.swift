@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import NodeAgent
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -63,13 +64,16 @@ struct Connection: ParsableArguments {
             if insecure { tls.certificateVerification = .none }
             if let caFile { tls.trustRoots = .file(caFile) }
             var authorization: String?
+            var login: LoginRequest?
             if let token = token ?? ProcessInfo.processInfo.environment["VIGIL_TOKEN"] {
                 authorization = "Bearer \(token)"
             } else if let user {
+                // Exchanged for a token once (withClient): one password check per command, not per call.
                 let password = try ProcessInfo.processInfo.environment["VIGIL_PASSWORD"] ?? Self.askPassword(for: user)
-                authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+                login = LoginRequest(user: user, password: password)
             }
-            return APIClient(base: host.hasSuffix("/") ? String(host.dropLast()) : host, authorization: authorization, tls: tls)
+            return APIClient(
+                base: host.hasSuffix("/") ? String(host.dropLast()) : host, authorization: authorization, tls: tls, login: login)
         }
         let socket: String
         if FileManager.default.fileExists(atPath: config) {
@@ -101,21 +105,39 @@ struct Connection: ParsableArguments {
 /// A small JSON client of the agent's API (AsyncHTTPClient, HTTP/1.1).
 final class APIClient: Sendable {
     let base: String
-    let authorization: String?
     let socket: String?
     let http: HTTPClient
+    /// A user and password to exchange for a session token before the first call.
+    let login: LoginRequest?
+    private let session = Mutex<String?>(nil)
 
-    init(base: String, authorization: String?, tls: TLSConfiguration?, socket: String? = nil) {
+    init(base: String, authorization: String?, tls: TLSConfiguration?, socket: String? = nil, login: LoginRequest? = nil) {
         self.base = base
-        self.authorization = authorization
         self.socket = socket
+        self.login = login
+        session.withLock { $0 = authorization }
         var configuration = HTTPClient.Configuration()
         configuration.tlsConfiguration = tls
         configuration.timeout = .init(connect: .seconds(3), read: .seconds(60))
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
+    var authorization: String? { session.withLock { $0 } }
+
     func close() async { try? await http.shutdown() }
+
+    /// Exchanges the password for a bearer token, used for every later call.
+    func logIn() async throws {
+        guard let login else { return }
+        let grant = try await post(SessionGrant.self, "/v1/sessions", login)
+        session.withLock { $0 = "Bearer \(grant.token)" }
+    }
+
+    /// Ends the session `logIn` opened (best effort: it would expire by itself).
+    func logOut() async {
+        guard login != nil, authorization != nil else { return }
+        _ = try? await send(.DELETE, "/v1/sessions", raw: nil, timeout: .seconds(5))
+    }
 
     /// Sends a request; a non-2xx answer becomes a `CLIError` naming the field, with its exit code.
     func send(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
@@ -150,7 +172,7 @@ final class APIClient: Sendable {
                 case 409: Exit.refused
                 case 401, 403: Exit.denied
                 case 404: Exit.notFound
-                case 503: Exit.unavailable
+                case 503, 429: Exit.unavailable
                 default: Exit.failed
                 }
             throw CLIError(message: message, code: code)
@@ -195,13 +217,17 @@ final class APIClient: Sendable {
 func withClient(_ connection: Connection, _ body: (APIClient) async throws -> Void) async throws {
     let client = try connection.client()
     do {
+        try await client.logIn()
         try await body(client)
+        await client.logOut()
         await client.close()
     } catch let error as CLIError {
+        await client.logOut()
         await client.close()
         FileHandle.standardError.write(Data("vigil: \(error.message)\n".utf8))
         throw ExitCode(error.code)
     } catch {
+        await client.logOut()
         await client.close()
         throw error
     }
