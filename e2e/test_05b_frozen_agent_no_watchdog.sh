@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# (e, without the watchdog) The same 5 s freeze with no watchdog. The frozen agent cannot remove
-# its VIP, but its kernel still answers ARP for it: the new holder's duplicate-address probe refuses
-# the address and its load fails (Comatose) instead of creating a second holder. When the frozen
-# agent wakes it finds itself evicted and removes the VIP; an admin then takes the resource offline
-# and online again (as in NCS after a failed load). The sampler counts samples with two holders.
+# (e, without the watchdog) The holder's agent is frozen for 5 s (SIGSTOP) with no watchdog: the
+# master evicts it and the next node's load finds the VIP still answering (the frozen node's kernel
+# answers ARP). That conflict is a wait, not a failure: the load keeps probing (VIGIL_TAKEOVER_WAIT)
+# while the frozen agent cannot let go. When it wakes, its fence thread finds the deadline long past
+# and removes the VIP at once; the next probe finds the address free and the new holder takes it.
+# The resource ends Running with no admin action; the sampler finds no sample with two holders.
 . "$(dirname "$0")/lib.sh"
 setup_reference
 pid=$(cat "$WORK/$HOLDER/vigild.pid")
@@ -12,16 +13,17 @@ log "freezing the agent on $HOLDER for 5 s (no watchdog)"
 kill -STOP "$pid"
 sleep 5
 kill -CONT "$pid"
-wait_for "$HOLDER to give the VIP up after waking" 10 bash -c "$(declare -f holders ns); VIP=$VIP NODES=$NODES ID=$ID; ! holders | grep -q '^$HOLDER\$'"
+woke=${EPOCHREALTIME/./}
+log "the agent on $HOLDER resumes"
+survivor=$( [ "$HOLDER" = n1 ] && echo 2 || echo 1 )
+# Hang guard only: the VIP normally answers again well within 2 s of the wake-up.
+wait_for "the VIP to answer from a live node" 30 answers_not_from "$HOLDER"
+back_ms=$(( (${EPOCHREALTIME/./} - woke) / 1000 ))
 sleep 1
 stop_sampler
-survivor=$( [ "$HOLDER" = n1 ] && echo 2 || echo 1 )
 vigil "$survivor" status
-state=$(vigil "$survivor" status iManager | awk '/^iManager/ {print $2}')
-if [ "$state" = Comatose ]; then
-  grep -rq "already answers on the network" "$WORK"/n*/log/iManager.load.out || fail "Comatose, but not from the duplicate-address probe"
-  vigil "$survivor" offline iManager
-  vigil "$survivor" online iManager
-fi
-wait_for "the VIP to answer again" 20 answer
-log "PASS: frozen agent without watchdog: $DOUBLE_SAMPLES of $SAMPLES samples with two holders; the new holder's load was $state (duplicate-address probe), VIP back after offline/online"
+[ "$DOUBLE_SAMPLES" -eq 0 ] || fail "$DOUBLE_SAMPLES samples with two holders"
+wait_for "iManager to be Running" 30 bash -c "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; vigil $survivor status iManager | grep -q '^iManager  *Running'"
+grep -hq "already answers on the network; waiting" "$WORK"/n*/log/iManager.load.out \
+  || log "note: the new holder's probe never saw the frozen node's address (eviction came after the wake-up)"
+log "PASS: frozen agent without watchdog: $SAMPLES samples, none with two holders; VIP answered from a live node ${back_ms} ms after the wake-up; iManager Running without admin action"

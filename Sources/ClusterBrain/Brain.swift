@@ -70,16 +70,19 @@ extension Brain {
         public var generation: UInt64
         public var script: ScriptSpec
         public var variables: [String: String]
+        /// Loads only: how long an address still answering elsewhere is waited for (`VIGIL_TAKEOVER_WAIT`).
+        public var takeoverWait: Span?
 
         public init(
             resource: ResourceName, action: ScriptAction, generation: UInt64, script: ScriptSpec,
-            variables: [String: String]
+            variables: [String: String], takeoverWait: Span? = nil
         ) {
             self.resource = resource
             self.action = action
             self.generation = generation
             self.script = script
             self.variables = variables
+            self.takeoverWait = takeoverWait
         }
     }
 

@@ -47,7 +47,9 @@ extension Brain.Instance {
         case .unload: script = spec.unload
         case .monitor: script = spec.monitor?.script ?? ScriptSpec(body: "exit 0", timeout: .seconds(10))
         }
-        return Brain.ScriptJob(resource: name, action: action, generation: generation, script: script, variables: spec.variables)
+        return Brain.ScriptJob(
+            resource: name, action: action, generation: generation, script: script, variables: spec.variables,
+            takeoverWait: action == .load ? timing.takeoverWait : nil)
     }
 
     mutating func reconcileLocal(now: Moment, into out: inout [Brain.Directive]) {

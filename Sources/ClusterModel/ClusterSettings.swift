@@ -50,6 +50,12 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
     /// How long after the send time of its last acknowledged heartbeat a node stops its resources.
     public var selfFenceAfter: Span { tolerance - margin }
 
+    /// How long a load keeps probing an address that still answers elsewhere before it gives up
+    /// (`VIGIL_TAKEOVER_WAIT`): a previous holder that was slow to fence — frozen, or a slow
+    /// unload — lets go within its deadline plus the watchdog timeout; waiting twice the tolerance
+    /// beyond that, and at least 10 s, turns such a conflict into a short wait instead of Comatose.
+    public var takeoverWait: Span { max(.seconds(10), tolerance * 2 + (watchdogTimeout ?? .zero)) }
+
     public func validate() throws(ValidationError) {
         guard tolerance >= .milliseconds(300), tolerance <= .minutes(5) else {
             throw ValidationError(field: "timing.tolerance", value: "\(tolerance)", reason: "must be 300ms to 5m")

@@ -140,6 +140,7 @@ public final class ScriptRunner: Sendable {
             "VIGIL_CLUSTER": settings.cluster, "VIGIL_FUNCS": settings.functionLibrary,
         ]
         for (name, value) in job.variables { environment[Environment.Key(stringLiteral: name)] = value }
+        if let wait = job.takeoverWait { environment["VIGIL_TAKEOVER_WAIT"] = String(format: "%.1f", Double(wait.milliseconds) / 1000) }
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]

@@ -146,5 +146,7 @@ func job(_ spec: ResourceSpec, _ action: ScriptAction, generation: UInt64 = 1) -
     case .unload: script = spec.unload
     case .monitor: script = spec.monitor!.script
     }
-    return Brain.ScriptJob(resource: spec.name, action: action, generation: generation, script: script, variables: spec.variables)
+    return Brain.ScriptJob(
+        resource: spec.name, action: action, generation: generation, script: script, variables: spec.variables,
+        takeoverWait: action == .load ? TimingSettings().takeoverWait : nil)
 }

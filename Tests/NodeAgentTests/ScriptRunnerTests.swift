@@ -119,4 +119,52 @@ struct ScriptRunnerTests {
         #expect(calls.filter { $0.contains("-U") }.count == 1, "one announcement while the address was up, none after: \(calls)")
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// A previous holder still answering (frozen, slow to unload) is waited for, bounded by
+    /// VIGIL_TAKEOVER_WAIT; without a wait the load refuses at once (exit 3).
+    @Test("a duplicate address during a takeover is waited for, up to VIGIL_TAKEOVER_WAIT", .timeLimit(.minutes(1)))
+    func takeoverWait() async throws {
+        let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
+        let tools = root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        let fakeIP = """
+            #!/bin/bash
+            case "$*" in
+              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0" ;;
+            esac
+            exit 0
+            """
+        // The old holder answers the first three duplicate probes, then has let the address go.
+        let fakeArping = """
+            #!/bin/bash
+            case "$*" in *-D*) echo probe >> \(tools)/probes; [ "$(wc -l < \(tools)/probes)" -le 3 ] && exit 1 ;; esac
+            exit 0
+            """
+        for (name, body) in [("ip", fakeIP), ("arping", fakeArping)] {
+            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
+        }
+        let runner = ScriptRunner(
+            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            logger: Logger(label: "test"))
+        let script = """
+            VIGIL_IP=\(tools)/ip
+            VIGIL_ARPING=\(tools)/arping
+            . "$VIGIL_FUNCS"
+            exit_on_error add_secondary_ipaddress 198.18.0.100
+            exit 0
+            """
+        var waiting = job(script)
+        waiting.takeoverWait = .seconds(30)
+        #expect(await runner.run(waiting) == .success, "\(runner.lastLines("vip", .load))")
+        #expect(try String(contentsOfFile: "\(tools)/probes", encoding: .utf8).split(separator: "\n").count == 4)
+        #expect(runner.lastLines("vip", .load).contains { $0.contains("no longer answers") })
+
+        try FileManager.default.removeItem(atPath: "\(tools)/probes")
+        var refusing = job(script)
+        refusing.takeoverWait = nil
+        #expect(await runner.run(refusing) == .failure(exitCode: 3))
+        #expect(try String(contentsOfFile: "\(tools)/probes", encoding: .utf8).split(separator: "\n").count == 1)
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
