@@ -281,3 +281,63 @@ with_watchdog() {
     printf 'watchdogDevice: %s\nwatchdogTimeout: 1s\n' "$WORK/n$n/watchdog" >> "$WORK/n$n/vigil.yaml"
   done
 }
+
+# start_flood TARGET_IP SECONDS [LOOPS]: from the client namespace (198.18.0.50), LOOPS parallel
+# loops (64 by default) of HTTPS requests with wrong passwords (three in four) and random bearer
+# tokens (one in four) at TARGET_IP:7410, until SECONDS have passed (each loop at most 100,000
+# requests). stop_flood waits for them and sets FLOOD_REQUESTS and FLOOD_CODES (status counts).
+start_flood() {
+  local target=$1 seconds=$2 loops=${3:-64} i
+  FLOOD_PIDS=()
+  mkdir -p "$WORK/flood"
+  for (( i = 0; i < loops; i++ )); do
+    ip netns exec "$CL" bash -c '
+      end=$(( EPOCHSECONDS + '"$seconds"' )); n=0
+      while [ "$EPOCHSECONDS" -lt "$end" ] && [ $n -lt 100000 ]; do
+        if [ $(( '"$i"' % 4 )) -eq 3 ]; then
+          token=$(printf "%08x" $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM $RANDOM$RANDOM)
+          curl -k -s -o /dev/null -m 5 -w "%{http_code}\n" -H "Authorization: Bearer ${token:0:64}" "https://'"$target"':7410/v1/cluster"
+        else
+          curl -k -s -o /dev/null -m 5 -w "%{http_code}\n" -u "someone:wrong-$n" "https://'"$target"':7410/v1/cluster"
+        fi
+        n=$((n + 1))
+      done' > "$WORK/flood/$i" 2>/dev/null &
+    FLOOD_PIDS+=($!)
+    echo $! >> "$WORK/pids"
+  done
+}
+stop_flood() {
+  local pid
+  for pid in "${FLOOD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  FLOOD_REQUESTS=$(cat "$WORK"/flood/* | wc -l)
+  FLOOD_CODES=$(cat "$WORK"/flood/* | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')
+}
+
+# start_hogs N COUNT SECONDS: COUNT busy loops (nice 0) in node N's namespace for SECONDS.
+start_hogs() {
+  local n=$1 count=$2 seconds=$3 i
+  HOG_PIDS=()
+  for (( i = 0; i < count; i++ )); do
+    ip netns exec "$(ns "$n")" timeout "$seconds" bash -c 'while :; do :; done' &
+    HOG_PIDS+=($!)
+    echo $! >> "$WORK/pids"
+  done
+}
+stop_hogs() { local pid; for pid in "${HOG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done; }
+
+# cluster_epoch N: the membership epoch node N reports (bumped by every eviction, join or leave).
+cluster_epoch() { vigil "$1" status | sed -n 's/.* epoch \([0-9]*\) .*/\1/p' | head -1; }
+
+# fence_events N: how many eviction and self-fence events the cluster log holds.
+fence_events() { vigil "$1" events --last 500 | grep -cE 'evict|self-fence' || true; }
+
+# expect_undisturbed N HOLDER EPOCH FENCES: the holder still has the VIP and iManager Running there,
+# no membership change, no eviction or self-fence event, no sample with two holders.
+expect_undisturbed() {
+  local n=$1 holder=$2 epoch=$3 fences=$4
+  [ "$DOUBLE_SAMPLES" -eq 0 ] || fail "$DOUBLE_SAMPLES samples with two holders"
+  [ "$(holders)" = "$holder" ] || fail "the VIP moved: holders now $(holders | tr '\n' ' ')"
+  vigil "$n" status iManager | grep -qE "^iManager +Running +$holder " || fail "iManager is not Running on $holder"
+  [ "$(cluster_epoch "$n")" = "$epoch" ] || fail "membership changed: epoch $epoch -> $(cluster_epoch "$n")"
+  [ "$(fence_events "$n")" = "$fences" ] || fail "an eviction or self-fence happened: $(vigil "$n" events --last 500 | grep -E 'evict|self-fence')"
+}

@@ -59,6 +59,9 @@ extension Brain {
         case statusRejected(ResourceName, generation: UInt64)
         case scriptFinished(ResourceName, ScriptAction, generation: UInt64, ScriptOutcome)
         case timerFired
+        /// The agent's fence thread reached the self-fence deadline before any acknowledgement and
+        /// removed the addresses itself (it may be ahead of this brain when the agent is busy).
+        case deadlineFenced
         /// SIGTERM: unload local resources, hand them over, leave.
         case shutdownRequested
     }

@@ -195,6 +195,16 @@ extension Brain {
                 scriptFinished(resource, action: action, generation: generation, outcome: outcome, now: now, into: &out)
             case .timerFired:
                 scheduledTimer = nil
+            case .deadlineFenced:
+                // The addresses are gone whatever this brain has seen since: stop the resources too.
+                if !fenced, startedAt != nil, !heldExclusive.isEmpty {
+                    out.append(
+                        .record(
+                            ClusterEvent(
+                                kind: .fence, node: me,
+                                message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); the fence thread removed the addresses")))
+                    fence(now: now, into: &out)
+                }
             case .shutdownRequested:
                 shuttingDown = true
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over")))

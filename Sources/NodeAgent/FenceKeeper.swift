@@ -122,7 +122,7 @@ public final class FenceKeeper: Sendable {
     /// - Parameters:
     ///   - store: a store whose client runs on `thread`'s loop (or needs no thread at all).
     ///   - origin: the agent's zero for ``Moment``s (acknowledgements are reported in its scale).
-    ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected` and `.heartbeatFailed`.
+    ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected`, `.heartbeatFailed` and `.deadlineFenced`.
     public init(
         thread: Thread, store: any CoordinationStore, transactions: DirectiveTransactions, scripts: ScriptRunner?,
         addresses: AddressRemover, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
@@ -349,6 +349,7 @@ public final class FenceKeeper: Sendable {
             "self-fence deadline passed without an acknowledged heartbeat: removing virtual IPs",
             metadata: ["vigil.resources": "\(held.keys.map(\.rawValue).sorted())"])
         removeHeld(held, reason: "self-fence deadline")
+        report(.deadlineFenced)
     }
 
     /// Kills the resources' scripts and removes their addresses, blocking this thread (a few milliseconds).

@@ -43,6 +43,23 @@ struct MembershipTests {
         #expect(harness.brain.fenced)
     }
 
+    @Test("the fence thread's deadline fence stops the resources even if a later acknowledgement reached the brain first")
+    func fenceThreadFenced() {
+        let spec = vip()
+        var world = World()
+        world.resource(spec)
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        _ = harness.after(500)
+        _ = harness.acknowledge()
+        #expect(!harness.brain.fenced)
+        let directives = actions(harness.when(.deadlineFenced))
+        #expect(directives == [.selfFence(["vip"]), .runScript(job(spec, .unload))])
+        #expect(harness.brain.fenced)
+        // Once fenced, a second report changes nothing.
+        #expect(actions(harness.when(.deadlineFenced)).isEmpty)
+    }
+
     @Test("a heartbeat acknowledged in time moves the deadline")
     func acknowledgedHeartbeat() {
         var world = World()
