@@ -21,7 +21,7 @@ test: check-purity etcd
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	@# Separate passes: the CPU-bound random simulation would starve the real-etcd timings if run together.
 	scripts/run-tests --skip RandomRunTests
-	VIGIL_SIM_SEEDS=100 scripts/run-tests --filter RandomRunTests
+	VIGIL_SIM_SEEDS=20 scripts/run-tests --filter RandomRunTests
 	@# The 2,000 random seeds (+200 without watchdog) on the release-built simulator: ~5x less CPU.
 	$(SWIFT) build -c release --product vigil-sim $(SWIFT_FLAGS)
 	scripts/random-runs

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Seeds of this debug-built pass: 2,000 by default, `VIGIL_SIM_SEEDS` to change it. `make test`
-/// runs 100 here and the full 2,000 on the release-built `vigil-sim` (scripts/random-runs).
+/// runs 20 here and the full 2,000 on the release-built `vigil-sim` (scripts/random-runs).
 let seedCount: UInt64 = ProcessInfo.processInfo.environment["VIGIL_SIM_SEEDS"].flatMap(UInt64.init) ?? 2000
 let chunks: [UInt64] = Array(0..<20)
 
