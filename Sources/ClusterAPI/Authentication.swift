@@ -85,16 +85,18 @@ public struct Authenticator: Sendable {
     public func verify(user: String, password: String, source: String = "local") async throws -> Identity? {
         let known = (try? UserRecord.validate(name: user, field: "user")) != nil
         try loginGuard.throttle.check(source: source, user: known ? user : nil)
-        guard known, let kv = try await store.get(layout.user(user)),
-            let record = try? ModelCodec.decode(UserRecord.self, from: kv.value)
-        else {
-            // As slow as a real check, so that timing does not tell which users exist.
-            _ = try await loginGuard.hasher.verify(password, hash: Self.dummyHash)
-            await failed(source: source, user: known ? user : nil)
-            return nil
+        let record = try await loginGuard.throttle.limited(source: source) { () async throws -> UserRecord? in
+            guard known, let kv = try await store.get(layout.user(user)),
+                let record = try? ModelCodec.decode(UserRecord.self, from: kv.value)
+            else {
+                // As slow as a real check, so that timing does not tell which users exist.
+                _ = try await loginGuard.hasher.verify(password, hash: Self.dummyHash)
+                return nil
+            }
+            return try await loginGuard.hasher.verify(password, hash: record.passwordHash) ? record : nil
         }
-        guard try await loginGuard.hasher.verify(password, hash: record.passwordHash) else {
-            await failed(source: source, user: user)
+        guard let record else {
+            await failed(source: source, user: known ? user : nil)
             return nil
         }
         loginGuard.throttle.succeeded(source: source)

@@ -11,6 +11,8 @@ import Glibc
 /// Bounds what logins may cost a node (ARCHITECTURE.md §4.11, docs/design/0012):
 /// - bcrypt runs on one low-priority thread of its own, never on the agent's thread pool, with at
 ///   most ``PasswordHasher/queueLimit`` checks waiting (beyond that: 503 with `Retry-After`);
+/// - one source address may have at most ``LoginThrottle/inFlightPerSource`` checks under way (429
+///   beyond), so a flood from one address cannot fill the queue ahead of everyone else;
 /// - failed logins are counted per source address and per user name; past a few, each further
 ///   attempt from that address (or for that user) is refused for a growing time (429 with
 ///   `Retry-After`) before any hashing, and the first refusal of a burst is written to the event log.
@@ -24,7 +26,7 @@ public final class LoginGuard: Sendable {
     }
 }
 
-/// bcrypt on a dedicated thread at nice +10, with a bounded queue.
+/// bcrypt on a dedicated thread (never the agent's thread pool), with a bounded queue.
 public final class PasswordHasher: Sendable {
     public let queueLimit: Int
     private let pool: NIOThreadPool
@@ -36,10 +38,6 @@ public final class PasswordHasher: Sendable {
         self.queueLimit = queueLimit
         pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
-        // Each pool thread lowers its own priority once (Linux: the nice value is per thread).
-        for _ in 0..<threads {
-            pool.submit { _ in _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
-        }
     }
 
     deinit {
@@ -111,16 +109,41 @@ public final class LoginThrottle: Sendable {
 
     let sourcePolicy: Policy
     let userPolicy: Policy
+    /// Password checks one source address may have under way at once.
+    public let inFlightPerSource: Int
+    private let inFlight = Mutex<[String: Int]>([:])
     /// At most this many keys are tracked; the oldest are dropped first.
     let capacity: Int
     private let entries = Mutex<[String: Entry]>([:])
     private let failures = Counter(label: "vigil_login_failures_total")
     private let throttled = Counter(label: "vigil_login_throttled_total")
 
-    public init(source: Policy = .source, user: Policy = .user, capacity: Int = 10_000) {
+    public init(source: Policy = .source, user: Policy = .user, capacity: Int = 10_000, inFlightPerSource: Int = 2) {
         self.sourcePolicy = source
         self.userPolicy = user
         self.capacity = capacity
+        self.inFlightPerSource = inFlightPerSource
+    }
+
+    /// Runs `check` (a password check) as one of `source`'s checks under way; 429 if it has too many.
+    public func limited<T>(source: String, _ check: () async throws -> T) async throws -> T {
+        let admitted = inFlight.withLock { counts -> Bool in
+            guard counts[source, default: 0] < inFlightPerSource else { return false }
+            counts[source, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            throttled.increment()
+            throw APIError(
+                .tooManyRequests, field: "Authorization", reason: "too many logins under way from \(source); retry in 1 s", retryAfter: 1)
+        }
+        defer {
+            inFlight.withLock { counts in
+                counts[source, default: 1] -= 1
+                if counts[source] == 0 { counts[source] = nil }
+            }
+        }
+        return try await check()
     }
 
     static func keys(source: String, user: String?) -> [String] {
