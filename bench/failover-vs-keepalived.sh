@@ -6,20 +6,27 @@
 # usage: bench/failover-vs-keepalived.sh [RUNS] [PROFILE]   (root)
 #        MODE=partition bench/failover-vs-keepalived.sh [RUNS]   (samples with two holders instead)
 #        MODE=footprint bench/failover-vs-keepalived.sh 1        (memory and CPU at rest, 30 s)
+#        MODE=flood bench/failover-vs-keepalived.sh [RUNS]       (30 s of wrong logins at n1's API)
+#        MODE=cpuhog bench/failover-vs-keepalived.sh [RUNS]      (four CPU hogs in n1's namespace, 30 s)
+#          both: longest client gap of each VIP and how often it moved (Vigil: evictions, as epoch changes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--one" ]; then
   runs=${1:-5}; profile=${2:-default}
   command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived >/dev/null; }
-  vigil=(); keep=()
+  vigil=(); keep=(); vmoves=(); kmoves=()
   for i in $(seq 1 "$runs"); do
     line=$(PROFILE=$profile MODE=${MODE:-crash} "$0" --one 2>&1 | grep '^RESULT' | tail -1)
     echo "run $i: ${line#RESULT }"
     set -- $line
-    [ -n "${2:-}" ] && [ -n "${3:-}" ] && { vigil+=("$2"); keep+=("$3"); }
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] && { vigil+=("$2"); keep+=("$3"); vmoves+=("${4:-}"); kmoves+=("${5:-}"); }
   done
   median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
   [ ${#vigil[@]} -gt 0 ] || { echo "no successful run"; exit 1; }
+  if [ "${MODE:-crash}" = flood ] || [ "${MODE:-crash}" = cpuhog ]; then
+    echo "$MODE for 30 s on n1 (the holder of both VIPs), ${#vigil[@]} runs, profile $profile: longest client gap median — Vigil $(median "${vigil[@]}") ms, keepalived $(median "${keep[@]}") ms; moves per run — Vigil evictions ${vmoves[*]}, keepalived VIP moves ${kmoves[*]}"
+    exit 0
+  fi
   if [ "${MODE:-crash}" = footprint ]; then
     echo "at rest, last run, per node (mean of the 3 nodes): ${line#RESULT }"
     exit 0
@@ -117,6 +124,28 @@ if [ "${MODE:-crash}" = partition ]; then
   read -r total vd kd < "$WORK/partition.samples"
   kill -TERM $p1 $p2 2>/dev/null
   echo "RESULT $vd $kd $total"
+  exit 0
+fi
+if [ "${MODE:-crash}" = flood ] || [ "${MODE:-crash}" = cpuhog ]; then
+  # 30 s of load on n1, which holds both VIPs: the longest client gap of each, and how often each
+  # VIP left n1 (Vigil: membership epoch changes, i.e. evictions; keepalived: holder changes).
+  epoch0=$(cluster_epoch 2)
+  ( end=$(( EPOCHSECONDS + 34 )); last=n1; moves=0
+    while [ "$EPOCHSECONDS" -lt "$end" ]; do
+      h=""; for n in 1 2 3; do ip -n "$(ns "$n")" -o addr show to 198.18.0.101 | grep -q . && h+="n$n"; done
+      [ -n "$h" ] && [ "$h" != "$last" ] && { moves=$((moves + 1)); last=$h; }
+      sleep 0.05
+    done
+    echo "$moves" > "$WORK/keep.moves" ) &
+  sampler=$!
+  if [ "$MODE" = flood ]; then start_flood "$(node_ip 1)" 30; stop_flood; else start_hogs 1 4 30; stop_hogs; fi
+  wait $sampler
+  epoch1=$(cluster_epoch 2)
+  kill -TERM $p1 $p2
+  for i in $(seq 1 100); do kill -0 $p1 2>/dev/null || kill -0 $p2 2>/dev/null || break; sleep 0.05; done
+  v=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/vigil.probe")
+  k=$(sed -n 's/^longest gap: \([0-9]*\) ms.*/\1/p' "$WORK/keep.probe")
+  echo "RESULT $v $k $(( epoch1 - epoch0 )) $(cat "$WORK/keep.moves")"
   exit 0
 fi
 crash 1
