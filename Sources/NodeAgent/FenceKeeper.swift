@@ -180,12 +180,13 @@ public final class FenceKeeper: Sendable {
     }
 
     /// The brain's `.sendHeartbeat` or `.renewMaster`: becomes the record to repeat, sent now
-    /// unless an identical one went out within half an interval.
+    /// unless an identical one went out within three quarters of an interval (the keeper's own
+    /// cadence covers it: one write per interval, not two).
     public func keep(_ directive: Brain.Directive) {
         let now = ContinuousClock.now
         let sendNow = state.withLock { state -> Bool in
             let interval = state.plan?.heartbeatInterval ?? .milliseconds(400)
-            let recent = state.lastSentAt.map { now - $0 < interval / 2 } ?? false
+            let recent = state.lastSentAt.map { now - $0 < interval * 3 / 4 } ?? false
             switch directive {
             case .sendHeartbeat(let record, let revision, _):
                 var previous = state.heartbeat?.record
