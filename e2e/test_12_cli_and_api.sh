@@ -114,6 +114,13 @@ for metric in vigil_heartbeat_round_trip_seconds 'vigil_script_duration_seconds.
 done
 api -X POST -H 'Content-Type: application/json' -d '{"user":"admin","password":"admin-password-1"}' "https://$(node_ip 1):7410/v1/sessions" > /dev/null
 token=$(json 'd["token"]' < "$WORK/body")
+# The CLI logs in once per command: a waiting migrate (many polls) costs n3 one password check.
+checks() { api -H "Authorization: Bearer $token" "https://$(node_ip 3):7410/metrics" > /dev/null; awk '/^vigil_password_checks_total / {print $2}' "$WORK/body"; }
+before=$(checks)
+ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" migrate iManager --next --host "https://$(node_ip 3):7410" --user admin --insecure > /dev/null \
+  2> "$WORK/err" || fail "remote migrate: $(cat "$WORK/err")"
+after=$(checks)
+[ $(( ${after:-0} - ${before:-0} )) -eq 1 ] || fail "a remote migrate cost $(( ${after:-0} - ${before:-0} )) password checks, not 1"
 kill -9 "$(pid_in_ns 1 vigild)"
 [ "$(api -H "Authorization: Bearer $token" "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "token from n1 refused on n2"
 out=$(ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" status --host "https://$(node_ip 3):7410" --user admin --insecure)
