@@ -198,12 +198,7 @@ extension Brain {
             case .deadlineFenced:
                 // The addresses are gone whatever this brain has seen since: stop the resources too.
                 if !fenced, startedAt != nil, !heldExclusive.isEmpty {
-                    out.append(
-                        .record(
-                            ClusterEvent(
-                                kind: .fence, node: me,
-                                message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); the fence thread removed the addresses")))
-                    fence(now: now, into: &out)
+                    fenceAtDeadline("the fence thread removed the addresses", now: now, into: &out)
                 }
             case .shutdownRequested:
                 shuttingDown = true

@@ -64,11 +64,15 @@ extension Brain.Instance {
     mutating func checkDeadline(now: Moment, into out: inout [Brain.Directive]) {
         guard !fenced, let deadline, now >= deadline else { return }
         if heldExclusive.isEmpty && memberRevision == nil { return }
+        fenceAtDeadline("stopping exclusive resources", now: now, into: &out)
+    }
+
+    /// The self-fence deadline passed (seen by this brain, or by the agent's fence thread): record why, then fence.
+    mutating func fenceAtDeadline(_ what: String, now: Moment, into out: inout [Brain.Directive]) {
         out.append(
             .record(
                 ClusterEvent(
-                    kind: .fence, node: me,
-                    message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); stopping exclusive resources")))
+                    kind: .fence, node: me, message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); \(what)")))
         fence(now: now, into: &out)
     }
 

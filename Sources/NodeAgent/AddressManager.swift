@@ -11,7 +11,7 @@ import SystemPackage
 /// or without a prefix length.
 public struct AddressManager: Sendable {
     public var ipCommand: String
-    private let logger: Logger
+    let logger: Logger
 
     public init(ipCommand: String = "/usr/sbin/ip", logger: Logger) {
         self.ipCommand = ipCommand

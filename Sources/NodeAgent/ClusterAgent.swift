@@ -23,7 +23,6 @@ public final class ClusterAgent: Service, Sendable {
     /// The fence path's own thread and store client (docs/design/0012).
     private let fenceThread: FenceKeeper.Thread
     private let fenceStore: any CoordinationStore
-    private let remover: AddressRemover
     private let layout: KeyLayout
     private let transactions: DirectiveTransactions
     private let logger: Logger
@@ -47,7 +46,6 @@ public final class ClusterAgent: Service, Sendable {
         self.addresses = addresses
         self.fenceThread = fenceThread
         self.fenceStore = fenceStore
-        self.remover = AddressRemover(ipCommand: addresses.ipCommand, logger: logger)
         self.layout = KeyLayout(cluster: configuration.cluster)
         self.transactions = DirectiveTransactions(layout: layout)
         var logger = logger
@@ -153,12 +151,13 @@ public final class ClusterAgent: Service, Sendable {
         let me = configuration.node
         var leaving = false
         let keeper = FenceKeeper(
-            thread: fenceThread, store: fenceStore, transactions: transactions, scripts: scripts, addresses: remover,
+            thread: fenceThread, store: fenceStore, transactions: transactions, scripts: scripts, addresses: addresses,
             watchdog: watchdog, origin: origin, logger: logger, report: { continuation.yield($0) })
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
-            group.addTask { await keeper.run() }
+            // Started on the fence thread itself: not even its first step waits for the thread pool.
+            group.addTask(executorPreference: fenceThread) { await keeper.run() }
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
                 for await event in events {

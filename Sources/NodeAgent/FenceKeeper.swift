@@ -107,7 +107,7 @@ public final class FenceKeeper: Sendable {
     private let store: any CoordinationStore
     private let transactions: DirectiveTransactions
     private let scripts: ScriptRunner?
-    private let addresses: AddressRemover
+    private let addresses: AddressManager
     private let watchdog: WatchdogDevice?
     private let origin: ContinuousClock.Instant
     private let logger: Logger
@@ -125,7 +125,7 @@ public final class FenceKeeper: Sendable {
     ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected`, `.heartbeatFailed` and `.deadlineFenced`.
     public init(
         thread: Thread, store: any CoordinationStore, transactions: DirectiveTransactions, scripts: ScriptRunner?,
-        addresses: AddressRemover, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
+        addresses: AddressManager, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
         report: @escaping @Sendable (Brain.Event) -> Void
     ) {
         self.thread = thread
@@ -356,7 +356,7 @@ public final class FenceKeeper: Sendable {
     /// Kills the resources' scripts and removes their addresses, blocking this thread (a few milliseconds).
     private func removeHeld(_ held: [ResourceName: String], reason: String) {
         for resource in held.keys { scripts?.kill(resource) }
-        let remaining = addresses.removeAll(Array(Set(held.values)))
+        let remaining = addresses.removeAllNow(Array(Set(held.values)))
         if !remaining.isEmpty {
             logger.critical(
                 "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])

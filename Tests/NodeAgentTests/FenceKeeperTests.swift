@@ -49,8 +49,8 @@ struct FenceKeeperTests {
     func batchRemoval() throws {
         let addresses = (1...40).map { (device: "eth0", cidr: "198.18.0.\($0 + 100)/24") } + [("eth1", "198.18.1.5/24")]
         let ip = try fakeIP(in: root, addresses: addresses)
-        let remover = AddressRemover(ipCommand: ip.command, logger: Logger(label: "test"))
-        let left = remover.removeAll((1...40).map { "198.18.0.\($0 + 100)" })
+        let remover = AddressManager(ipCommand: ip.command, logger: Logger(label: "test"))
+        let left = remover.removeAllNow((1...40).map { "198.18.0.\($0 + 100)" })
         #expect(left.isEmpty)
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "eth1 198.18.1.5/24\n")
         let calls = try String(contentsOfFile: ip.state + ".calls", encoding: .utf8).split(separator: "\n")
@@ -80,9 +80,9 @@ struct FenceKeeperTests {
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
             thread: thread, store: store, transactions: DirectiveTransactions(layout: layout), scripts: nil,
-            addresses: AddressRemover(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: origin,
+            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: origin,
             logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
-        let running = Task { await keeper.run() }
+        let running = Task(executorPreference: thread) { await keeper.run() }
         let plan = FenceKeeper.Plan(
             selfFenceAfter: .milliseconds(600), heartbeatInterval: .milliseconds(100), brainGrace: .seconds(60),
             addresses: ["vip": "198.18.0.100"], watchdogPetInterval: nil)
@@ -113,10 +113,12 @@ struct FenceKeeperTests {
         let quietUntil = clock.now + .milliseconds(1800)
         #expect(poll { clock.now >= quietUntil })
         let heartbeats = acknowledgements() - 1
-        let fencedEarly = keeper.isFenced
+        func fences() -> Int { events.withLock { $0.filter { $0 == .deadlineFenced }.count } }
+        let fencedEarly = fences()
         // Cut off from the store: the deadline passes and the address goes, pool still saturated.
         memory.partition("n1")
-        let removed = poll { (try? String(contentsOfFile: ip.state, encoding: .utf8)) == "" }
+        let fenced = poll { fences() > fencedEarly }
+        let removed = (try? String(contentsOfFile: ip.state, encoding: .utf8)) == ""
         stop.value.store(true, ordering: .relaxed)
         for spinner in spinners { _ = await spinner.value }
         keeper.stop()
@@ -124,7 +126,8 @@ struct FenceKeeperTests {
         _ = await running.value
 
         #expect(heartbeats >= 10, "heartbeats acknowledged while the pool was busy: \(heartbeats)")
-        #expect(!fencedEarly)
+        #expect(fencedEarly == 0, "fenced while the store answered")
+        #expect(fenced)
         #expect(removed)
         #expect(keeper.isFenced)
         try? FileManager.default.removeItem(atPath: root)

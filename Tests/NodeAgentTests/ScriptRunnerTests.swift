@@ -78,10 +78,23 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    @Test("a node that let its address go sends no late gratuitous ARP (the next holder's probe would see a duplicate)", .timeLimit(.minutes(1)))
-    func noLateAnnouncement() async throws {
+    /// A runner on the repository's vigilfuncs with fake `ip` and `arping` in `<root>/tools`; returns
+    /// the runner and the script prefix pointing the library at the fakes.
+    func runnerWithFakeTools(ip: String, arping: String) throws -> (runner: ScriptRunner, prefix: String) {
         let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
+        let tools = root + "/tools"
+        for (name, body) in [("ip", ip), ("arping", arping)] {
+            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
+        }
+        let runner = ScriptRunner(
+            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            logger: Logger(label: "test"))
+        return (runner, "VIGIL_IP=\(tools)/ip\nVIGIL_ARPING=\(tools)/arping\n. \"$VIGIL_FUNCS\"\n")
+    }
+
+    @Test("a node that let its address go sends no late gratuitous ARP (the next holder's probe would see a duplicate)", .timeLimit(.minutes(1)))
+    func noLateAnnouncement() async throws {
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
         // A fake `ip` keeping one secondary address in a file, and a fake `arping` logging its calls.
@@ -97,17 +110,8 @@ struct ScriptRunnerTests {
             esac
             exit 0
             """
-        let fakeArping = "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n"
-        for (name, body) in [("ip", fakeIP), ("arping", fakeArping)] {
-            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
-        }
-        let runner = ScriptRunner(
-            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
-            logger: Logger(label: "test"))
-        let script = """
-            VIGIL_IP=\(tools)/ip
-            VIGIL_ARPING=\(tools)/arping
-            . "$VIGIL_FUNCS"
+        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n")
+        let script = prefix + """
             exit_on_error add_secondary_ipaddress 198.18.0.100
             ignore_error del_secondary_ipaddress 198.18.0.100
             sleep 1.5
@@ -124,8 +128,6 @@ struct ScriptRunnerTests {
     /// VIGIL_TAKEOVER_WAIT; without a wait the load refuses at once (exit 3).
     @Test("a duplicate address during a takeover is waited for, up to VIGIL_TAKEOVER_WAIT", .timeLimit(.minutes(1)))
     func takeoverWait() async throws {
-        let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
         let fakeIP = """
@@ -141,19 +143,9 @@ struct ScriptRunnerTests {
             case "$*" in *-D*) echo probe >> \(tools)/probes; [ "$(wc -l < \(tools)/probes)" -le 3 ] && exit 1 ;; esac
             exit 0
             """
-        for (name, body) in [("ip", fakeIP), ("arping", fakeArping)] {
-            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
-        }
-        let runner = ScriptRunner(
-            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
-            logger: Logger(label: "test"))
-        let script = """
-            VIGIL_IP=\(tools)/ip
-            VIGIL_ARPING=\(tools)/arping
-            . "$VIGIL_FUNCS"
-            exit_on_error add_secondary_ipaddress 198.18.0.100
-            exit 0
-            """
+        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: fakeArping)
+        // A generous probe timeout: a fake arping slow to start on a busy machine must not count as "no answer".
+        let script = "VIGIL_DAD_TIMEOUT=30\n" + prefix + "exit_on_error add_secondary_ipaddress 198.18.0.100\nexit 0\n"
         var waiting = job(script)
         waiting.takeoverWait = .seconds(30)
         #expect(await runner.run(waiting) == .success, "\(runner.lastLines("vip", .load))")

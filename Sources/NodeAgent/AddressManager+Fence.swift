@@ -5,22 +5,15 @@ import Logging
 import Glibc
 #endif
 
-/// Removes virtual IPs synchronously on the calling thread — the fence thread — with at most three
-/// `ip` runs whatever their number: one `ip -o addr show`, one `ip -force -batch -` deleting every
-/// one found, and one more `show` to check. No task, no thread pool: it works while they are busy.
-public struct AddressRemover: Sendable {
-    public var ipCommand: String
-    private let logger: Logger
-
-    public init(ipCommand: String = "/usr/sbin/ip", logger: Logger) {
-        self.ipCommand = ipCommand
-        self.logger = logger
-    }
-
-    /// Removes `addresses` (without prefix length) from every interface carrying them.
+/// Removing virtual IPs synchronously on the calling thread — the fence thread — with at most four
+/// `ip` runs whatever their number: `ip -o addr show`, one `ip -force -batch -` deleting every one
+/// found, and a `show` to check (twice if some survived). No task, no thread pool: it works while
+/// they are busy.
+extension AddressManager {
+    /// Removes `addresses` (without prefix length) from every interface carrying them, blocking.
     /// - Returns: the addresses still up afterwards (empty on success).
     @discardableResult
-    public func removeAll(_ addresses: [String]) -> [String] {
+    public func removeAllNow(_ addresses: [String]) -> [String] {
         guard !addresses.isEmpty else { return [] }
         let wanted = Set(addresses)
         for _ in 0..<2 {
