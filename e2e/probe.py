@@ -40,4 +40,8 @@ while not stop and time.monotonic() - start < args.seconds and count < 100000:
     except Exception:
         pass
     time.sleep(max(0.0, args.interval - (time.monotonic() - began)))
+# An outage still going on when the probe stops counts too (from the last answer to the end).
+end = time.monotonic()
+if last_ok is not None and end - last_ok > longest + 0.1:
+    longest, longest_at = end - last_ok, f"{last_node}, still no answer at the end"
 print(f"longest gap: {longest * 1000:.0f} ms (before: {longest_at})", flush=True)

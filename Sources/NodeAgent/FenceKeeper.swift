@@ -101,6 +101,8 @@ public final class FenceKeeper: Sendable {
         var scheduledDeadline: ContinuousClock.Instant?
         var tick: RepeatedTask?
         var stopped = false
+        /// How long after its deadline the last deadline fence ran (scheduling jitter).
+        var lastFenceLateness: Duration?
     }
 
     private let thread: Thread
@@ -240,6 +242,9 @@ public final class FenceKeeper: Sendable {
 
     public var isFenced: Bool { state.withLock { $0.fenced } }
 
+    /// How long after its deadline the last deadline fence ran, if one did.
+    public var lastFenceLateness: Duration? { state.withLock { $0.lastFenceLateness } }
+
     // MARK: On the fence thread
 
     private func moment(_ instant: ContinuousClock.Instant) -> Moment {
@@ -333,22 +338,23 @@ public final class FenceKeeper: Sendable {
 
     private func deadlinePassed() {
         let now = ContinuousClock.now
-        let held = state.withLock { state -> [ResourceName: String]? in
+        let fence = state.withLock { state -> (held: [ResourceName: String], late: Duration)? in
             guard let plan = state.plan, !state.stopped, !state.fenced else { return nil }
             state.deadlineTimer = nil
             let deadline = state.lastAckSentAt + plan.selfFenceAfter
             guard now >= deadline else { return nil }
             state.fenced = true
-            return plan.addresses
+            state.lastFenceLateness = now - deadline
+            return (plan.addresses, now - deadline)
         }
-        guard let held else {
+        guard let (held, late) = fence else {
             armDeadline()
             return
         }
         deadlineFences.increment()
         logger.critical(
             "self-fence deadline passed without an acknowledged heartbeat: removing virtual IPs",
-            metadata: ["vigil.resources": "\(held.keys.map(\.rawValue).sorted())"])
+            metadata: ["vigil.resources": "\(held.keys.map(\.rawValue).sorted())", "vigil.late": "\(late)"])
         removeHeld(held, reason: "self-fence deadline")
         report(.deadlineFenced)
     }
