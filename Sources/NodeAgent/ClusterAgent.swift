@@ -250,7 +250,7 @@ public final class ClusterAgent: Service, Sendable {
             // On the fence thread, which also repeats them if this loop falls behind.
             keeper.keep(directive)
         case .leave, .resignMaster:
-            keeper.forgetMembership()
+            if case .leave = directive { keeper.forgetMembership() } else { keeper.forgetMastership() }
             // The last writes before the agent stops: awaited here, so stopping cannot cancel them.
             guard let transaction = transactions.transaction(for: directive) else { return false }
             do {

@@ -215,6 +215,11 @@ public final class FenceKeeper: Sendable {
         }
     }
 
+    /// The master record is resigned: no more renewals.
+    public func forgetMastership() {
+        state.withLock { $0.renewal = nil }
+    }
+
     /// A heartbeat or join sent at `sentAt` committed (the join's result comes through the agent).
     public func acknowledged(sentAt: ContinuousClock.Instant) {
         let later = state.withLock { state -> Bool in
