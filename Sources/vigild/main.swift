@@ -155,17 +155,23 @@ do {
 }
 fenceThread.shutdown()
 
-/// Many API connections each hold a descriptor: raise the soft limit to the hard one (at least 65536 if allowed).
-let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+/// Many API connections each hold a descriptor: raise the soft limit to 65536 (root may raise the
+/// hard one too), never lower it, and never to "unlimited" (children that close every descriptor up
+/// to the limit would take forever).
 func raiseOpenFileLimit(logger: Logger) {
+    // Computed here: a global of main.swift would not be set yet when this runs.
+    let nofile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     var limit = rlimit()
-    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return }
-    let wanted = max(limit.rlim_max, 65536)
-    var raised = rlimit(rlim_cur: wanted, rlim_max: wanted)
-    if setrlimit(RLIMIT_NOFILE_VALUE, &raised) != 0 {
-        raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
-        _ = setrlimit(RLIMIT_NOFILE_VALUE, &raised)
+    guard getrlimit(nofile, &limit) == 0 else { return }
+    let target: rlim_t = 65536
+    if limit.rlim_cur < target {
+        var raised = rlimit(rlim_cur: target, rlim_max: max(limit.rlim_max, target))
+        if setrlimit(nofile, &raised) != 0 {
+            raised = rlimit(rlim_cur: min(limit.rlim_max, target), rlim_max: limit.rlim_max)
+            _ = setrlimit(nofile, &raised)
+        }
+        _ = getrlimit(nofile, &limit)
     }
-    _ = getrlimit(RLIMIT_NOFILE_VALUE, &limit)
     logger.info("open file limit", metadata: ["vigil.nofile": "\(limit.rlim_cur)"])
 }
+
