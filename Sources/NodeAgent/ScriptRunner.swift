@@ -41,6 +41,9 @@ public final class ScriptRunner: Sendable {
     private let logger: Logger
     /// Process group leaders of running scripts, per resource (for a self-fence kill).
     private let running = Mutex<[ResourceName: pid_t]>([:])
+    /// Process group leaders this runner killed itself: only their SIGKILL is `.killed`; any other
+    /// (the OOM killer, an admin's `kill -9`) is a failure, so the resource does not stay loading.
+    private let killedByVigil = Mutex<Set<pid_t>>([])
     private let slots: Slots
 
     public init(settings: Settings, logger: Logger) {
@@ -159,10 +162,11 @@ public final class ScriptRunner: Sendable {
                     self.running.withLock { $0[resource] = execution.processIdentifier.value }
                 }
                 self.running.withLock { _ = $0.removeValue(forKey: resource) }
+                let ours = self.killedByVigil.withLock { $0.remove(result.processIdentifier.value) != nil }
                 switch result.terminationStatus {
                 case .exited(0): return .success
                 case .exited(let code): return .failure(exitCode: Int32(code))
-                case .signaled(let signal): return signal == SIGKILL ? .killed : .failure(exitCode: 128 + Int32(signal))
+                case .signaled(let signal): return signal == SIGKILL && ours ? .killed : .failure(exitCode: 128 + Int32(signal))
                 }
             }
             group.addTask {
@@ -184,6 +188,7 @@ public final class ScriptRunner: Sendable {
     /// Kills the resource's running script and everything it started (self-fence).
     public func kill(_ resource: ResourceName) {
         guard let leader = running.withLock({ $0[resource] }) else { return }
+        killedByVigil.withLock { _ = $0.insert(leader) }
         Glibc.kill(-leader, SIGKILL)
     }
 

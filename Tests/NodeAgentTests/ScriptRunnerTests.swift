@@ -159,4 +159,18 @@ struct ScriptRunnerTests {
         #expect(try String(contentsOfFile: "\(tools)/probes", encoding: .utf8).split(separator: "\n").count == 1)
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    @Test("a script killed by someone else (OOM, kill -9) is a failure; one the runner killed is .killed", .timeLimit(.minutes(1)))
+    func killedScripts() async throws {
+        let runner = runner()
+        #expect(await runner.run(job("kill -9 $$")) == .failure(exitCode: 137))
+        let running = Task { await runner.run(job("echo started\nsleep 30\nexit 0")) }
+        let start = ContinuousClock.now
+        while !runner.lastLines("vip", .load).contains("started"), ContinuousClock.now - start < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        runner.kill("vip")
+        #expect(await running.value == .killed)
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
