@@ -17,7 +17,8 @@ extension AddressManager {
         guard !addresses.isEmpty else { return [] }
         let wanted = Set(addresses)
         for _ in 0..<2 {
-            let found = carried(wanted)
+            // Not knowing is not "gone": if `ip` cannot list the addresses, all count as still up.
+            guard let found = carried(wanted) else { return Array(wanted).sorted() }
             if found.isEmpty { return [] }
             let batch = found.map { "address del \($0.cidr) dev \($0.device)\n" }.joined()
             let result = Spawn.run(ipCommand, ["-force", "-batch", "-"], input: batch)
@@ -25,15 +26,15 @@ extension AddressManager {
                 logger.error("ip -batch failed removing addresses", metadata: ["vigil.vip": "\(found.map(\.cidr))"])
             }
         }
-        let left = carried(wanted).map(\.address)
-        return Array(Set(left)).sorted()
+        guard let left = carried(wanted) else { return Array(wanted).sorted() }
+        return Array(Set(left.map(\.address))).sorted()
     }
 
-    /// (address, cidr, device) of each wanted address found on this node; all of `wanted` if `ip` cannot be run.
-    func carried(_ wanted: Set<String>) -> [(address: String, cidr: String, device: String)] {
+    /// (address, cidr, device) of each wanted address found on this node; nil if `ip` cannot be run.
+    func carried(_ wanted: Set<String>) -> [(address: String, cidr: String, device: String)]? {
         guard let result = Spawn.run(ipCommand, ["-o", "addr", "show"], input: nil), result.status == 0 else {
             logger.error("cannot list addresses with ip", metadata: ["vigil.command": "\(ipCommand)"])
-            return []
+            return nil
         }
         return Self.parse(result.output).filter { wanted.contains($0.address) }
     }

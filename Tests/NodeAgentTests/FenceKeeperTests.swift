@@ -55,6 +55,9 @@ struct FenceKeeperTests {
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "eth1 198.18.1.5/24\n")
         let calls = try String(contentsOfFile: ip.state + ".calls", encoding: .utf8).split(separator: "\n")
         #expect(calls == ["-o addr show", "-force -batch -", "-o addr show"])
+        // An `ip` that cannot be run removes nothing and must not count as success.
+        let broken = AddressManager(ipCommand: root + "/missing-ip", logger: Logger(label: "test"))
+        #expect(broken.removeAllNow(["198.18.1.5"]) == ["198.18.1.5"])
         try? FileManager.default.removeItem(atPath: root)
     }
 
