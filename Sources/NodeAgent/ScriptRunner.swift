@@ -186,10 +186,13 @@ public final class ScriptRunner: Sendable {
     }
 
     /// Kills the resource's running script and everything it started (self-fence).
-    public func kill(_ resource: ResourceName) {
-        guard let leader = running.withLock({ $0[resource] }) else { return }
+    /// - Returns: whether a running script was found (its PID is known only once it has been spawned).
+    @discardableResult
+    public func kill(_ resource: ResourceName) -> Bool {
+        guard let leader = running.withLock({ $0[resource] }) else { return false }
         killedByVigil.withLock { _ = $0.insert(leader) }
         Glibc.kill(-leader, SIGKILL)
+        return true
     }
 
     /// The last `count` lines the latest run of `action` for `resource` printed.

@@ -164,12 +164,12 @@ struct ScriptRunnerTests {
     func killedScripts() async throws {
         let runner = runner()
         #expect(await runner.run(job("kill -9 $$")) == .failure(exitCode: 137))
-        let running = Task { await runner.run(job("echo started\nsleep 30\nexit 0")) }
+        let running = Task { await runner.run(job("sleep 50\nexit 0", timeout: .seconds(60))) }
+        // The runner knows the PID only once the script is spawned: try until it does.
         let start = ContinuousClock.now
-        while !runner.lastLines("vip", .load).contains("started"), ContinuousClock.now - start < .seconds(30) {
+        while !runner.kill("vip"), ContinuousClock.now - start < .seconds(50) {
             try await Task.sleep(for: .milliseconds(10))
         }
-        runner.kill("vip")
         #expect(await running.value == .killed)
         try? FileManager.default.removeItem(atPath: root)
     }
