@@ -12,7 +12,7 @@ ip netns exec "$CL" timeout 40 bash -c "exec 3<>/dev/tcp/$(node_ip "$other")/741
 [ "$rc" -eq 1 ] || fail "a connection without a TLS handshake was not closed by the agent (read exit $rc; 1 = closed)"
 agent=$(cat "$WORK/n$other/vigild.pid")
 before=$(ls "/proc/$agent/fd" | wc -l)
-ip netns exec "$CL" python3 -c '
+ip netns exec "$CL" timeout 60 python3 -c '
 import socket, sys, time
 held = [socket.create_connection((sys.argv[1], 7410), timeout=5) for _ in range(300)]
 time.sleep(8)' "$(node_ip "$other")" &

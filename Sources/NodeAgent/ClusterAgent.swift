@@ -127,10 +127,8 @@ public final class ClusterAgent: Service, Sendable {
     func runMember(watchdog: WatchdogDevice?) async -> MemberEnd {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
-            let elapsed = ContinuousClock.now - origin
-            let (seconds, attoseconds) = elapsed.components
-            return Moment(
-                milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000,
+            Moment(
+                milliseconds: (ContinuousClock.now - origin).wholeMilliseconds,
                 wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         }
         // Resources whose address is already up here (agent restart): the brain adopts or stops them.
@@ -285,8 +283,7 @@ public final class ClusterAgent: Service, Sendable {
                 metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
                 let lines = scripts.lastLines(job.resource, job.action)
-                let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = (lines, milliseconds) }
+                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds) }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
         case .selfFence(let resources):
@@ -358,4 +355,12 @@ public final class WatchdogDevice: Sendable {
 extension Moment {
     /// The time since the agent's origin this moment stands for.
     var sinceOrigin: Duration { .milliseconds(milliseconds) }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down (the agent's clock readings become ``Moment``s this way).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
 }

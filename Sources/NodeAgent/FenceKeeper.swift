@@ -237,14 +237,6 @@ public final class FenceKeeper: Sendable {
         try? await future.get()
     }
 
-    /// Whether the keeper's deadline is in the future (for status and tests).
-    public var deadlineInFuture: Bool {
-        state.withLock { state in
-            guard let plan = state.plan else { return true }
-            return !state.fenced && ContinuousClock.now < state.lastAckSentAt + plan.selfFenceAfter
-        }
-    }
-
     public var isFenced: Bool { state.withLock { $0.fenced } }
 
     /// How long after its deadline the last deadline fence ran, if one did.
@@ -253,8 +245,7 @@ public final class FenceKeeper: Sendable {
     // MARK: On the fence thread
 
     private func moment(_ instant: ContinuousClock.Instant) -> Moment {
-        let (seconds, attoseconds) = (instant - origin).components
-        return Moment(milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000, wallMilliseconds: 0)
+        Moment(milliseconds: (instant - origin).wholeMilliseconds)
     }
 
     private func send(_ directive: Brain.Directive, sentAt: ContinuousClock.Instant) async {
@@ -372,12 +363,5 @@ public final class FenceKeeper: Sendable {
             logger.critical(
                 "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
         }
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

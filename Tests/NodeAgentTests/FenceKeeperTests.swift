@@ -8,6 +8,14 @@ import NodeAgent
 import Synchronization
 import Testing
 
+/// A new directory under the test run's temp root (`VIGIL_TEST_TMP`, removed by scripts/run-tests).
+func makeTestRoot(_ prefix: String) throws -> String {
+    let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"] ?? NSTemporaryDirectory()
+    let root = base + "/\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    return root
+}
+
 /// A fake `ip` (bash) over a file of `DEV CIDR` lines: `-o addr show` prints them, `-force -batch -`
 /// applies `address del CIDR dev DEV` lines from stdin; every call is appended to `<file>.calls`.
 func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) throws -> (command: String, state: String) {
@@ -40,9 +48,7 @@ struct FenceKeeperTests {
     let root: String
 
     init() throws {
-        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"] ?? NSTemporaryDirectory()
-        root = base + "/vigil-fence-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        root = try makeTestRoot("vigil-fence")
     }
 
     @Test("one ip -batch removes every address, whatever their number")

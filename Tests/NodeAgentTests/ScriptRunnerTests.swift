@@ -10,9 +10,7 @@ struct ScriptRunnerTests {
     let root: String
 
     init() throws {
-        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"] ?? NSTemporaryDirectory()
-        root = base + "/vigil-scripts-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        root = try makeTestRoot("vigil-scripts")
     }
 
     func runner(scriptDirectory: String? = nil) -> ScriptRunner {
