@@ -31,23 +31,36 @@ extension Brain {
         public var node: NodeName
         public var version: String
         public var faults: InjectedFaults
+        /// This agent process (random per start), written into the member key.
+        public var instance: String?
+        /// The instance this node's previous agent wrote in its local record: only its member key
+        /// is adopted (an agent restart); another one belongs to a second agent with this name.
+        public var previousInstance: String?
 
-        public init(node: NodeName, version: String = VigilVersion.current, faults: InjectedFaults = .none) {
+        public init(
+            node: NodeName, version: String = VigilVersion.current, faults: InjectedFaults = .none, instance: String? = nil,
+            previousInstance: String? = nil
+        ) {
             self.node = node
             self.version = version
             self.faults = faults
+            self.instance = instance
+            self.previousInstance = previousInstance
         }
     }
 
     /// Past-tense facts delivered to the brain.
     public enum Event: Hashable, Sendable {
-        /// The agent started; `localResources` are held on this node already (found by the address manager).
-        case started(localResources: Set<ResourceName>)
+        /// The agent started; `localResources` are held on this node already (their address is up),
+        /// each with the definition it was loaded with (the node's local record, else the store's).
+        case started(localResources: [ResourceName: ResourceSpec])
         /// The store changed (or was re-read); the whole decoded view at its revision.
         case viewChanged(ClusterView)
         /// The member key was created (or adopted after an agent restart) at `memberRevision`.
         case joined(memberRevision: Revision, sentAt: Moment)
         case joinFailed
+        /// The member key exists and belongs to another running agent with this node's name.
+        case joinRefused(otherInstance: String)
         /// A heartbeat sent at `sentAt` committed.
         case heartbeatAcknowledged(sentAt: Moment)
         /// The heartbeat's compare failed: this node was evicted.
@@ -62,6 +75,8 @@ extension Brain {
         /// The agent's fence thread reached the self-fence deadline before any acknowledgement and
         /// removed the addresses itself (it may be ahead of this brain when the agent is busy).
         case deadlineFenced
+        /// A fence (the brain's or the fence thread's) could not remove these addresses; it keeps trying.
+        case addressesNotRemoved([String])
         /// SIGTERM: unload local resources, hand them over, leave.
         case shutdownRequested
     }
@@ -89,10 +104,26 @@ extension Brain {
         }
     }
 
+    /// What a self-fence stops: an exclusive resource that may be held here and the address it was
+    /// loaded with (not the one an edit since gave it).
+    public struct FenceTarget: Hashable, Sendable, CustomStringConvertible {
+        public var resource: ResourceName
+        public var address: String?
+
+        public init(_ resource: ResourceName, address: String?) {
+            self.resource = resource
+            self.address = address
+        }
+
+        public var description: String { address.map { "\(resource) (\($0))" } ?? resource.rawValue }
+    }
+
     /// Imperatives for the drivers. Every store write named here is fenced as its comment says.
     public enum Directive: Hashable, Sendable {
-        /// Create the member key (compare: absent), or adopt it if this node's own key still exists.
-        case join(MemberRecord, sentAt: Moment)
+        /// Create the member key (compare: absent), or adopt it if this node's own key still exists:
+        /// written by this instance, by `adopts` (the previous agent on this machine) or by an agent
+        /// that wrote no instance.
+        case join(MemberRecord, sentAt: Moment, adopts: String?)
         /// Rewrite the member key; compare its create revision with `memberRevision`.
         case sendHeartbeat(MemberRecord, memberRevision: Revision, sentAt: Moment)
         /// Mark the master record resigned; compare its value with `record` (the current term).
@@ -115,8 +146,8 @@ extension Brain {
         /// Put this node's status of a resource; compare the assignment's mod revision with `fence`.
         case writeStatus(ResourceName, ResourceStatus, fence: Revision)
         case runScript(ScriptJob)
-        /// Kill the resources' running scripts and remove their addresses now, without the store.
-        case selfFence([ResourceName])
+        /// Kill the resources' running and queued scripts and remove their addresses (as loaded) now, without the store.
+        case selfFence([FenceTarget])
         /// Deliver `.timerFired` at `at` (replaces any earlier request).
         case scheduleTimer(at: Moment)
         /// Append to the cluster event log.

@@ -57,6 +57,10 @@ extension Brain {
         public var rejectedAtRevision: Revision?
         /// Ask the master to place it elsewhere (monitor action migrate, shutdown).
         public var moveAway: MoveAwayReason?
+        /// A forced stop's unload failed while the assignment had this generation: the resource is
+        /// Comatose here and may still be active (a mount), so the watchdog is no longer petted. A
+        /// new assignment generation (an admin's offline or online) retries the stop.
+        public var stopFailedAtGeneration: UInt64?
 
         init(generation: UInt64, phase: Phase, incarnation: Int = 0) {
             self.generation = generation
@@ -94,6 +98,8 @@ extension Brain {
         // Membership of this node.
         public internal(set) var memberRevision: Revision?
         var joinIssuedAt: Moment?
+        /// The other instance whose member key refused this node's join (reported once).
+        var refusedBy: String?
         var heartbeatCounter: UInt64 = 0
         var lastHeartbeatSentAt: Moment?
         /// Send time of the newest acknowledged heartbeat (or join).
@@ -169,8 +175,10 @@ extension Brain {
             switch event {
             case .started(let resources):
                 startedAt = now
-                for resource in resources {
-                    local[resource] = LocalResource(generation: 0, phase: .running)
+                for (name, spec) in resources {
+                    var resource = LocalResource(generation: 0, phase: .running)
+                    resource.spec = spec
+                    local[name] = resource
                 }
             case .viewChanged(let newView):
                 observe(newView, now: now, into: &out)
@@ -181,6 +189,16 @@ extension Brain {
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "joined the cluster")))
             case .joinFailed:
                 break  // retried two heartbeats after it was issued
+            case .joinRefused(let other):
+                // Retried like a failed join: the key goes once the master evicts a dead agent.
+                if refusedBy != other {
+                    refusedBy = other
+                    out.append(
+                        .record(
+                            ClusterEvent(
+                                kind: .membership, node: me,
+                                message: "another running agent uses the node name \(me) (instance \(other)): not joining until its member key is gone")))
+                }
             case .heartbeatAcknowledged(let sentAt):
                 if memberRevision != nil { acknowledge(sentAt: sentAt, now: now, into: &out) }
             case .heartbeatRejected:
@@ -200,6 +218,12 @@ extension Brain {
                 if !fenced, startedAt != nil, !heldExclusive.isEmpty {
                     fenceAtDeadline("the fence thread removed the addresses", now: now, into: &out)
                 }
+            case .addressesNotRemoved(let addresses):
+                out.append(
+                    .record(
+                        ClusterEvent(
+                            kind: .fence, node: me,
+                            message: "could not remove \(addresses.joined(separator: ", ")) while fencing: it may still answer here; retrying")))
             case .shutdownRequested:
                 shuttingDown = true
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over")))

@@ -144,10 +144,14 @@ extension Brain.Instance {
                 return
             }
             if case .unloading = current.phase, current.scriptInFlight == .unload { return }
+            // A failed forced stop is retried only once the master decided again (a new generation).
+            let assigned = view.assignments[name]?.value.generation
+            if let failedAt = current.stopFailedAtGeneration, failedAt == assigned { return }
+            current.stopFailedAtGeneration = nil
             let exclusive = (current.spec ?? view.resources[name])?.mode != .everywhere
             if exclusive {
                 out.append(.record(ClusterEvent(kind: .fence, node: me, resource: name, message: "not assigned here: forced stop")))
-                out.append(.selfFence([name]))
+                out.append(.selfFence([fenceTarget(name)]))
             } else if current.scriptInFlight != nil {
                 return
             }
@@ -270,7 +274,24 @@ extension Brain.Instance {
         case (.unload, .unloading(let purpose)):
             switch purpose {
             case .forced:
-                resource.phase = .fenced
+                if outcome.succeeded {
+                    resource.phase = .fenced
+                } else {
+                    // §4.9: it may still be active here (a mount): Comatose, the address removed
+                    // again, loudly; a watchdog is no longer petted, so it resets the node.
+                    resource.phase = .comatose
+                    resource.stopFailedAtGeneration = view?.assignments[name]?.value.generation ?? resource.generation
+                    out.append(.selfFence([fenceTarget(name)]))
+                    let consequence =
+                        timing.watchdogTimeout != nil
+                        ? "the watchdog is no longer petted: this node will be reset"
+                        : "it may still be active here: stop it by hand, then take it offline"
+                    out.append(
+                        .record(
+                            ClusterEvent(
+                                kind: .fence, node: me, resource: name,
+                                message: "forced stop failed (unload \(outcome)): Comatose; \(consequence)")))
+                }
             case .release, .moveAway:
                 resource.phase = outcome.succeeded ? .released : .comatose
             case .restart:

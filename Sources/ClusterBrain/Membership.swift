@@ -4,9 +4,21 @@ extension Brain.Instance {
     /// Resources that may be active here and are exclusive (stopped by a self-fence).
     public var heldExclusive: [ResourceName] {
         local.filter { name, resource in
-            resource.phase.mayHold && view?.resources[name]?.mode != .everywhere
+            resource.phase.mayHold && (resource.spec ?? view?.resources[name])?.mode != .everywhere
         }.keys.sorted()
     }
+
+    /// What a self-fence now would stop: the held exclusive resources with their addresses as loaded.
+    public var fenceTargets: [Brain.FenceTarget] {
+        heldExclusive.map { fenceTarget($0) }
+    }
+
+    func fenceTarget(_ name: ResourceName) -> Brain.FenceTarget {
+        Brain.FenceTarget(name, address: (local[name]?.spec ?? view?.resources[name])?.virtualAddress)
+    }
+
+    /// A resource whose forced stop failed may still be active here: only a reset makes the node safe.
+    public var stopFailed: Bool { local.values.contains { $0.stopFailedAtGeneration != nil } }
 
     /// A heartbeat (or the join) sent at `sentAt` committed: membership held at least until then.
     mutating func acknowledge(sentAt: Moment, now: Moment, into out: inout [Brain.Directive]) {
@@ -25,7 +37,7 @@ extension Brain.Instance {
     /// Pets the watchdog every third of its timeout, only while this node may hold exclusive
     /// resources safely: its deadline is in the future, or it holds none.
     mutating func petWatchdogIfAllowed(now: Moment, into out: inout [Brain.Directive]) {
-        guard let timeout = timing.watchdogTimeout, !shutdownDone else { return }
+        guard let timeout = timing.watchdogTimeout, !shutdownDone, !stopFailed else { return }
         let safe = (!fenced && lastAckSentAt != nil && deadline.map { now < $0 } == true) || heldExclusive.isEmpty
         guard safe, lastPetAt.map({ now - $0 >= Span(milliseconds: timeout.milliseconds / 3) }) ?? true else { return }
         lastPetAt = now
@@ -45,12 +57,13 @@ extension Brain.Instance {
         fenced = true
         let held = heldExclusive
         guard !held.isEmpty else { return }
-        out.append(.selfFence(held))
+        out.append(.selfFence(fenceTargets))
         for name in held {
             guard var resource = local[name] else { continue }
             resource.scriptInFlight = nil
             resource.nextMonitorAt = nil
-            if let spec = view?.resources[name] {
+            // The unload of the definition it was loaded with, not of a later edit.
+            if let spec = resource.spec ?? view?.resources[name] {
                 resource.phase = .unloading(.forced)
                 resource.scriptInFlight = .unload
                 out.append(.runScript(job(name, spec, .unload, generation: resource.generation)))
@@ -97,8 +110,10 @@ extension Brain.Instance {
                 let advertised = advertiseTolerance(now: now)
                 out.append(
                     .join(
-                        MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised),
-                        sentAt: now))
+                        MemberRecord(
+                            node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
+                            instance: configuration.instance),
+                        sentAt: now, adopts: configuration.previousInstance))
             }
             return
         }
@@ -108,7 +123,9 @@ extension Brain.Instance {
             let advertised = advertiseTolerance(now: now)
             out.append(
                 .sendHeartbeat(
-                    MemberRecord(node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised),
+                    MemberRecord(
+                        node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
+                        instance: configuration.instance),
                     memberRevision: revision, sentAt: now))
             if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
         }

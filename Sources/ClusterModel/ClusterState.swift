@@ -237,12 +237,16 @@ public struct MemberRecord: Hashable, Sendable, Codable {
     /// self-fence deadline uses (a raised tolerance is applied only once a heartbeat carrying it
     /// committed; see docs/design/0011-live-tolerance.md).
     public var tolerance: Span?
+    /// The agent process that owns this key (random per start): a second agent with the same node
+    /// name (a cloned machine) finds another instance here and is refused.
+    public var instance: String?
 
-    public init(node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil) {
+    public init(node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil, instance: String? = nil) {
         self.node = node
         self.heartbeat = heartbeat
         self.version = version
         self.tolerance = tolerance
+        self.instance = instance
     }
 }
 

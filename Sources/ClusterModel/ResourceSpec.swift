@@ -165,6 +165,15 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
         self.exclusionGroups = exclusionGroups
     }
 
+    /// The virtual IP this resource moves (its `RESOURCE_IP`, without a prefix length), if any:
+    /// what a self-fence removes.
+    public var virtualAddress: String? {
+        guard let value = variables["RESOURCE_IP"], let address = value.split(separator: "/").first, !address.isEmpty else {
+            return nil
+        }
+        return String(address)
+    }
+
     public func validate() throws(ValidationError) {
         guard schema == 1 else {
             throw ValidationError(.unsupportedSchema, field: "schema", value: "\(schema)", reason: "this Vigil reads schema 1")

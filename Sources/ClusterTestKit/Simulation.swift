@@ -74,6 +74,8 @@ public struct SimNode: Sendable {
     var scriptFaults: [ResourceName: [ScriptAction: Simulation.ScriptFault]] = [:]
     var timerToken = 0
     var scriptToken = 0
+    /// The instance the node's last agent wrote in its local record.
+    var lastInstance: String?
     var watchdogToken = 0
     /// This node's monotonic clock origin: moments of different nodes are not comparable.
     let clockOffset: Int64
@@ -311,7 +313,11 @@ public final class Simulation {
         guard var node = nodes[name], node.machineUp, node.agent == 0 else { return }
         sequence += 1
         node.agent = Int(sequence)
-        node.brain = Brain.Instance(configuration: Brain.Configuration(node: name, faults: settings.faults))
+        // The local record: the previous agent's instance, and the definitions of what is held.
+        node.brain = Brain.Instance(
+            configuration: Brain.Configuration(
+                node: name, faults: settings.faults, instance: "\(node.agent)", previousInstance: node.lastInstance))
+        node.lastInstance = "\(node.agent)"
         node.view = ClusterView()
         node.lastSeenRevision = 0
         node.watchScheduled = false
@@ -319,7 +325,8 @@ public final class Simulation {
         node.paused = false
         nodes[name] = node
         note("\(name): agent started")
-        feed(name, .started(localResources: node.held))
+        let specs = Dictionary(settings.resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        feed(name, .started(localResources: specs.filter { node.held.contains($0.key) }))
         scheduleWatch(name)
     }
 
@@ -339,10 +346,10 @@ public final class Simulation {
             schedule(after(settings.storeLatency), .commit(name, agent: node.agent, directive))
         case .runScript(let job):
             startScript(name, job)
-        case .selfFence(let resources):
-            for resource in resources {
-                nodes[name]!.held.remove(resource)
-                nodes[name]!.scripts[resource] = nil
+        case .selfFence(let targets):
+            for target in targets {
+                nodes[name]!.held.remove(target.resource)
+                nodes[name]!.scripts[target.resource] = nil
             }
         case .scheduleTimer(let at):
             nodes[name]!.timerToken += 1
@@ -420,13 +427,13 @@ public final class Simulation {
             if let event { schedule(now + settings.storeTimeout, .deliver(name, agent: agent, event)) }
             return
         }
-        if case .join(let record, let sentAt) = directive, let txn = transactions.transaction(for: directive) {
+        if case .join(let record, _, _) = directive, let txn = transactions.transaction(for: directive) {
             let first = try? kv.apply(txn)
             var adoption: TransactionResult?
-            if case .adopt(let existing) = transactions.joinOutcome(first) {
+            if case .adopt(let existing) = transactions.joinOutcome(first, of: directive) {
                 adoption = try? kv.apply(transactions.adoption(of: existing, record: record))
             }
-            event = transactions.joinEvent(first: first, adoption: adoption, sentAt: sentAt)
+            event = transactions.joinEvent(directive, first: first, adoption: adoption)
         } else if let txn = transactions.transaction(for: directive) {
             let result = try? kv.apply(txn)
             if case .writeStatus(let resource, let status, _) = directive, result?.succeeded == true, status.state == .loading {

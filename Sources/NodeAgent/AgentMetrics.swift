@@ -6,6 +6,7 @@ import Metrics
 struct AgentMetrics: Sendable {
     let failovers = Counter(label: "vigil_failovers_total")
     let selfFences = Counter(label: "vigil_self_fences_total")
+    let heldRecordFailures = Counter(label: "vigil_held_record_failures_total")
     let isMaster = Gauge(label: "vigil_is_master")
     let epoch = Gauge(label: "vigil_epoch")
     let members = Gauge(label: "vigil_members")

@@ -30,6 +30,15 @@ public final class ClusterAgent: Service, Sendable {
     /// Output tails of finished scripts, attached to the brain's record of that result.
     private let tails = Tails()
     private let metrics = AgentMetrics()
+    /// This node's local record of what it may hold (docs/design/0013).
+    private let heldFile: HeldRecordFile
+    /// This agent process, written into the member key and the local record.
+    private let instance = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+
+    /// Why the agent cannot run (it stops with this error; systemd restarts it).
+    public struct StartFailure: Error, CustomStringConvertible {
+        public var description: String
+    }
 
     final class Tails: Sendable {
         /// Last output lines and run time (milliseconds) by `<resource>.<action>`.
@@ -52,6 +61,7 @@ public final class ClusterAgent: Service, Sendable {
         logger[metadataKey: "vigil.node"] = "\(configuration.node)"
         self.logger = logger
         self.events = EventLog(store: store, layout: layout, node: configuration.node, logger: logger)
+        self.heldFile = HeldRecordFile(stateDirectory: configuration.stateDirectory)
     }
 
     /// Writes the cluster settings and node definitions if the cluster is new (compare: absent).
@@ -75,6 +85,14 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     public func run() async throws {
+        // What the previous agent on this machine may have left active, before anything else.
+        let previous: HeldRecord?
+        do {
+            previous = try heldFile.read()
+        } catch {
+            throw StartFailure(description: "\(error)")
+        }
+        try writeHeld(HeldRecord(instance: instance, resources: previous?.resources ?? []))
         await bootstrap()
         // Opened once for the agent's life: a real watchdog device can be open only once at a time.
         let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
@@ -88,7 +106,7 @@ public final class ClusterAgent: Service, Sendable {
                 guard await waitForJoin(watchdog: watchdog) else { return }
                 await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
             }
-            guard await runMember(watchdog: watchdog) == .left else { return }
+            guard try await runMember(watchdog: watchdog, previous: previous) == .left else { return }
         }
     }
 
@@ -123,8 +141,43 @@ public final class ClusterAgent: Service, Sendable {
         return false
     }
 
+    /// Writes the local record; a failure stops nothing (the store still fences) but is loud.
+    private func writeHeld(_ record: HeldRecord) throws(StartFailure) {
+        do {
+            try heldFile.write(record)
+        } catch {
+            metrics.heldRecordFailures.increment()
+            logger.critical("cannot write the local record of held resources", metadata: ["vigil.error": "\(error)"])
+            throw StartFailure(description: "\(error)")
+        }
+    }
+
+    /// Resources whose address is up here now, with the definitions they were loaded with (the
+    /// local record's, else the store's). `ip` is asked up to 20 times: if it cannot tell, the
+    /// agent does not start (it would not know what to fence).
+    func presentAtStart(previous: HeldRecord?) async throws -> [ResourceName: ResourceSpec] {
+        var specs: [ResourceName: ResourceSpec] = [:]
+        let stored = try? await store.range(prefix: layout.prefix + "resources/")
+        for entry in stored?.keyValues ?? [] {
+            if let spec = try? ModelCodec.decode(ResourceSpec.self, from: entry.value) { specs[spec.name] = spec }
+        }
+        for spec in previous?.resources ?? [] { specs[spec.name] = spec }
+        for attempt in 1...20 {
+            if let present = await addresses.present(Array(specs.values)) {
+                if stored == nil, !present.isEmpty {
+                    logger.warning(
+                        "store not reachable at start: the local record names what to fence",
+                        metadata: ["vigil.resources": "\(present.sorted())"])
+                }
+                return specs.filter { present.contains($0.key) }
+            }
+            if attempt < 20 { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+        throw StartFailure(description: "cannot list this node's addresses with \(addresses.ipCommand): cannot tell which virtual IPs are up")
+    }
+
     /// One membership: join, run the brain until stopped or told to leave.
-    func runMember(watchdog: WatchdogDevice?) async -> MemberEnd {
+    func runMember(watchdog: WatchdogDevice?, previous: HeldRecord?) async throws -> MemberEnd {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
             Moment(
@@ -132,17 +185,17 @@ public final class ClusterAgent: Service, Sendable {
                 wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         }
         // Resources whose address is already up here (agent restart): the brain adopts or stops them.
-        let specs = (try? await store.range(prefix: layout.prefix + "resources/"))?.keyValues.compactMap {
-            try? ModelCodec.decode(ResourceSpec.self, from: $0.value)
-        } ?? []
-        let present = await addresses.present(specs)
+        let present = try await presentAtStart(previous: previous)
         if !present.isEmpty {
-            logger.info("addresses already up at start", metadata: ["vigil.resources": "\(present.sorted())"])
+            logger.info("addresses already up at start", metadata: ["vigil.resources": "\(present.keys.sorted())"])
         }
 
         let (events, continuation) = AsyncStream<Brain.Event>.makeStream()
-        var brain = Brain.Instance(configuration: Brain.Configuration(node: configuration.node))
+        var brain = Brain.Instance(
+            configuration: Brain.Configuration(
+                node: configuration.node, instance: instance, previousInstance: previous?.instance))
         continuation.yield(.started(localResources: present))
+        var lastHeld = HeldRecord(instance: instance, resources: previous?.resources ?? [])
         // Members heartbeat every interval, so a healthy watch is never silent for three of them.
         let watcher = StoreWatcher(
             store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
@@ -165,8 +218,11 @@ public final class ClusterAgent: Service, Sendable {
                         continuation.yield(.shutdownRequested)
                     }
                     let directives = brain.handle(event, now: now())
-                    // The fence thread learns what is held before any script can add an address.
+                    // The fence thread and the local record learn what is held before any script
+                    // can add an address.
                     keeper.update(Self.fencePlan(brain), isMaster: brain.isMaster)
+                    let held = Self.heldRecord(brain, instance: instance)
+                    if held != lastHeld, (try? writeHeld(held)) != nil { lastHeld = held }
                     var finished = false
                     for directive in directives {
                         finished = await execute(
@@ -194,16 +250,17 @@ public final class ClusterAgent: Service, Sendable {
     /// exclusive resources that may be held here, as they were loaded.
     static func fencePlan(_ brain: Brain.Instance) -> FenceKeeper.Plan {
         let timing = brain.timingSettings
-        var held: [ResourceName: String] = [:]
-        for name in brain.heldExclusive {
-            if let spec = brain.local[name]?.spec ?? brain.view?.resources[name], let address = AddressManager.address(of: spec) {
-                held[name] = address
-            }
-        }
         return FenceKeeper.Plan(
             selfFenceAfter: brain.selfFenceSpan.duration, heartbeatInterval: timing.heartbeat.duration,
-            brainGrace: max(timing.tolerance.duration * 4, .seconds(5)), addresses: held,
-            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 })
+            brainGrace: max(timing.tolerance.duration * 4, .seconds(5)), targets: brain.fenceTargets,
+            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 }, mayPetWatchdog: !brain.stopFailed)
+    }
+
+    /// The local record for what `brain` may hold: its exclusive resources as loaded.
+    static func heldRecord(_ brain: Brain.Instance, instance: String) -> HeldRecord {
+        HeldRecord(
+            instance: instance,
+            resources: brain.heldExclusive.compactMap { brain.local[$0]?.spec ?? brain.view?.resources[$0] })
     }
 
     /// Level-triggered address check, between two events (so the brain cannot change meanwhile):
@@ -213,12 +270,12 @@ public final class ClusterAgent: Service, Sendable {
         guard let view = brain.view else { return }
         let notHeld = view.resources.values.filter { !(brain.local[$0.name]?.phase.mayHold ?? false) }
         guard !notHeld.isEmpty else { return }
-        for name in await addresses.present(notHeld).sorted() {
-            guard let spec = view.resources[name], let address = AddressManager.address(of: spec) else { continue }
+        for name in await addresses.present(notHeld)?.sorted() ?? [] {
+            guard let spec = view.resources[name], let address = spec.virtualAddress else { continue }
             logger.warning(
                 "address of a resource this node does not hold: removing it",
                 metadata: ["vigil.resource": "\(spec.name)", "vigil.vip": "\(address)"])
-            await addresses.remove(address)
+            _ = await addresses.remove([address])
         }
     }
 
@@ -229,7 +286,7 @@ public final class ClusterAgent: Service, Sendable {
         keeper: FenceKeeper
     ) async -> Bool {
         switch directive {
-        case .join(let record, let sentAt):
+        case .join(let record, let sentAt, _):
             guard let first = transactions.transaction(for: directive) else { return false }
             keeper.forgetMembership()
             let store = self.store
@@ -237,10 +294,17 @@ public final class ClusterAgent: Service, Sendable {
             group.addTask {
                 let result = try? await store.transaction(first)
                 var adoption: TransactionResult?
-                if case .adopt(let existing) = transactions.joinOutcome(result) {
+                switch transactions.joinOutcome(result, of: directive) {
+                case .adopt(let existing):
                     adoption = try? await store.transaction(transactions.adoption(of: existing, record: record))
+                case .inUse(let other):
+                    self.logger.error(
+                        "another running agent uses this node name: not joining until its member key is gone",
+                        metadata: ["vigil.instance": "\(other)"])
+                case .joined, .failed:
+                    break
                 }
-                let event = transactions.joinEvent(first: result, adoption: adoption, sentAt: sentAt)
+                let event = transactions.joinEvent(directive, first: result, adoption: adoption)
                 if case .joined = event { keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin) }
                 continuation.yield(event)
             }
@@ -276,9 +340,11 @@ public final class ClusterAgent: Service, Sendable {
             let scripts = self.scripts
             let tails = self.tails
             let metrics = self.metrics
+            // Taken now: a fence between here and the script's turn for a slot cancels it.
+            let ticket = scripts.ticket(for: job.resource)
             group.addTask {
                 let start = ContinuousClock.now
-                let outcome = await scripts.run(job)
+                let outcome = await scripts.run(job, ticket: ticket)
                 let elapsed = ContinuousClock.now - start
                 metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
@@ -286,15 +352,11 @@ public final class ClusterAgent: Service, Sendable {
                 tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds) }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
-        case .selfFence(let resources):
-            logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(resources)"])
+        case .selfFence(let targets):
+            logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(targets.map(\.description))"])
             metrics.selfFences.increment()
-            var held: [ResourceName: String] = [:]
-            for resource in resources {
-                held[resource] = (brain.local[resource]?.spec ?? brain.view?.resources[resource]).flatMap(AddressManager.address(of:))
-            }
             // Scripts killed and addresses removed on the fence thread, in one batch.
-            await keeper.fenceNow(held)
+            await keeper.fenceNow(targets)
         case .scheduleTimer(let at):
             group.addTask {
                 try? await Task.sleep(until: origin + .milliseconds(at.milliseconds), clock: .continuous)

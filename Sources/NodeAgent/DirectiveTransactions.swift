@@ -13,7 +13,7 @@ public struct DirectiveTransactions: Sendable {
     /// The transaction for `directive`, or nil if it does not write to the store.
     public func transaction(for directive: Brain.Directive) -> Transaction? {
         switch directive {
-        case .join(let record, _):
+        case .join(let record, _, _):
             let key = layout.member(record.node)
             return Transaction(
                 compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(record))],
@@ -104,26 +104,36 @@ public enum JoinOutcome: Hashable, Sendable {
     case joined(Revision)
     /// The key exists (this node's own, from before an agent restart): adopt it with ``DirectiveTransactions/adoption(of:record:)``.
     case adopt(KeyValue)
+    /// The key exists and belongs to another running agent with the same node name.
+    case inUse(instance: String)
     case failed
 }
 
 extension DirectiveTransactions {
-    /// Classifies the result of a join transaction.
-    public func joinOutcome(_ result: TransactionResult?) -> JoinOutcome {
-        guard let result else { return .failed }
+    /// Classifies the result of the join transaction of `directive`: a key found is adopted only if
+    /// this instance, the one the join `adopts`, or an agent without an instance wrote it.
+    public func joinOutcome(_ result: TransactionResult?, of directive: Brain.Directive) -> JoinOutcome {
+        guard let result, case .join(let record, _, let adopts) = directive else { return .failed }
         if result.succeeded { return .joined(result.revision) }
-        if let existing = result.gets.first ?? nil { return .adopt(existing) }
-        return .failed
+        guard let existing = result.gets.first ?? nil else { return .failed }
+        let owner = (try? ModelCodec.decode(MemberRecord.self, from: existing.value))?.instance
+        guard let owner, owner != record.instance, owner != adopts else { return .adopt(existing) }
+        return .inUse(instance: owner)
     }
 
-    /// The brain's event for a join: the create's result, and the adoption's if one was needed.
-    public func joinEvent(first: TransactionResult?, adoption: TransactionResult?, sentAt: Moment) -> Brain.Event {
-        switch joinOutcome(first) {
+    /// The brain's event for `directive` (a join): the create's result, and the adoption's if one was needed.
+    public func joinEvent(
+        _ directive: Brain.Directive, first: TransactionResult?, adoption: TransactionResult?
+    ) -> Brain.Event {
+        guard case .join(_, let sentAt, _) = directive else { return .joinFailed }
+        switch joinOutcome(first, of: directive) {
         case .joined(let revision):
             return .joined(memberRevision: revision, sentAt: sentAt)
         case .adopt(let existing):
             guard let adoption, adoption.succeeded else { return .joinFailed }
             return .joined(memberRevision: existing.createRevision, sentAt: sentAt)
+        case .inUse(let other):
+            return .joinRefused(otherInstance: other)
         case .failed:
             return .joinFailed
         }

@@ -35,20 +35,23 @@ public final class FenceKeeper: Sendable {
         public var heartbeatInterval: Duration
         /// Repeat heartbeats only while the brain spoke within this (a wedged agent must not stay a member).
         public var brainGrace: Duration
-        /// The addresses of the exclusive resources that may be held here, as loaded.
-        public var addresses: [ResourceName: String]
+        /// The exclusive resources that may be held here, with their addresses as loaded.
+        public var targets: [Brain.FenceTarget]
         /// Pet the watchdog at least this often (a third of its timeout), if there is one.
         public var watchdogPetInterval: Duration?
+        /// False once a forced stop failed (the brain's word): only a reset makes the node safe.
+        public var mayPetWatchdog: Bool
 
         public init(
             selfFenceAfter: Duration, heartbeatInterval: Duration, brainGrace: Duration,
-            addresses: [ResourceName: String], watchdogPetInterval: Duration?
+            targets: [Brain.FenceTarget], watchdogPetInterval: Duration?, mayPetWatchdog: Bool = true
         ) {
             self.selfFenceAfter = selfFenceAfter
             self.heartbeatInterval = heartbeatInterval
             self.brainGrace = brainGrace
-            self.addresses = addresses
+            self.targets = targets
             self.watchdogPetInterval = watchdogPetInterval
+            self.mayPetWatchdog = mayPetWatchdog
         }
     }
 
@@ -113,8 +116,10 @@ public final class FenceKeeper: Sendable {
     private let watchdog: WatchdogDevice?
     private let origin: ContinuousClock.Instant
     private let logger: Logger
-    /// Fences the keeper itself carried out at its deadline, and heartbeat round trips.
+    /// Fences the keeper itself carried out at its deadline, addresses a fence could not remove,
+    /// and heartbeat round trips.
     private let deadlineFences = Counter(label: "vigil_fence_deadline_total")
+    private let removalFailures = Counter(label: "vigil_address_removal_failures_total")
     private let heartbeatRoundTrip = Timer(label: "vigil_heartbeat_round_trip_seconds", preferredDisplayUnit: .seconds)
     private let state: Mutex<State>
     /// Where acknowledgements and rejections go (the brain's event stream).
@@ -124,7 +129,8 @@ public final class FenceKeeper: Sendable {
     /// - Parameters:
     ///   - store: a store whose client runs on `thread`'s loop (or needs no thread at all).
     ///   - origin: the agent's zero for ``Moment``s (acknowledgements are reported in its scale).
-    ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected`, `.heartbeatFailed` and `.deadlineFenced`.
+    ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected`, `.heartbeatFailed`, `.deadlineFenced`
+    ///     and `.addressesNotRemoved`.
     public init(
         thread: Thread, store: any CoordinationStore, transactions: DirectiveTransactions, scripts: ScriptRunner?,
         addresses: AddressManager, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
@@ -231,9 +237,9 @@ public final class FenceKeeper: Sendable {
         if later { thread.loop.execute { self.armDeadline() } }
     }
 
-    /// Runs the self-fence now, on the fence thread: kills the scripts and removes the addresses of `resources`.
-    public func fenceNow(_ resources: [ResourceName: String]) async {
-        let future = thread.loop.submit { self.removeHeld(resources, reason: "the brain's self-fence") }
+    /// Runs the self-fence now, on the fence thread: kills the scripts and removes the addresses of `targets`.
+    public func fenceNow(_ targets: [Brain.FenceTarget]) async {
+        let future = thread.loop.submit { self.removeHeld(targets, reason: "the brain's self-fence") }
         try? await future.get()
     }
 
@@ -304,9 +310,9 @@ public final class FenceKeeper: Sendable {
                 if let renewal = state.renewal { due.append(.renewMaster(renewal)) }
                 if !due.isEmpty { state.lastSentAt = now }
             }
-            let safe = (!state.fenced && brainAlive && now < state.lastAckSentAt + plan.selfFenceAfter) || plan.addresses.isEmpty
+            let safe = (!state.fenced && brainAlive && now < state.lastAckSentAt + plan.selfFenceAfter) || plan.targets.isEmpty
             var pet = false
-            if let every = plan.watchdogPetInterval, safe, state.lastPetAt.map({ now - $0 >= every }) ?? true {
+            if let every = plan.watchdogPetInterval, safe, plan.mayPetWatchdog, state.lastPetAt.map({ now - $0 >= every }) ?? true {
                 state.lastPetAt = now
                 pet = true
             }
@@ -334,14 +340,14 @@ public final class FenceKeeper: Sendable {
 
     private func deadlinePassed() {
         let now = ContinuousClock.now
-        let fence = state.withLock { state -> (held: [ResourceName: String], late: Duration)? in
+        let fence = state.withLock { state -> (held: [Brain.FenceTarget], late: Duration)? in
             guard let plan = state.plan, !state.stopped, !state.fenced else { return nil }
             state.deadlineTimer = nil
             let deadline = state.lastAckSentAt + plan.selfFenceAfter
             guard now >= deadline else { return nil }
             state.fenced = true
             state.lastFenceLateness = now - deadline
-            return (plan.addresses, now - deadline)
+            return (plan.targets, now - deadline)
         }
         guard let (held, late) = fence else {
             armDeadline()
@@ -350,18 +356,55 @@ public final class FenceKeeper: Sendable {
         deadlineFences.increment()
         logger.critical(
             "self-fence deadline passed without an acknowledged heartbeat: removing virtual IPs",
-            metadata: ["vigil.resources": "\(held.keys.map(\.rawValue).sorted())", "vigil.late": "\(late)"])
+            metadata: ["vigil.resources": "\(held.map(\.description))", "vigil.late": "\(late)"])
         removeHeld(held, reason: "self-fence deadline")
         report(.deadlineFenced)
     }
 
-    /// Kills the resources' scripts and removes their addresses, blocking this thread (a few milliseconds).
-    private func removeHeld(_ held: [ResourceName: String], reason: String) {
-        for resource in held.keys { scripts?.kill(resource) }
-        let remaining = addresses.removeAllNow(Array(Set(held.values)))
-        if !remaining.isEmpty {
-            logger.critical(
-                "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
+    /// Kills the resources' scripts (queued ones never start) and removes their addresses,
+    /// blocking this thread: a few milliseconds, plus up to ``scriptDeathLimit`` while killed
+    /// scripts die. A script killed in the middle of adding its address may have added it after
+    /// the first removal, so the addresses are removed again once the scripts are gone.
+    private func removeHeld(_ held: [Brain.FenceTarget], reason: String) {
+        let groups = held.compactMap { scripts?.kill($0.resource) }
+        let wanted = Array(Set(held.compactMap(\.address))).sorted()
+        var remaining = addresses.removeAllNow(wanted)
+        if !groups.isEmpty {
+            let survivors = ScriptRunner.waitForGroups(groups, limit: Self.scriptDeathLimit)
+            if !survivors.isEmpty {
+                logger.critical("killed scripts still running after the fence", metadata: ["vigil.groups": "\(survivors)"])
+            }
+            remaining = addresses.removeAllNow(wanted)
+        }
+        guard !remaining.isEmpty else { return }
+        reportRemovalFailure(remaining, reason: reason)
+        retryRemoval(remaining, attempt: 1)
+    }
+
+    /// How long a fence waits for killed scripts' process groups to die (SIGKILL: normally microseconds).
+    static let scriptDeathLimit = Duration.seconds(2)
+    /// How often and how many times addresses a fence could not remove are tried again.
+    static let removalRetryInterval = Duration.milliseconds(500)
+    static let removalRetries = 20
+
+    private func reportRemovalFailure(_ remaining: [String], reason: String) {
+        removalFailures.increment(by: remaining.count)
+        logger.critical(
+            "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
+        report(.addressesNotRemoved(remaining))
+    }
+
+    /// Tries again every ``removalRetryInterval``, up to ``removalRetries`` times, reporting each failure.
+    private func retryRemoval(_ addresses: [String], attempt: Int) {
+        guard attempt <= Self.removalRetries, !state.withLock({ $0.stopped }) else { return }
+        thread.loop.scheduleTask(in: TimeAmount(Self.removalRetryInterval)) {
+            let remaining = self.addresses.removeAllNow(addresses)
+            guard !remaining.isEmpty else {
+                self.logger.notice("virtual IPs removed on a later try", metadata: ["vigil.vip": "\(addresses)"])
+                return
+            }
+            if attempt == Self.removalRetries { self.reportRemovalFailure(remaining, reason: "last retry") }
+            self.retryRemoval(remaining, attempt: attempt + 1)
         }
     }
 }

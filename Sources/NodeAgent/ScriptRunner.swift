@@ -39,12 +39,25 @@ public final class ScriptRunner: Sendable {
 
     public let settings: Settings
     private let logger: Logger
-    /// Process group leaders of running scripts, per resource (for a self-fence kill).
-    private let running = Mutex<[ResourceName: pid_t]>([:])
-    /// Process group leaders this runner killed itself: only their SIGKILL is `.killed`; any other
-    /// (the OOM killer, an admin's `kill -9`) is a failure, so the resource does not stay loading.
-    private let killedByVigil = Mutex<Set<pid_t>>([])
+    private let state = Mutex(State())
     private let slots: Slots
+
+    struct State {
+        /// Process group leaders of running scripts, per resource (for a self-fence kill).
+        var running: [ResourceName: pid_t] = [:]
+        /// Process group leaders this runner killed itself: only their SIGKILL is `.killed`; any other
+        /// (the OOM killer, an admin's `kill -9`) is a failure, so the resource does not stay loading.
+        var killedByVigil: Set<pid_t> = []
+        /// How many times each resource's scripts were killed: a job whose ticket predates a kill
+        /// never starts (a load queued for a slot must not add its address back after a fence).
+        var kills: [ResourceName: UInt64] = [:]
+    }
+
+    /// Taken when the brain asks for a script, before it waits for a slot: the script runs only if
+    /// no kill of its resource came in between.
+    public struct Ticket: Sendable {
+        let kills: UInt64
+    }
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -97,15 +110,37 @@ public final class ScriptRunner: Sendable {
         var description: String { reason }
     }
 
+    /// A ticket for a script of `resource`, to take when the brain asks for it.
+    public func ticket(for resource: ResourceName) -> Ticket {
+        Ticket(kills: state.withLock { $0.kills[resource] ?? 0 })
+    }
+
     /// Runs `job` to its end (or its timeout); never throws: a failure to start is a failed script.
-    public func run(_ job: Brain.ScriptJob) async -> ScriptOutcome {
+    /// - Parameter ticket: taken when the brain asked for the job; `.killed` without running if
+    ///   the resource's scripts were killed since.
+    public func run(_ job: Brain.ScriptJob, ticket: Ticket) async -> ScriptOutcome {
         await slots.acquire()
-        let outcome = await runNow(job)
+        let outcome = await runNow(job, ticket: ticket)
         await slots.release()
         return outcome
     }
 
-    private func runNow(_ job: Brain.ScriptJob) async -> ScriptOutcome {
+    /// Runs `job` with a ticket taken now.
+    public func run(_ job: Brain.ScriptJob) async -> ScriptOutcome {
+        await run(job, ticket: ticket(for: job.resource))
+    }
+
+    private func cancelled(_ resource: ResourceName, _ ticket: Ticket) -> Bool {
+        state.withLock { ($0.kills[resource] ?? 0) != ticket.kills }
+    }
+
+    private func runNow(_ job: Brain.ScriptJob, ticket: Ticket) async -> ScriptOutcome {
+        if cancelled(job.resource, ticket) {
+            logger.notice(
+                "script not started: its resource was fenced while it waited",
+                metadata: ["vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)"])
+            return .killed
+        }
         let started = ContinuousClock.now
         var metadata: Logger.Metadata = [
             "vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)",
@@ -114,7 +149,7 @@ public final class ScriptRunner: Sendable {
         let outcome: ScriptOutcome
         do {
             let path = try write(job)
-            outcome = try await execute(job, path: path)
+            outcome = try await execute(job, path: path, ticket: ticket)
         } catch {
             logger.error("script could not run", metadata: metadata.merging(["vigil.error": "\(error)"]) { $1 })
             return .failure(exitCode: 126)
@@ -129,7 +164,7 @@ public final class ScriptRunner: Sendable {
         return outcome
     }
 
-    private func execute(_ job: Brain.ScriptJob, path: String) async throws -> ScriptOutcome {
+    private func execute(_ job: Brain.ScriptJob, path: String, ticket: Ticket) async throws -> ScriptOutcome {
         try FileManager.default.createDirectory(atPath: settings.logDirectory, withIntermediateDirectories: true)
         let outputPath = "\(settings.logDirectory)/\(job.resource).\(job.action.rawValue).out"
         rotate(outputPath)
@@ -159,10 +194,20 @@ public final class ScriptRunner: Sendable {
                     output: .fileDescriptor(output, closeAfterSpawningProcess: false),
                     error: .fileDescriptor(output, closeAfterSpawningProcess: false)
                 ) { execution in
-                    self.running.withLock { $0[resource] = execution.processIdentifier.value }
+                    let leader = execution.processIdentifier.value
+                    // A kill between the check above and this spawn: the script dies before it does anything.
+                    let killedMeanwhile = self.state.withLock { state in
+                        state.running[resource] = leader
+                        guard (state.kills[resource] ?? 0) != ticket.kills else { return false }
+                        state.killedByVigil.insert(leader)
+                        return true
+                    }
+                    if killedMeanwhile { Glibc.kill(-leader, SIGKILL) }
                 }
-                self.running.withLock { _ = $0.removeValue(forKey: resource) }
-                let ours = self.killedByVigil.withLock { $0.remove(result.processIdentifier.value) != nil }
+                let ours = self.state.withLock { state in
+                    _ = state.running.removeValue(forKey: resource)
+                    return state.killedByVigil.remove(result.processIdentifier.value) != nil
+                }
                 switch result.terminationStatus {
                 case .exited(0): return .success
                 case .exited(let code): return .failure(exitCode: Int32(code))
@@ -185,14 +230,51 @@ public final class ScriptRunner: Sendable {
         }
     }
 
-    /// Kills the resource's running script and everything it started (self-fence).
-    /// - Returns: whether a running script was found (its PID is known only once it has been spawned).
+    /// Kills the resource's running script and everything it started (self-fence); a script of
+    /// it still waiting for a slot, or being spawned, never runs.
+    /// - Returns: the process group of the running script, if one was found.
     @discardableResult
-    public func kill(_ resource: ResourceName) -> Bool {
-        guard let leader = running.withLock({ $0[resource] }) else { return false }
-        killedByVigil.withLock { _ = $0.insert(leader) }
-        Glibc.kill(-leader, SIGKILL)
-        return true
+    public func kill(_ resource: ResourceName) -> pid_t? {
+        let leader = state.withLock { state -> pid_t? in
+            state.kills[resource, default: 0] += 1
+            guard let leader = state.running[resource] else { return nil }
+            state.killedByVigil.insert(leader)
+            return leader
+        }
+        if let leader { Glibc.kill(-leader, SIGKILL) }
+        return leader
+    }
+
+    /// Waits, blocking the calling thread, until no live process is left in the process `groups`
+    /// (zombies do not count: they can do nothing), or until `limit` passes.
+    /// - Returns: the groups with live processes left.
+    public static func waitForGroups(_ groups: [pid_t], limit: Duration) -> [pid_t] {
+        var left = Set(groups)
+        let end = ContinuousClock.now + limit
+        while !left.isEmpty {
+            left = liveGroups(among: left)
+            if left.isEmpty || ContinuousClock.now >= end { break }
+            usleep(2_000)
+        }
+        return left.sorted()
+    }
+
+    /// The groups among `groups` that still have a process that is not a zombie (from /proc/<pid>/stat).
+    static func liveGroups(among groups: Set<pid_t>) -> Set<pid_t> {
+        guard let directory = opendir("/proc") else { return groups }
+        defer { closedir(directory) }
+        var live = Set<pid_t>()
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name) else { continue }
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { continue }
+            // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
+            guard let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, fields[0] != "Z", fields[0] != "X", let group = Int32(fields[2]) else { continue }
+            if groups.contains(group) { live.insert(group) }
+        }
+        return live
     }
 
     /// The last `count` lines the latest run of `action` for `resource` printed.

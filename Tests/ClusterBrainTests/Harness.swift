@@ -61,7 +61,7 @@ struct Harness {
     init(_ node: NodeName = "n1", world: World, local: Set<ResourceName> = [], joined: Bool = true) {
         self.node = node
         brain = Brain.Instance(configuration: Brain.Configuration(node: node, version: "t"))
-        _ = when(.started(localResources: local))
+        _ = when(.started(localResources: world.view.resources.filter { local.contains($0.key) }))
         _ = when(.viewChanged(world.view))
         if joined {
             _ = when(.joined(memberRevision: World.joinRevision(node), sentAt: now))
@@ -129,6 +129,11 @@ func assignments(_ directives: [Brain.Directive]) -> [String] {
 }
 
 let term1 = MasterRecord(node: "n1", term: 1)
+
+/// What a self-fence of `name` (loaded as ``vip(_:preferred:_:)`` makes it) stops.
+func target(_ name: ResourceName = "vip", address: String? = "198.18.0.100") -> Brain.FenceTarget {
+    Brain.FenceTarget(name, address: address)
+}
 
 func vip(_ name: ResourceName = "vip", preferred: [NodeName] = [], _ change: (inout ResourceSpec) -> Void = { _ in }) -> ResourceSpec {
     var spec = ResourceSpec(

@@ -103,7 +103,7 @@ struct LocalResourceTests {
         world.assign("vip", .node("n3"))
         var harness = Harness("n2", world: world, local: ["vip"], joined: false)
         #expect(actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
-            .selfFence(["vip"]), .runScript(job(vip(), .unload, generation: 0)),
+            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
         ])
     }
 
@@ -131,7 +131,7 @@ struct LocalResourceTests {
         world.bump()
         _ = harness.when(.viewChanged(world.view))
         let directives = actions(harness.when(.joined(memberRevision: 90, sentAt: harness.now)))
-        #expect(directives == [.selfFence(["vip"]), .runScript(job(vip(), .unload, generation: 0))])
+        #expect(directives == [.selfFence([target()]), .runScript(job(vip(), .unload, generation: 0))])
     }
 
     func monitored(max: Int, action: MonitorAction) -> ResourceSpec {
@@ -233,7 +233,7 @@ struct LocalResourceTests {
         var harness = running(vip())
         harness.storeReachable = false
         let fence = actions(harness.after(1600))
-        #expect(fence.contains(.selfFence(["vip"])))
+        #expect(fence.contains(.selfFence([target()])))
         _ = harness.when(.scriptFinished("vip", .unload, generation: 1, .success))
         let again = actions(harness.acknowledge())
         guard case .writeStatus(_, let loading, _)? = again.first else {

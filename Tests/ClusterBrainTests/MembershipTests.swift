@@ -10,13 +10,13 @@ struct MembershipTests {
         world.view.members = [:]
         var brain = Brain.Instance(configuration: Brain.Configuration(node: "n1", version: "t"))
         let start = Moment(milliseconds: 0)
-        #expect(actions(brain.handle(.started(localResources: []), now: start)).isEmpty)
+        #expect(actions(brain.handle(.started(localResources: [:]), now: start)).isEmpty)
         #expect(actions(brain.handle(.viewChanged(world.view), now: start)) == [
-            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start)
+            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start, adopts: nil)
         ])
         #expect(actions(brain.handle(.joinFailed, now: start + .milliseconds(10))).isEmpty)
         #expect(actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
-            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)), sentAt: start + .milliseconds(800))
+            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)), sentAt: start + .milliseconds(800), adopts: nil)
         ])
     }
 
@@ -37,9 +37,9 @@ struct MembershipTests {
         var harness = Harness("n2", world: world, local: ["vip"])
         harness.storeReachable = false
         // Deadline = ack sent at t + tolerance (2 s) − margin (400 ms) = t + 1600 ms.
-        #expect(!actions(harness.after(1599)).contains(.selfFence(["vip"])))
+        #expect(!actions(harness.after(1599)).contains(.selfFence([target()])))
         let directives = actions(harness.after(1))
-        #expect(directives == [.selfFence(["vip"]), .runScript(job(spec, .unload))])
+        #expect(directives == [.selfFence([target()]), .runScript(job(spec, .unload))])
         #expect(harness.brain.fenced)
     }
 
@@ -54,7 +54,7 @@ struct MembershipTests {
         _ = harness.acknowledge()
         #expect(!harness.brain.fenced)
         let directives = actions(harness.when(.deadlineFenced))
-        #expect(directives == [.selfFence(["vip"]), .runScript(job(spec, .unload))])
+        #expect(directives == [.selfFence([target()]), .runScript(job(spec, .unload))])
         #expect(harness.brain.fenced)
         // Once fenced, a second report changes nothing.
         #expect(actions(harness.when(.deadlineFenced)).isEmpty)
@@ -69,8 +69,8 @@ struct MembershipTests {
         harness.storeReachable = false
         harness.now = harness.now + .milliseconds(1000)
         harness.acknowledge()
-        #expect(!actions(harness.after(1500)).contains(.selfFence(["vip"])))
-        #expect(actions(harness.after(100)).contains(.selfFence(["vip"])))
+        #expect(!actions(harness.after(1500)).contains(.selfFence([target()])))
+        #expect(actions(harness.after(100)).contains(.selfFence([target()])))
     }
 
     @Test("a refused heartbeat means eviction: stop at once, then join again")
@@ -82,8 +82,8 @@ struct MembershipTests {
         var harness = Harness("n2", world: world, local: ["vip"])
         let directives = actions(harness.when(.heartbeatRejected))
         #expect(directives == [
-            .selfFence(["vip"]), .runScript(job(spec, .unload)),
-            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now),
+            .selfFence([target()]), .runScript(job(spec, .unload)),
+            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now, adopts: nil),
         ])
         #expect(harness.brain.memberRevision == nil)
     }
@@ -211,7 +211,7 @@ struct MembershipTests {
         // and only then, holding nothing, may it pet again.
         #expect(harness.after(899).contains(.petWatchdog))
         let atDeadline = harness.after(1)
-        let fence = atDeadline.firstIndex(of: .selfFence(["vip"]))
+        let fence = atDeadline.firstIndex(of: .selfFence([target()]))
         let pet = atDeadline.firstIndex(of: .petWatchdog)
         #expect(fence != nil)
         #expect(pet.map { $0 > fence! } ?? true)

@@ -68,22 +68,42 @@ struct DirectiveTransactionsTests {
 
     @Test("a join creates the member key, or adopts this node's own existing key")
     func join() {
-        let record = MemberRecord(node: "n2", heartbeat: 1, version: "t")
+        let record = MemberRecord(node: "n2", heartbeat: 1, version: "t", instance: "b")
         let sentAt = Moment(milliseconds: 9)
-        #expect(mapping.joinEvent(first: TransactionResult(succeeded: true, revision: 70), adoption: nil, sentAt: sentAt) == .joined(memberRevision: 70, sentAt: sentAt))
-        let existing = KeyValue(key: "/vigil/c/members/n2", value: [], createRevision: 12, modRevision: 60, version: 9)
+        let join = Brain.Directive.join(record, sentAt: sentAt, adopts: "a")
+        #expect(mapping.joinEvent(join, first: TransactionResult(succeeded: true, revision: 70), adoption: nil) == .joined(memberRevision: 70, sentAt: sentAt))
+        // Written by the previous agent on this machine (instance a): adopted.
+        let previous = MemberRecord(node: "n2", heartbeat: 7, version: "t", instance: "a")
+        let existing = KeyValue(key: "/vigil/c/members/n2", value: ModelCodec.encode(previous), createRevision: 12, modRevision: 60, version: 9)
         let found = TransactionResult(succeeded: false, revision: 70, gets: [existing])
-        #expect(mapping.joinOutcome(found) == .adopt(existing))
+        #expect(mapping.joinOutcome(found, of: join) == .adopt(existing))
         #expect(mapping.adoption(of: existing, record: record).compare == [Compare(key: existing.key, .createRevision(12))])
-        #expect(mapping.joinEvent(first: found, adoption: TransactionResult(succeeded: true, revision: 71), sentAt: sentAt) == .joined(memberRevision: 12, sentAt: sentAt))
-        #expect(mapping.joinEvent(first: found, adoption: TransactionResult(succeeded: false, revision: 71), sentAt: sentAt) == .joinFailed)
-        #expect(mapping.joinEvent(first: nil, adoption: nil, sentAt: sentAt) == .joinFailed)
+        #expect(mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: true, revision: 71)) == .joined(memberRevision: 12, sentAt: sentAt))
+        #expect(mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: false, revision: 71)) == .joinFailed)
+        #expect(mapping.joinEvent(join, first: nil, adoption: nil) == .joinFailed)
+        // By an agent that wrote no instance (an older version): adopted.
+        let older = KeyValue(key: existing.key, value: ModelCodec.encode(MemberRecord(node: "n2", heartbeat: 7, version: "t")), createRevision: 12, modRevision: 60, version: 9)
+        #expect(mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [older]), of: join) == .adopt(older))
+    }
+
+    @Test("a member key written by another running agent with the same name is not adopted")
+    func joinInUse() {
+        let record = MemberRecord(node: "n2", heartbeat: 1, version: "t", instance: "b")
+        let join = Brain.Directive.join(record, sentAt: Moment(milliseconds: 9), adopts: "a")
+        let clone = MemberRecord(node: "n2", heartbeat: 40, version: "t", instance: "c")
+        let existing = KeyValue(key: "/vigil/c/members/n2", value: ModelCodec.encode(clone), createRevision: 12, modRevision: 60, version: 9)
+        let found = TransactionResult(succeeded: false, revision: 70, gets: [existing])
+        #expect(mapping.joinOutcome(found, of: join) == .inUse(instance: "c"))
+        #expect(mapping.joinEvent(join, first: found, adoption: nil) == .joinRefused(otherInstance: "c"))
+        // Its own key (a join whose answer was lost) is adopted.
+        let own = KeyValue(key: existing.key, value: ModelCodec.encode(record), createRevision: 12, modRevision: 60, version: 9)
+        #expect(mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [own]), of: join) == .adopt(own))
     }
 
     @Test("directives that do not write have no transaction")
     func nonWriting() {
         #expect(mapping.transaction(for: .petWatchdog) == nil)
-        #expect(mapping.transaction(for: .selfFence(["vip"])) == nil)
+        #expect(mapping.transaction(for: .selfFence([Brain.FenceTarget("vip", address: "198.18.0.100")])) == nil)
         #expect(mapping.transaction(for: .scheduleTimer(at: Moment(milliseconds: 1))) == nil)
     }
 }

@@ -94,7 +94,7 @@ struct FenceKeeperTests {
         let running = Task(executorPreference: thread) { await keeper.run() }
         let plan = FenceKeeper.Plan(
             selfFenceAfter: .milliseconds(600), heartbeatInterval: .milliseconds(100), brainGrace: .seconds(60),
-            addresses: ["vip": "198.18.0.100"], watchdogPetInterval: nil)
+            targets: [Brain.FenceTarget("vip", address: "198.18.0.100")], watchdogPetInterval: nil)
         keeper.update(plan, isMaster: false)
         keeper.keep(.sendHeartbeat(record, memberRevision: joined.revision, sentAt: Moment(milliseconds: 0)))
 

@@ -165,7 +165,7 @@ struct ScriptRunnerTests {
         let running = Task { await runner.run(job("sleep 50\nexit 0", timeout: .seconds(60))) }
         // The runner knows the PID only once the script is spawned: try until it does.
         let start = ContinuousClock.now
-        while !runner.kill("vip"), ContinuousClock.now - start < .seconds(50) {
+        while runner.kill("vip") == nil, ContinuousClock.now - start < .seconds(50) {
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(await running.value == .killed)

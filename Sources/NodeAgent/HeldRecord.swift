@@ -1,0 +1,104 @@
+import ClusterModel
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// This node's own record of what it may hold (docs/design/0013): the exclusive resources that
+/// may be active here, with the definitions they were loaded with, and the agent instance that
+/// wrote it.
+///
+/// Kept in a root-only file (`<stateDirectory>/held.json`, 0600 in a 0700 directory), rewritten
+/// atomically (write, fsync, rename) before any load script can add an address. A restarted agent
+/// reads it first, so it knows the addresses to fence at its deadline even when the store cannot
+/// be reached, and which member key is its predecessor's (adopted) rather than another agent's.
+public struct HeldRecord: Codable, Equatable, Sendable {
+    public var instance: String
+    public var resources: [ResourceSpec]
+
+    public init(instance: String, resources: [ResourceSpec]) {
+        self.instance = instance
+        self.resources = resources.sorted { $0.name < $1.name }
+    }
+}
+
+extension HeldRecord: Validatable {
+    public func validate() throws(ValidationError) {
+        for (index, spec) in resources.enumerated() {
+            do {
+                try spec.validate()
+            } catch {
+                throw ValidationError(field: "resources[\(index)].\(error.field)", value: error.value, reason: error.reason)
+            }
+        }
+    }
+}
+
+/// Reads and writes ``HeldRecord`` at one path.
+public struct HeldRecordFile: Sendable {
+    public let path: String
+
+    public init(stateDirectory: String) {
+        path = stateDirectory + "/held.json"
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The record, nil if there is none. A record that is not root-only, or does not parse, is an
+    /// error: the agent must not guess what it holds.
+    public func read() throws(Failure) -> HeldRecord? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT { return nil }
+            throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw Failure(description: "\(path) must be owned by root and readable by root only (mode 0600)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure(description: "cannot read \(path)")
+        }
+        do {
+            return try ModelCodec.decode(HeldRecord.self, from: data)
+        } catch {
+            throw Failure(description: "\(path) is not a valid held record: \(error)")
+        }
+    }
+
+    /// Replaces the record atomically and durably.
+    public func write(_ record: HeldRecord) throws(Failure) {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw Failure(description: "cannot create \(directory): \(error)")
+        }
+        let temporary = path + ".new"
+        let bytes = ModelCodec.encode(record)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        var offset = 0
+        var failed = fchmod(descriptor, 0o600) != 0
+        while !failed, offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0, errno == EINTR { continue }
+            if written <= 0 { failed = true } else { offset += written }
+        }
+        failed = failed || fsync(descriptor) != 0
+        close(descriptor)
+        guard !failed, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        // The rename itself is durable once the directory is synced.
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            _ = fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+}
