@@ -68,6 +68,14 @@ struct Harness {
         }
     }
 
+    /// A brain that has started with `started` held here (from its local record) and has not yet
+    /// seen the store.
+    init(_ node: NodeName, started: [ResourceName: ResourceSpec]) {
+        self.node = node
+        brain = Brain.Instance(configuration: Brain.Configuration(node: node, version: "t"))
+        _ = when(.started(localResources: started))
+    }
+
     /// The timer the brain asked for last.
     var timer: Moment?
 

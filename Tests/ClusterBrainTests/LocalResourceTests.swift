@@ -242,4 +242,61 @@ struct LocalResourceTests {
         }
         #expect(loading.state == .loading)
     }
+
+    @Test("a fence stops the resource as it was loaded: an edited address or unload does not count")
+    func fenceUsesLoadedDefinition() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        world.status("vip", "n2", .running)
+        var harness = Harness("n2", world: world)
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        // `vigil resource edit` changes the address and the unload of the running resource.
+        let edited = vip { $0.variables["RESOURCE_IP"] = "198.18.0.101"; $0.unload.body = "edited unload" }
+        world.resource(edited)
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        harness.storeReachable = false
+        let fence = actions(harness.after(1600))
+        #expect(fence == [.selfFence([target(address: "198.18.0.100")]), .runScript(job(vip(), .unload))])
+    }
+
+    @Test("a restarted agent that cannot reach the store fences what its local record names, at its deadline")
+    func restartWithoutStore() {
+        var harness = Harness("n2", started: ["vip": vip()])
+        harness.storeReachable = false
+        #expect(!actions(harness.after(1500)).contains { if case .selfFence = $0 { true } else { false } })
+        let fence = actions(harness.after(200))
+        #expect(fence.contains(.selfFence([target()])))
+        #expect(fence.contains(.runScript(job(vip(), .unload, generation: 0))))
+    }
+
+    @Test("a failed forced unload leaves the resource Comatose, removes its address again and stops the watchdog")
+    func forcedUnloadFails() {
+        var world = World()
+        world.view.settings.timing.watchdogTimeout = .seconds(1)
+        world.resource(vip())
+        world.assign("vip", .node("n3"))
+        var harness = Harness("n2", world: world, local: ["vip"], joined: false)
+        #expect(actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
+            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
+        ])
+        let failed = harness.when(.scriptFinished("vip", .unload, generation: 0, .failure(exitCode: 32)))
+        #expect(actions(failed) == [.selfFence([target()])])
+        #expect(harness.brain.local["vip"]?.phase == .comatose)
+        #expect(failed.contains { if case .record(let event) = $0 { event.message.contains("forced stop failed") } else { false } })
+        // Still a healthy member, but never petted again; and the stop is not retried in a loop.
+        let later = harness.after(3000)
+        #expect(!later.contains(.petWatchdog))
+        #expect(!actions(later).contains { if case .runScript = $0 { true } else { $0 == .selfFence([target()]) } })
+        // The master decides again (a new generation, e.g. the admin's offline): the stop is retried.
+        world.assign("vip", .offline, generation: 2, revision: 51)
+        world.bump()
+        #expect(actions(harness.when(.viewChanged(world.view))) == [
+            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
+        ])
+        _ = harness.when(.scriptFinished("vip", .unload, generation: 0, .success))
+        #expect(harness.after(1000).contains(.petWatchdog))
+    }
 }

@@ -67,6 +67,33 @@ struct FenceKeeperTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    @Test("addresses a fence cannot remove are reported and tried again until they go", .timeLimit(.minutes(2)))
+    func failedRemoval() async throws {
+        let ip = try fakeIP(in: root, addresses: [("eth0", "198.18.0.100/24")])
+        // `ip -batch` fails (as when out of descriptors or memory): the address stays.
+        let working = try String(contentsOfFile: ip.command, encoding: .utf8)
+        try working.replacingOccurrences(of: "if [ \"$*\" = \"-force -batch -\" ]", with: "if false")
+            .write(toFile: ip.command, atomically: false, encoding: .utf8)
+        let events = Mutex<[Brain.Event]>([])
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let keeper = FenceKeeper(
+            thread: thread, store: InMemoryStore(now: { 0 }).client("n1"), transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")),
+            scripts: nil, addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
+            origin: .now, logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
+        await keeper.fenceNow([Brain.FenceTarget("vip", address: "198.18.0.100")])
+        #expect(events.withLock { $0 } == [.addressesNotRemoved(["198.18.0.100"])])
+        // `ip` works again: a retry removes the address.
+        try working.write(toFile: ip.command, atomically: false, encoding: .utf8)
+        let start = ContinuousClock.now
+        while (try? String(contentsOfFile: ip.state, encoding: .utf8)) != "", ContinuousClock.now - start < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "")
+        keeper.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     /// Both threads of the cooperative pool are kept busy (the test's own, blocked in a poll, and a
     /// spinning task): nothing that needs the pool can run. The keeper must still heartbeat (no
     /// fence while the store answers) and, once the store is cut off, fence at its deadline.

@@ -162,12 +162,60 @@ struct ScriptRunnerTests {
     func killedScripts() async throws {
         let runner = runner()
         #expect(await runner.run(job("kill -9 $$")) == .failure(exitCode: 137))
-        let running = Task { await runner.run(job("sleep 50\nexit 0", timeout: .seconds(60))) }
-        // The runner knows the PID only once the script is spawned: try until it does.
+        let started = root + "/started"
+        let running = Task { await runner.run(job("touch \(started)\nsleep 50\nexit 0", timeout: .seconds(60))) }
         let start = ContinuousClock.now
-        while runner.kill("vip") == nil, ContinuousClock.now - start < .seconds(50) {
+        while !FileManager.default.fileExists(atPath: started), ContinuousClock.now - start < .seconds(50) {
             try await Task.sleep(for: .milliseconds(10))
         }
+        #expect(runner.kill("vip") != nil)
+        #expect(await running.value == .killed)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("a script waiting for a slot when its resource is fenced never starts; one asked for after the fence runs", .timeLimit(.minutes(1)))
+    func queuedScriptCancelled() async throws {
+        var settings = runner().settings
+        settings.parallelScripts = 1
+        let runner = ScriptRunner(settings: settings, logger: Logger(label: "test"))
+        let release = root + "/release"
+        let marker = root + "/loaded"
+        // Another resource holds the only slot until the test releases it.
+        var blocker = job("for i in $(seq 600); do [ -e \(release) ] && exit 0; sleep 0.05; done; exit 1")
+        blocker.resource = "other"
+        let holding = Task { await runner.run(blocker) }
+        // The load is asked for (its ticket taken), then the node fences before its turn comes.
+        let load = job("touch \(marker)")
+        let ticket = runner.ticket(for: "vip")
+        let queued = Task { await runner.run(load, ticket: ticket) }
+        #expect(runner.kill("vip") == nil)
+        let unload = job("exit 0", action: .unload)
+        let unloadTicket = runner.ticket(for: "vip")
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
+        #expect(await holding.value == .success)
+        #expect(await queued.value == .killed)
+        #expect(!FileManager.default.fileExists(atPath: marker), "the queued load ran after the fence")
+        #expect(await runner.run(unload, ticket: unloadTicket) == .success)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("a killed script's whole process group is waited for until it is gone", .timeLimit(.minutes(1)))
+    func waitForKilledGroup() async throws {
+        let runner = runner()
+        let marker = root + "/child.pid"
+        let running = Task { await runner.run(job("sleep 300 & echo $! > \(marker); wait", timeout: .seconds(60))) }
+        var child: Int32?
+        let start = ContinuousClock.now
+        while child == nil, ContinuousClock.now - start < .seconds(50) {
+            child = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if child == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let pid = try #require(child)
+        let group = getpgid(pid)
+        #expect(ScriptRunner.waitForGroups([group], limit: .milliseconds(1)) == [group], "a live group is reported as live")
+        #expect(runner.kill("vip") == group)
+        #expect(ScriptRunner.waitForGroups([group], limit: .seconds(30)).isEmpty)
+        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true)
         #expect(await running.value == .killed)
         try? FileManager.default.removeItem(atPath: root)
     }

@@ -1,0 +1,42 @@
+import ClusterModel
+import Foundation
+import NodeAgent
+import Testing
+
+@Suite("The local record of held resources")
+struct HeldRecordTests {
+    let root: String
+
+    init() throws {
+        root = try makeTestRoot("vigil-held")
+    }
+
+    let spec = ResourceSpec(name: "vip", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"])
+
+    @Test("written root-only and read back; none at first")
+    func roundTrip() throws {
+        let file = HeldRecordFile(stateDirectory: root + "/state")
+        #expect(try file.read() == nil)
+        let record = HeldRecord(instance: "abc", resources: [spec])
+        try file.write(record)
+        #expect(try file.read() == record)
+        var info = stat()
+        #expect(stat(file.path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        #expect(stat(root + "/state", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o700)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    @Test("a record others can read, or that does not parse, is refused with the path named")
+    func refused() throws {
+        let file = HeldRecordFile(stateDirectory: root)
+        try file.write(HeldRecord(instance: "abc", resources: [spec]))
+        chmod(file.path, 0o644)
+        #expect { try file.read() } throws: { "\($0)".contains(file.path) && "\($0)".contains("0600") }
+        try "{not json".write(toFile: file.path, atomically: false, encoding: .utf8)
+        chmod(file.path, 0o600)
+        #expect { try file.read() } throws: { "\($0)".contains("not a valid held record") }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
