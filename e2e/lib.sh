@@ -275,10 +275,12 @@ start_fake_watchdog() {
   disown
 }
 
-# with_watchdog: every node's agent pets a fake watchdog device (timeout 1 s).
+# with_watchdog: every node's agent pets a fake watchdog device (timeout 1 s): a plain file
+# (`watchdogKind: file`, which the agent never creates) that start_fake_watchdog watches.
 with_watchdog() {
   for n in $(seq 1 "$NODES"); do
-    printf 'watchdogDevice: %s\nwatchdogTimeout: 1s\n' "$WORK/n$n/watchdog" >> "$WORK/n$n/vigil.yaml"
+    : > "$WORK/n$n/watchdog"
+    printf 'watchdogDevice: %s\nwatchdogTimeout: 1s\nwatchdogKind: file\n' "$WORK/n$n/watchdog" >> "$WORK/n$n/vigil.yaml"
   done
 }
 

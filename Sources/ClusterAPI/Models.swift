@@ -205,6 +205,10 @@ public struct EventEntry: Codable, Sendable, Hashable {
     public var node: String
     public var resource: String?
     public var message: String
+    /// `info`, `warning` or `critical`, as the brain decided.
+    public var severity: String
+    /// For script events: `load`, `unload` or `monitor`.
+    public var action: String?
     public var output: [String]?
 
     public init(cursor: String, stored: StoredEvent) {
@@ -214,6 +218,8 @@ public struct EventEntry: Codable, Sendable, Hashable {
         node = stored.event.node.rawValue
         resource = stored.event.resource?.rawValue
         message = stored.event.message
+        severity = stored.event.severity.rawValue
+        action = stored.event.action?.rawValue
         output = stored.output
     }
 }

@@ -80,7 +80,7 @@ public final class Notifier: Service, Sendable {
         let subject = "[vigil \(layout.cluster)] \(event.event.kind.rawValue)\(event.event.resource.map { " \($0)" } ?? ""): \(event.event.message)"
         if let relay = settings.smtpRelay, !settings.emailAddresses.isEmpty {
             var body = "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))\n"
-            body += "Kind: \(event.event.kind.rawValue)\n" + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"
+            body += "Kind: \(event.event.kind.rawValue)\nSeverity: \(event.event.severity.rawValue)\n" + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"
             for line in event.output ?? [] { body += "  | \(line)\n" }
             do {
                 try await SMTPClient.send(
@@ -106,17 +106,10 @@ public final class Notifier: Service, Sendable {
         }
     }
 
-    /// Critical: fencing, alerts waiting for an administrator, failed scripts, Comatose resources,
-    /// failovers, and nodes that failed or were evicted.
+    /// Critical (the severity the brain gave it): fencing, alerts waiting for an administrator,
+    /// failed loads and unloads, Comatose resources, failovers, evicted nodes.
     public static func isCritical(_ event: StoredEvent) -> Bool {
-        let message = event.event.message.lowercased()
-        switch event.event.kind {
-        case .fence, .alert: return true
-        case .script: return !message.contains("exit 0")
-        case .assignment: return message.contains("failover") || message.contains("comatose") || message.contains("failed")
-        case .membership: return message.contains("evict") || message.contains("failed")
-        case .election, .admin: return false
-        }
+        event.event.severity == .critical
     }
 }
 

@@ -197,7 +197,8 @@ extension Brain {
                         .record(
                             ClusterEvent(
                                 kind: .membership, node: me,
-                                message: "another running agent uses the node name \(me) (instance \(other)): not joining until its member key is gone")))
+                                message: "another running agent uses the node name \(me) (instance \(other)): not joining until its member key is gone",
+                                severity: .critical)))
                 }
             case .heartbeatAcknowledged(let sentAt):
                 if memberRevision != nil { acknowledge(sentAt: sentAt, now: now, into: &out) }

@@ -257,7 +257,8 @@ extension Brain.Instance {
                 .record(
                     ClusterEvent(
                         kind: .script, node: me, resource: name,
-                        message: "\(action.rawValue) \(outcome) (generation \(resource.generation))")))
+                        message: "\(action.rawValue) \(outcome) (generation \(resource.generation))",
+                        severity: outcome.succeeded ? .info : action == .monitor ? .warning : .critical, action: action)))
         }
         let monitor = resource.spec?.monitor
         switch (action, resource.phase) {
@@ -310,13 +311,13 @@ extension Brain.Instance {
             }
             resource.monitorFailures = resource.monitorFailures.filter { now - $0 < monitor.window } + [now]
             if resource.monitorFailures.count <= monitor.maxLocalFailures {
-                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failure \(resource.monitorFailures.count) of \(monitor.maxLocalFailures) allowed in \(monitor.window): restarting here")))
+                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failure \(resource.monitorFailures.count) of \(monitor.maxLocalFailures) allowed in \(monitor.window): restarting here", severity: .warning, action: .monitor)))
                 resource.phase = .unloading(.restart)
                 resource.scriptInFlight = .unload
                 out.append(.runScript(job(name, resource.spec!, .unload, generation: resource.generation)))
                 return
             }
-            out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failures exceed \(monitor.maxLocalFailures) in \(monitor.window): action \(monitor.action.rawValue)")))
+            out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failures exceed \(monitor.maxLocalFailures) in \(monitor.window): action \(monitor.action.rawValue)", severity: .critical, action: .monitor)))
             switch monitor.action {
             case .comatose:
                 resource.phase = .comatose

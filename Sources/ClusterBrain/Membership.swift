@@ -30,7 +30,7 @@ extension Brain.Instance {
         guard let deadline, deadline > now else { return }
         if fenced {
             fenced = false
-            out.append(.record(ClusterEvent(kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted")))
+            out.append(.record(ClusterEvent(kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted", severity: .warning)))
         }
     }
 
@@ -48,7 +48,7 @@ extension Brain.Instance {
     mutating func evicted(now: Moment, into out: inout [Brain.Directive]) {
         memberRevision = nil
         lastAckSentAt = nil
-        out.append(.record(ClusterEvent(kind: .membership, node: me, message: "evicted from the cluster: stopping exclusive resources")))
+        out.append(.record(ClusterEvent(kind: .membership, node: me, message: "evicted from the cluster: stopping exclusive resources", severity: .critical)))
         fence(now: now, into: &out)
     }
 

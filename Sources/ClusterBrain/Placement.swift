@@ -7,6 +7,10 @@ extension Brain.Instance {
         var reason: String
         var noFailback: Bool
         var consuming: String? = nil
+        /// Its holder failed or was evicted (counted as a failover).
+        var failover = false
+        /// Of the event that records it: critical when the service is down or waits for an admin.
+        var severity: ClusterEvent.Severity = .info
     }
 
     /// Nodes a resource may run on, in preference order: its preferred list (or every node),
@@ -83,7 +87,8 @@ extension Brain.Instance {
                         .record(
                             ClusterEvent(
                                 kind: .membership, node: me,
-                                message: "evicting \(node): no heartbeat for \(waited) (tolerance \(tolerance))")))
+                                message: "evicting \(node): no heartbeat for \(waited) (tolerance \(tolerance))",
+                                severity: .critical)))
                 }
             }
         }
@@ -137,7 +142,7 @@ extension Brain.Instance {
             guard let decision else { continue }
             var assignment = Assignment(
                 generation: (current?.value.generation ?? 0) + 1, placement: decision.placement,
-                memberRevision: nil, reason: decision.reason, noFailback: decision.noFailback)
+                memberRevision: nil, reason: decision.reason, noFailback: decision.noFailback, failover: decision.failover)
             if let holder = decision.placement.holder {
                 if let current = current?.value, current.placement.holder == holder, holderAlive(holder, current) {
                     assignment.memberRevision = current.memberRevision ?? view.members[holder]?.createRevision
@@ -153,7 +158,8 @@ extension Brain.Instance {
                 .record(
                     ClusterEvent(
                         kind: .assignment, node: me, resource: name,
-                        message: "\(decision.placement) generation \(assignment.generation): \(decision.reason)")))
+                        message: "\(decision.placement) generation \(assignment.generation): \(decision.reason)",
+                        severity: decision.severity)))
         }
     }
 
@@ -202,7 +208,7 @@ extension Brain.Instance {
             }
             if let status = view.status(of: name, on: holder)?.value, status.generation == current.generation {
                 if status.state == .comatose {
-                    return Decision(placement: .comatose(holder), reason: "\(status.lastAction?.rawValue ?? "script") failed on \(holder): \(status.lastOutcome?.description ?? "")", noFailback: true)
+                    return Decision(placement: .comatose(holder), reason: "\(status.lastAction?.rawValue ?? "script") failed on \(holder): \(status.lastOutcome?.description ?? "")", noFailback: true, severity: .critical)
                 }
                 if status.state == .offline {
                     let others = eligibleNodes(for: name, spec, excluding: [holder], planned: planned)
@@ -234,7 +240,7 @@ extension Brain.Instance {
             guard let current else { return nil }
             let status = view.status(of: name, on: from)?.value
             if holderAlive(from, current), status?.generation == current.generation, status?.state == .comatose {
-                return Decision(placement: .comatose(from), reason: "unload failed on \(from)", noFailback: true)
+                return Decision(placement: .comatose(from), reason: "unload failed on \(from)", noFailback: true, severity: .critical)
             }
             let released = !holderAlive(from, current) || (status?.generation == current.generation && status?.state == .offline)
             guard released else { return nil }
@@ -250,7 +256,7 @@ extension Brain.Instance {
             }
             guard status?.generation == current.generation else { return nil }
             if status?.state == .offline { return Decision(placement: .offline, reason: "unloaded on \(holder)", noFailback: false) }
-            if status?.state == .comatose { return Decision(placement: .comatose(holder), reason: "unload failed on \(holder)", noFailback: true) }
+            if status?.state == .comatose { return Decision(placement: .comatose(holder), reason: "unload failed on \(holder)", noFailback: true, severity: .critical) }
             return nil
         }
     }
@@ -260,15 +266,15 @@ extension Brain.Instance {
         let members = baseList(spec).filter { view?.members[$0] != nil && $0 != holder }
         if eligible.isEmpty, !members.isEmpty {
             let names = members.map(\.rawValue).joined(separator: ", ")
-            return Decision(placement: .unassigned, reason: "\(holder) \(gone); \(names) excluded by exclusion groups", noFailback: false)
+            return Decision(placement: .unassigned, reason: "\(holder) \(gone); \(names) excluded by exclusion groups", noFailback: false, severity: .critical)
         }
         if spec.policies.failoverMode == .manual {
-            return Decision(placement: .alert(.failover, on: nil, proposed: eligible.first), reason: "\(holder) \(gone); failover mode MANUAL", noFailback: false)
+            return Decision(placement: .alert(.failover, on: nil, proposed: eligible.first), reason: "\(holder) \(gone); failover mode MANUAL", noFailback: false, failover: true, severity: .critical)
         }
         guard let best = eligible.first else {
-            return Decision(placement: .unassigned, reason: "\(holder) \(gone); no preferred node is a member", noFailback: false)
+            return Decision(placement: .unassigned, reason: "\(holder) \(gone); no preferred node is a member", noFailback: false, severity: .critical)
         }
-        return Decision(placement: .node(best), reason: "\(holder) \(gone): failover AUTO to most preferred member", noFailback: false)
+        return Decision(placement: .node(best), reason: "\(holder) \(gone): failover AUTO to most preferred member", noFailback: false, failover: true, severity: .critical)
     }
 
     /// The next node after `node` in the preferred list (wrapping around) that is among `candidates`.

@@ -140,10 +140,12 @@ public struct Assignment: Hashable, Sendable, Codable {
     public var reason: String
     /// Set after a monitor-driven move: such a resource never fails back automatically.
     public var noFailback: Bool
+    /// The master moved it (or proposed to) because its holder failed or was evicted.
+    public var failover: Bool
 
     public init(
         generation: UInt64, placement: Placement, memberRevision: Revision? = nil, reason: String,
-        noFailback: Bool = false
+        noFailback: Bool = false, failover: Bool = false
     ) {
         self.schema = 1
         self.generation = generation
@@ -151,6 +153,24 @@ public struct Assignment: Hashable, Sendable, Codable {
         self.memberRevision = memberRevision
         self.reason = reason
         self.noFailback = noFailback
+        self.failover = failover
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, generation, placement, memberRevision, reason, noFailback, failover
+    }
+
+    /// Assignments written before `failover` existed read as false.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            generation: try container.decode(UInt64.self, forKey: .generation),
+            placement: try container.decode(Placement.self, forKey: .placement),
+            memberRevision: try container.decodeIfPresent(Revision.self, forKey: .memberRevision),
+            reason: try container.decode(String.self, forKey: .reason),
+            noFailback: try container.decodeIfPresent(Bool.self, forKey: .noFailback) ?? false,
+            failover: try container.decodeIfPresent(Bool.self, forKey: .failover) ?? false)
+        schema = try container.decode(Int.self, forKey: .schema)
     }
 }
 
@@ -335,16 +355,50 @@ public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible
         case membership, election, assignment, script, fence, admin, alert
     }
 
+    /// How urgent it is, set where the event is decided (the brain): notifications, logs and the
+    /// CLI read this, never the message.
+    public enum Severity: String, Codable, Hashable, Sendable, Comparable, CaseIterable {
+        case info, warning, critical
+
+        public static func < (lhs: Severity, rhs: Severity) -> Bool {
+            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        }
+    }
+
     public var kind: Kind
     public var node: NodeName
     public var resource: ResourceName?
     public var message: String
+    public var severity: Severity
+    /// The script an event of kind `script` is about.
+    public var action: ScriptAction?
 
-    public init(kind: Kind, node: NodeName, resource: ResourceName? = nil, message: String) {
+    /// - Parameter severity: by default critical for fencing and alerts, info for the rest.
+    public init(
+        kind: Kind, node: NodeName, resource: ResourceName? = nil, message: String, severity: Severity? = nil,
+        action: ScriptAction? = nil
+    ) {
         self.kind = kind
         self.node = node
         self.resource = resource
         self.message = message
+        self.severity = severity ?? (kind == .fence || kind == .alert ? .critical : .info)
+        self.action = action
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, node, resource, message, severity, action
+    }
+
+    /// Events written before severities existed read as their kind's default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            kind: try container.decode(Kind.self, forKey: .kind), node: try container.decode(NodeName.self, forKey: .node),
+            resource: try container.decodeIfPresent(ResourceName.self, forKey: .resource),
+            message: try container.decode(String.self, forKey: .message),
+            severity: try container.decodeIfPresent(Severity.self, forKey: .severity),
+            action: try container.decodeIfPresent(ScriptAction.self, forKey: .action))
     }
 
     public var description: String {

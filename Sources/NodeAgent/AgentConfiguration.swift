@@ -123,9 +123,11 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     /// Fake or real watchdog device; unset means no watchdog (see docs/design/0004).
     public var watchdogDevice: String?
     public var watchdogTimeout: Span?
+    /// `linux` (a watchdog device, timeout set by ioctl; the default) or `file` (tests only).
+    public var watchdogKind: WatchdogDevice.Kind
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout
+        case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout, watchdogKind
     }
 
     public init(from decoder: any Decoder) throws {
@@ -140,6 +142,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         logDirectory = try container.decodeIfPresent(String.self, forKey: .logDirectory) ?? "/var/log/vigil"
         watchdogDevice = try container.decodeIfPresent(String.self, forKey: .watchdogDevice)
         watchdogTimeout = try container.decodeIfPresent(Span.self, forKey: .watchdogTimeout)
+        watchdogKind = try container.decodeIfPresent(WatchdogDevice.Kind.self, forKey: .watchdogKind) ?? .linux
     }
 
     public func validate() throws(ValidationError) {
@@ -191,6 +194,11 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         }
         if watchdogDevice != nil, watchdogTimeout == nil {
             throw ValidationError(.missingField, field: "watchdogTimeout", value: "", reason: "a watchdog device needs its timeout (whole seconds)")
+        }
+        if let device = watchdogDevice, !FileManager.default.fileExists(atPath: device) {
+            throw ValidationError(
+                field: "watchdogDevice", value: device,
+                reason: "no such device (it is never created; load the driver, e.g. a hardware watchdog's module)")
         }
     }
 

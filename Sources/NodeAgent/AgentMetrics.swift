@@ -21,7 +21,7 @@ struct AgentMetrics: Sendable {
 
     /// The master's assignment is a failover when it moves a resource off a failed or departed node.
     func recordAssignment(_ assignment: Assignment) {
-        if assignment.reason.contains(": failover AUTO") || assignment.reason.contains("failover mode MANUAL") { failovers.increment() }
+        if assignment.failover { failovers.increment() }
     }
 
     /// Resources by state as this node sees the cluster, membership, epoch, mastership.

@@ -95,7 +95,21 @@ public final class ClusterAgent: Service, Sendable {
         try writeHeld(HeldRecord(instance: instance, resources: previous?.resources ?? []))
         await bootstrap()
         // Opened once for the agent's life: a real watchdog device can be open only once at a time.
-        let watchdog = configuration.watchdogDevice.map(WatchdogDevice.init)
+        let watchdog: WatchdogDevice?
+        do {
+            watchdog = try configuration.watchdogDevice.map {
+                try WatchdogDevice(path: $0, timeout: configuration.watchdogTimeout ?? .seconds(1), kind: configuration.watchdogKind)
+            }
+        } catch {
+            throw StartFailure(description: "\(error)")
+        }
+        if let watchdog {
+            logger.notice(
+                "watchdog armed", metadata: ["vigil.device": "\(watchdog.path)", "vigil.timeout": "\(watchdog.timeoutSeconds)s"])
+            if configuration.watchdogKind == .file {
+                logger.warning("watchdogKind file: a plain file is petted; it resets nothing unless something watches it (tests only)")
+            }
+        }
         // Stopping cleanly (resources handed over) disarms it; a crash leaves it armed, as it should.
         defer { watchdog?.disarm() }
         // Member until told to leave (vigil leave/down), then out until told to join, until stopped.
@@ -201,6 +215,8 @@ public final class ClusterAgent: Service, Sendable {
             store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
         let me = configuration.node
         var leaving = false
+        let timer = TimerSlot()
+        defer { timer.cancel() }
         let keeper = FenceKeeper(
             thread: fenceThread, store: fenceStore, transactions: transactions, scripts: scripts, addresses: addresses,
             watchdog: watchdog, origin: origin, logger: logger, report: { continuation.yield($0) })
@@ -227,7 +243,7 @@ public final class ClusterAgent: Service, Sendable {
                     for directive in directives {
                         finished = await execute(
                             directive, brain: brain, group: &group, continuation: continuation, origin: origin,
-                            watchdog: watchdog, keeper: keeper) || finished
+                            watchdog: watchdog, keeper: keeper, timer: timer) || finished
                     }
                     if finished { break }
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
@@ -283,7 +299,7 @@ public final class ClusterAgent: Service, Sendable {
     private func execute(
         _ directive: Brain.Directive, brain: Brain.Instance, group: inout DiscardingTaskGroup,
         continuation: AsyncStream<Brain.Event>.Continuation, origin: ContinuousClock.Instant, watchdog: WatchdogDevice?,
-        keeper: FenceKeeper
+        keeper: FenceKeeper, timer: TimerSlot
     ) async -> Bool {
         switch directive {
         case .join(let record, let sentAt, _):
@@ -358,21 +374,23 @@ public final class ClusterAgent: Service, Sendable {
             // Scripts killed and addresses removed on the fence thread, in one batch.
             await keeper.fenceNow(targets)
         case .scheduleTimer(let at):
-            group.addTask {
-                try? await Task.sleep(until: origin + .milliseconds(at.milliseconds), clock: .continuous)
-                continuation.yield(.timerFired)
-            }
+            timer.replace(at: origin + at.sinceOrigin) { continuation.yield(.timerFired) }
         case .record(var event):
             var output: [String]?
-            if event.kind == .script, let resource = event.resource, let action = event.message.split(separator: " ").first,
-                let tail = tails.lines.withLock({ $0.removeValue(forKey: "\(resource).\(action)") })
+            if event.kind == .script, let resource = event.resource, let action = event.action,
+                let tail = tails.lines.withLock({ $0.removeValue(forKey: "\(resource).\(action.rawValue)") })
             {
                 output = tail.lines
                 event.message += " in \(tail.milliseconds) ms"
             }
             var metadata: Logger.Metadata = ["vigil.kind": "\(event.kind.rawValue)", "vigil.event": "\(event.message)"]
             if let resource = event.resource { metadata["vigil.resource"] = "\(resource)" }
-            logger.info("cluster event", metadata: metadata)
+            let level: Logger.Level = switch event.severity {
+            case .info: .info
+            case .warning: .warning
+            case .critical: .critical
+            }
+            logger.log(level: level, "cluster event", metadata: metadata)
             let events = self.events
             group.addTask { await events.append(event, output: output) }
         case .petWatchdog:
@@ -387,30 +405,24 @@ public final class ClusterAgent: Service, Sendable {
     }
 }
 
-/// A watchdog device file, petted by writing one byte. Tests point it at a plain file; a real
-/// `/dev/watchdog` is never opened by the test suites.
-public final class WatchdogDevice: Sendable {
-    let descriptor: Int32
+/// The brain's one timer: each request replaces the one before (`Brain.Directive.scheduleTimer`).
+final class TimerSlot: Sendable {
+    private let current = Mutex<Task<Void, Never>?>(nil)
 
-    public init(path: String) {
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    /// Cancels the pending timer, if any, and calls `fire` at `instant` unless replaced or cancelled first.
+    func replace(at instant: ContinuousClock.Instant, fire: @escaping @Sendable () -> Void) {
+        let task = Task {
+            guard (try? await Task.sleep(until: instant, clock: .continuous)) != nil else { return }
+            fire()
+        }
+        current.withLock { current in
+            current?.cancel()
+            current = task
+        }
     }
 
-    /// The magic close: write `V`, so that the driver stops the timer when the device is closed.
-    func disarm() {
-        guard descriptor >= 0 else { return }
-        var byte: UInt8 = 0x56
-        _ = write(descriptor, &byte, 1)
-    }
-
-    deinit {
-        if descriptor >= 0 { close(descriptor) }
-    }
-
-    public func pet() {
-        guard descriptor >= 0 else { return }
-        var byte: UInt8 = 0x31
-        _ = write(descriptor, &byte, 1)
+    func cancel() {
+        current.withLock { $0?.cancel() }
     }
 }
 

@@ -245,6 +245,11 @@ public final class ScriptRunner: Sendable {
         return leader
     }
 
+    /// The process group of the resource's running script, once its spawn has registered it.
+    public func processGroup(of resource: ResourceName) -> pid_t? {
+        state.withLock { $0.running[resource] }
+    }
+
     /// Waits, blocking the calling thread, until no live process is left in the process `groups`
     /// (zombies do not count: they can do nothing), or until `limit` passes.
     /// - Returns: the groups with live processes left.

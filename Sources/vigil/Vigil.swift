@@ -353,6 +353,7 @@ struct Events: AsyncParsableCommand {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
         var text = "\(formatter.string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))  \(event.node)  \(event.kind)  "
+        if event.severity != "info" { text += "\(event.severity.uppercased())  " }
         text += event.resource.map { "\($0): " } ?? ""
         text += event.message
         for output in event.output ?? [] { text += "\n      | " + output }

@@ -69,6 +69,22 @@ struct PlacementTests {
         #expect(decisions(world) { $0.view.members["n2"] = nil } == ["vip node(n3) gen 2"])
     }
 
+    @Test("a failover is marked on the assignment and its event is critical; a start is neither")
+    func failoverTyped() {
+        var world = World()
+        world.resource(vip(preferred: ["n2", "n3", "n1"]))
+        var harness = Harness("n1", world: world, joined: false)
+        let start = harness.when(.joined(memberRevision: 11, sentAt: harness.now))
+        #expect(start.contains { if case .writeAssignment(_, let a, _, _, _) = $0 { !a.failover } else { false } })
+        #expect(start.contains { if case .record(let e) = $0 { e.kind == .assignment && e.severity == .info } else { false } })
+        world.assign("vip", .node("n2"))
+        world.view.members["n2"] = nil
+        world.bump()
+        let failover = harness.when(.viewChanged(world.view))
+        #expect(failover.contains { if case .writeAssignment(_, let a, _, _, _) = $0 { a.failover } else { false } })
+        #expect(failover.contains { if case .record(let e) = $0 { e.kind == .assignment && e.severity == .critical } else { false } })
+    }
+
     @Test("failover MANUAL raises a failover alert")
     func failoverManual() {
         var world = World()

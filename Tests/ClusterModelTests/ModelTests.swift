@@ -256,3 +256,26 @@ struct KeyLayoutTests {
         }
     }
 }
+
+@Suite("Events and assignments")
+struct EventTests {
+    @Test("an event stored before severities existed reads with its kind's default; new ones round-trip")
+    func severityDecoding() throws {
+        let old = try JSONDecoder().decode(ClusterEvent.self, from: Data(#"{"kind":"fence","node":"n1","message":"self-fence"}"#.utf8))
+        #expect(old.severity == .critical)
+        #expect(old.action == nil)
+        let script = ClusterEvent(kind: .script, node: "n1", resource: "vip", message: "load exit 3", severity: .critical, action: .load)
+        #expect(try JSONDecoder().decode(ClusterEvent.self, from: Data(ModelCodec.encode(script))) == script)
+        #expect(ClusterEvent(kind: .admin, node: "n1", message: "x").severity == .info)
+    }
+
+    @Test("an assignment stored before the failover flag existed reads as no failover")
+    func assignmentDecoding() throws {
+        let stored = Assignment(generation: 3, placement: .node("n2"), reason: "r")
+        let encoded = String(decoding: ModelCodec.encode(stored), as: UTF8.self)
+        #expect(encoded.contains(#""failover":false"#))
+        let decoded = try JSONDecoder().decode(Assignment.self, from: Data(encoded.replacingOccurrences(of: #","failover":false"#, with: "").utf8))
+        #expect(decoded == stored)
+    }
+}
+

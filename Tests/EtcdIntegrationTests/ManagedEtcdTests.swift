@@ -47,6 +47,11 @@ struct ManagedEtcdTests {
             }
             do {
                 try await putRetrying(store, "/managed", "up", limit: .seconds(20))
+                // Two members make a quorum: the put may succeed before the second supervisor started its etcd.
+                let started = ContinuousClock.now
+                while supervisors[1].status.processIdentifier == nil, ContinuousClock.now - started < .seconds(20) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 let victim = try #require(supervisors[1].status.processIdentifier)
                 kill(victim, SIGKILL)
                 let deadline = ContinuousClock.now + .seconds(20)
