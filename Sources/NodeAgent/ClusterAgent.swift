@@ -32,6 +32,7 @@ public final class ClusterAgent: Service, Sendable {
     private let metrics = AgentMetrics()
     /// This node's local record of what it may hold (docs/design/0013).
     private let heldFile: HeldRecordFile
+    private let deadlineFile: DeadlineFile
     /// This agent process, written into the member key and the local record.
     private let instance = String(UInt64.random(in: 1...UInt64.max), radix: 16)
 
@@ -62,6 +63,7 @@ public final class ClusterAgent: Service, Sendable {
         self.logger = logger
         self.events = EventLog(store: store, layout: layout, node: configuration.node, logger: logger)
         self.heldFile = HeldRecordFile(stateDirectory: configuration.stateDirectory)
+        self.deadlineFile = DeadlineFile(stateDirectory: configuration.stateDirectory)
     }
 
     /// Writes the cluster settings and node definitions if the cluster is new (compare: absent).
@@ -93,7 +95,6 @@ public final class ClusterAgent: Service, Sendable {
             throw StartFailure(description: "\(error)")
         }
         try writeHeld(HeldRecord(instance: instance, resources: previous?.resources ?? []))
-        await bootstrap()
         // Opened once for the agent's life: a real watchdog device can be open only once at a time.
         let watchdog: WatchdogDevice?
         do {
@@ -112,15 +113,23 @@ public final class ClusterAgent: Service, Sendable {
         }
         // Stopping cleanly (resources handed over) disarms it; a crash leaves it armed, as it should.
         defer { watchdog?.disarm() }
+        // Resources whose address is already up here (agent restart): the brain adopts or stops
+        // them. They are unguarded until the fence thread runs, so nothing may wait for the store
+        // first: no bootstrap (the cluster exists) and no standby check (a node that leaves hands
+        // its resources over first).
+        var present = try await presentAtStart(previous: previous)
+        if present.isEmpty { await bootstrap() }
         // Member until told to leave (vigil leave/down), then out until told to join, until stopped.
         for _ in 0..<1_000_000 {
-            if await standby() {
+            if present.isEmpty, await standby() {
                 logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
                 await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
                 guard await waitForJoin(watchdog: watchdog) else { return }
                 await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
             }
-            guard try await runMember(watchdog: watchdog, previous: previous) == .left else { return }
+            let end = await runMember(watchdog: watchdog, previous: previous, present: present)
+            guard end == .left else { return }
+            present = [:]
         }
     }
 
@@ -166,22 +175,27 @@ public final class ClusterAgent: Service, Sendable {
         }
     }
 
-    /// Resources whose address is up here now, with the definitions they were loaded with (the
-    /// local record's, else the store's). `ip` is asked up to 20 times: if it cannot tell, the
-    /// agent does not start (it would not know what to fence).
+    /// Resources whose address is up here now, with the definitions they were loaded with: the
+    /// local record's (the store is not asked: it may be unreachable, and the record was written
+    /// before any load), or without a record (a first start, an older agent) the store's. `ip` is
+    /// asked up to 20 times: if it cannot tell, the agent does not start (it would not know what
+    /// to fence).
     func presentAtStart(previous: HeldRecord?) async throws -> [ResourceName: ResourceSpec] {
         var specs: [ResourceName: ResourceSpec] = [:]
-        let stored = try? await store.range(prefix: layout.prefix + "resources/")
-        for entry in stored?.keyValues ?? [] {
-            if let spec = try? ModelCodec.decode(ResourceSpec.self, from: entry.value) { specs[spec.name] = spec }
+        if let previous {
+            for spec in previous.resources { specs[spec.name] = spec }
+        } else {
+            let stored = try? await store.range(prefix: layout.prefix + "resources/")
+            for entry in stored?.keyValues ?? [] {
+                if let spec = try? ModelCodec.decode(ResourceSpec.self, from: entry.value) { specs[spec.name] = spec }
+            }
         }
-        for spec in previous?.resources ?? [] { specs[spec.name] = spec }
         for attempt in 1...20 {
             if let present = await addresses.present(Array(specs.values)) {
-                if stored == nil, !present.isEmpty {
+                if !present.isEmpty {
                     logger.warning(
-                        "store not reachable at start: the local record names what to fence",
-                        metadata: ["vigil.resources": "\(present.sorted())"])
+                        "addresses up at start: fenced at the previous agent's deadline unless this one joins first",
+                        metadata: ["vigil.resources": "\(present.sorted())", "vigil.source": "\(previous == nil ? "store" : "local record")"])
                 }
                 return specs.filter { present.contains($0.key) }
             }
@@ -191,17 +205,12 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     /// One membership: join, run the brain until stopped or told to leave.
-    func runMember(watchdog: WatchdogDevice?, previous: HeldRecord?) async throws -> MemberEnd {
+    func runMember(watchdog: WatchdogDevice?, previous: HeldRecord?, present: [ResourceName: ResourceSpec]) async -> MemberEnd {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
             Moment(
                 milliseconds: (ContinuousClock.now - origin).wholeMilliseconds,
                 wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-        }
-        // Resources whose address is already up here (agent restart): the brain adopts or stops them.
-        let present = try await presentAtStart(previous: previous)
-        if !present.isEmpty {
-            logger.info("addresses already up at start", metadata: ["vigil.resources": "\(present.keys.sorted())"])
         }
 
         let (events, continuation) = AsyncStream<Brain.Event>.makeStream()
@@ -219,7 +228,10 @@ public final class ClusterAgent: Service, Sendable {
         defer { timer.cancel() }
         let keeper = FenceKeeper(
             thread: fenceThread, store: fenceStore, transactions: transactions, scripts: scripts, addresses: addresses,
-            watchdog: watchdog, origin: origin, logger: logger, report: { continuation.yield($0) })
+            watchdog: watchdog, origin: origin, logger: logger,
+            // Addresses up at start were unguarded while no agent ran: the old deadline still holds.
+            inheritedDeadline: present.isEmpty ? nil : deadlineFile.read(), deadlineFile: deadlineFile,
+            report: { continuation.yield($0) })
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }

@@ -98,6 +98,13 @@ public final class FenceKeeper: Sendable {
         var inFlight = 0
         /// Send time of the newest acknowledged heartbeat (or join, or the agent's start).
         var lastAckSentAt: ContinuousClock.Instant
+        /// The previous agent's deadline (an agent restart), until this one's first acknowledgement.
+        var inheritedDeadline: ContinuousClock.Instant?
+
+        func deadline(_ plan: Plan) -> ContinuousClock.Instant {
+            let own = lastAckSentAt + plan.selfFenceAfter
+            return inheritedDeadline.map { min($0, own) } ?? own
+        }
         var fenced = false
         var lastPetAt: ContinuousClock.Instant?
         var deadlineTimer: Scheduled<Void>?
@@ -124,6 +131,7 @@ public final class FenceKeeper: Sendable {
     private let state: Mutex<State>
     /// Where acknowledgements and rejections go (the brain's event stream).
     private let report: @Sendable (Brain.Event) -> Void
+    private let deadlineFile: DeadlineFile?
     private let (sends, sendQueue) = AsyncStream<(Brain.Directive, ContinuousClock.Instant)>.makeStream()
 
     /// - Parameters:
@@ -131,9 +139,13 @@ public final class FenceKeeper: Sendable {
     ///   - origin: the agent's zero for ``Moment``s (acknowledgements are reported in its scale).
     ///   - report: receives `.heartbeatAcknowledged`, `.heartbeatRejected`, `.heartbeatFailed`, `.deadlineFenced`
     ///     and `.addressesNotRemoved`.
+    ///   - inheritedDeadline: the previous agent's deadline when this one restarted with resources
+    ///     held: the deadline stays at most that until this agent's first acknowledgement.
+    ///   - deadlineFile: where each new deadline is written for a restarted agent (see ``DeadlineFile``).
     public init(
         thread: Thread, store: any CoordinationStore, transactions: DirectiveTransactions, scripts: ScriptRunner?,
         addresses: AddressManager, watchdog: WatchdogDevice?, origin: ContinuousClock.Instant, logger: Logger,
+        inheritedDeadline: ContinuousClock.Instant? = nil, deadlineFile: DeadlineFile? = nil,
         report: @escaping @Sendable (Brain.Event) -> Void
     ) {
         self.thread = thread
@@ -146,7 +158,8 @@ public final class FenceKeeper: Sendable {
         self.logger = logger
         self.report = report
         let now = ContinuousClock.now
-        self.state = Mutex(State(lastBrainAt: now, lastAckSentAt: now))
+        self.state = Mutex(State(lastBrainAt: now, lastAckSentAt: now, inheritedDeadline: inheritedDeadline))
+        self.deadlineFile = deadlineFile
     }
 
     /// Sends the heartbeats the brain asks for, on the fence thread, until cancelled. Timers stop with it.
@@ -231,6 +244,7 @@ public final class FenceKeeper: Sendable {
         let later = state.withLock { state -> Bool in
             guard sentAt > state.lastAckSentAt else { return false }
             state.lastAckSentAt = sentAt
+            state.inheritedDeadline = nil
             if let plan = state.plan, ContinuousClock.now < sentAt + plan.selfFenceAfter { state.fenced = false }
             return true
         }
@@ -310,7 +324,7 @@ public final class FenceKeeper: Sendable {
                 if let renewal = state.renewal { due.append(.renewMaster(renewal)) }
                 if !due.isEmpty { state.lastSentAt = now }
             }
-            let safe = (!state.fenced && brainAlive && now < state.lastAckSentAt + plan.selfFenceAfter) || plan.targets.isEmpty
+            let safe = (!state.fenced && brainAlive && now < state.deadline(plan)) || plan.targets.isEmpty
             var pet = false
             if let every = plan.watchdogPetInterval, safe, plan.mayPetWatchdog, state.lastPetAt.map({ now - $0 >= every }) ?? true {
                 state.lastPetAt = now
@@ -326,13 +340,14 @@ public final class FenceKeeper: Sendable {
     private func armDeadline() {
         let deadline = state.withLock { state -> ContinuousClock.Instant? in
             guard !state.stopped, let plan = state.plan else { return nil }
-            let deadline = state.lastAckSentAt + plan.selfFenceAfter
+            let deadline = state.deadline(plan)
             if state.scheduledDeadline == deadline, state.deadlineTimer != nil { return nil }
             state.deadlineTimer?.cancel()
             state.scheduledDeadline = deadline
             return deadline
         }
         guard let deadline else { return }
+        deadlineFile?.write(deadline)
         let delay = max(deadline - ContinuousClock.now, .zero)
         let timer = thread.loop.scheduleTask(in: TimeAmount(delay)) { self.deadlinePassed() }
         state.withLock { $0.deadlineTimer = timer }
@@ -343,7 +358,7 @@ public final class FenceKeeper: Sendable {
         let fence = state.withLock { state -> (held: [Brain.FenceTarget], late: Duration)? in
             guard let plan = state.plan, !state.stopped, !state.fenced else { return nil }
             state.deadlineTimer = nil
-            let deadline = state.lastAckSentAt + plan.selfFenceAfter
+            let deadline = state.deadline(plan)
             guard now >= deadline else { return nil }
             state.fenced = true
             state.lastFenceLateness = now - deadline

@@ -102,3 +102,51 @@ public struct HeldRecordFile: Sendable {
         }
     }
 }
+
+/// The self-fence deadline, kept for a restarted agent (docs/design/0013): while the agent is
+/// gone nobody removes its addresses, so the next one must fence at the old deadline, not a full
+/// span after its own start. Written by the fence thread whenever the deadline moves (one `pwrite`
+/// of a few bytes, no fsync: only a process restart needs it; a machine restart drops the
+/// addresses anyway), as nanoseconds of `CLOCK_BOOTTIME`, which runs on across processes.
+public final class DeadlineFile: Sendable {
+    public let path: String
+    private let descriptor: Int32
+
+    public init(stateDirectory: String) {
+        path = stateDirectory + "/deadline"
+        try? FileManager.default.createDirectory(
+            atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    static func bootNanoseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
+    /// Records `deadline` (an instant of this process's clock).
+    public func write(_ deadline: ContinuousClock.Instant) {
+        guard descriptor >= 0 else { return }
+        let remaining = deadline - ContinuousClock.now
+        let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+        // Fixed width, so one small pwrite replaces the whole value.
+        let text = Array(String(format: "%020lld\n", Self.bootNanoseconds() + nanoseconds).utf8)
+        _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The recorded deadline as an instant of this process's clock, if there is one.
+    public func read() -> ContinuousClock.Instant? {
+        guard descriptor >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        guard count > 0,
+            let recorded = Int64(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        return ContinuousClock.now + .nanoseconds(recorded - Self.bootNanoseconds())
+    }
+}

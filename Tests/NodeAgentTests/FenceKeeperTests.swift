@@ -94,6 +94,34 @@ struct FenceKeeperTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    @Test("a restarted agent fences at the previous agent's deadline, not a span after its own start", .timeLimit(.minutes(2)))
+    func inheritedDeadline() async throws {
+        let ip = try fakeIP(in: root, addresses: [("eth0", "198.18.0.100/24")])
+        let events = Mutex<[Brain.Event]>([])
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let keeper = FenceKeeper(
+            thread: thread, store: InMemoryStore(now: { 0 }).client("n1"),
+            transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")), scripts: nil,
+            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: .now,
+            logger: Logger(label: "test"), inheritedDeadline: .now + .milliseconds(100),
+            report: { event in events.withLock { $0.append(event) } })
+        // Its own span is an hour: only the inherited deadline can fence within the test.
+        keeper.update(
+            FenceKeeper.Plan(
+                selfFenceAfter: .seconds(3600), heartbeatInterval: .seconds(1), brainGrace: .seconds(3600),
+                targets: [Brain.FenceTarget("vip", address: "198.18.0.100")], watchdogPetInterval: nil),
+            isMaster: false)
+        let start = ContinuousClock.now
+        while !events.withLock({ $0.contains(.deadlineFenced) }), ContinuousClock.now - start < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(events.withLock { $0.contains(.deadlineFenced) })
+        #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "")
+        keeper.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     /// Both threads of the cooperative pool are kept busy (the test's own, blocked in a poll, and a
     /// spinning task): nothing that needs the pool can run. The keeper must still heartbeat (no
     /// fence while the store answers) and, once the store is cut off, fence at its deadline.

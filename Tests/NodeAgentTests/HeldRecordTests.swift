@@ -40,3 +40,19 @@ struct HeldRecordTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 }
+
+@Suite("The recorded self-fence deadline")
+struct DeadlineFileTests {
+    @Test("a deadline written by one agent reads back in another's clock; none at first")
+    func roundTrip() throws {
+        let root = try makeTestRoot("vigil-deadline")
+        #expect(DeadlineFile(stateDirectory: root).read() == nil)
+        let deadline = ContinuousClock.now + .milliseconds(1600)
+        DeadlineFile(stateDirectory: root).write(deadline)
+        let read = try #require(DeadlineFile(stateDirectory: root).read())
+        #expect(abs((read - deadline) / .milliseconds(1)) < 5)
+        var info = stat()
+        #expect(stat(root + "/deadline", &info) == 0 && info.st_mode & 0o777 == 0o600)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
