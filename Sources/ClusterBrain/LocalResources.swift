@@ -107,6 +107,8 @@ extension Brain.Instance {
             current.generation = generation
             resource = current
         case .release(let generation, _, let moveAway):
+            // A forced stop under way ends first: Offline only once it is done.
+            if resource?.phase == .unloading(.forced) { return }
             guard var current = resource, current.phase.mayHold else {
                 // Nothing active here: report a clean Offline at this generation.
                 var released = resource ?? Brain.LocalResource(generation: generation, phase: .released)

@@ -20,6 +20,14 @@ extension Brain.Instance {
     /// A resource whose forced stop failed may still be active here: only a reset makes the node safe.
     public var stopFailed: Bool { local.values.contains { $0.stopFailedAtGeneration != nil } }
 
+    /// Exclusive resources whose forced stop is under way: their address is gone, but what else
+    /// the unload stops (a mount) may still be active.
+    var stopping: Bool { local.values.contains { $0.phase == .unloading(.forced) && $0.spec?.mode != .everywhere } }
+
+    /// Whether the watchdog may be petted at all: not once a forced stop failed, and not while a
+    /// fenced node is still stopping (a slow unmount must end in a reset, not on two nodes).
+    public var watchdogMayBePetted: Bool { !stopFailed && !(fenced && stopping) }
+
     /// A heartbeat (or the join) sent at `sentAt` committed: membership held at least until then.
     mutating func acknowledge(sentAt: Moment, now: Moment, into out: inout [Brain.Directive]) {
         if lastAckSentAt.map({ sentAt > $0 }) ?? true { lastAckSentAt = sentAt }
@@ -37,7 +45,7 @@ extension Brain.Instance {
     /// Pets the watchdog every third of its timeout, only while this node may hold exclusive
     /// resources safely: its deadline is in the future, or it holds none.
     mutating func petWatchdogIfAllowed(now: Moment, into out: inout [Brain.Directive]) {
-        guard let timeout = timing.watchdogTimeout, !shutdownDone, !stopFailed else { return }
+        guard let timeout = timing.watchdogTimeout, !shutdownDone, watchdogMayBePetted else { return }
         let safe = (!fenced && lastAckSentAt != nil && deadline.map { now < $0 } == true) || heldExclusive.isEmpty
         guard safe, lastPetAt.map({ now - $0 >= Span(milliseconds: timeout.milliseconds / 3) }) ?? true else { return }
         lastPetAt = now

@@ -281,7 +281,7 @@ public final class ClusterAgent: Service, Sendable {
         return FenceKeeper.Plan(
             selfFenceAfter: brain.selfFenceSpan.duration, heartbeatInterval: timing.heartbeat.duration,
             brainGrace: max(timing.tolerance.duration * 4, .seconds(5)), targets: brain.fenceTargets,
-            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 }, mayPetWatchdog: !brain.stopFailed)
+            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 }, mayPetWatchdog: brain.watchdogMayBePetted)
     }
 
     /// The local record for what `brain` may hold: its exclusive resources as loaded.

@@ -299,4 +299,43 @@ struct LocalResourceTests {
         _ = harness.when(.scriptFinished("vip", .unload, generation: 0, .success))
         #expect(harness.after(1000).contains(.petWatchdog))
     }
+
+    @Test("a release asked for while a forced stop runs reports Offline only once the unload has finished")
+    func releaseDuringForcedStop() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world)
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        harness.storeReachable = false
+        #expect(actions(harness.after(1600)).contains(.runScript(job(vip(), .unload))))
+        // Membership proven again, and the master asks for a migration while the forced unload runs.
+        harness.storeReachable = true
+        _ = harness.acknowledge()
+        world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 51)
+        world.bump()
+        let during = actions(harness.when(.viewChanged(world.view)))
+        #expect(!during.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } })
+        let after = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
+        #expect(after.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } })
+    }
+
+    @Test("a fenced node does not pet the watchdog while a forced stop runs; it does once the stop is done")
+    func noPetWhileStopping() {
+        var world = World()
+        world.view.settings.timing.watchdogTimeout = .seconds(1)
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world)
+        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
+        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        harness.storeReachable = false
+        let fenced = harness.after(1000)
+        #expect(fenced.contains(.runScript(job(vip(), .unload))))
+        #expect(!harness.after(3000).contains(.petWatchdog), "petted while the forced unload was still running")
+        _ = harness.when(.scriptFinished("vip", .unload, generation: 1, .success))
+        #expect(harness.after(1000).contains(.petWatchdog))
+    }
 }
