@@ -264,6 +264,8 @@ start_fake_watchdog() {
       if [ "$size" != none ] && [ $(( now - since )) -gt $(( timeout * 1000000 )) ]; then
         echo "$EPOCHREALTIME watchdog reset of n$n" >> "$WORK/watchdog.log"
         ip netns pids "vg${ID}n$n" | xargs -r kill -9
+        # A reset machine has nothing mounted: its markers on the shared directory go too.
+        rm -f "$WORK/shared/"*".mounted-on-n$n"
         ip -n "vg${ID}n$n" addr flush dev eth0 secondary 2>/dev/null
         ip -n "vg${ID}n$n" -o addr show to "$VIP" | awk '{print $2" "$4}' | while read -r dev cidr; do ip -n "vg${ID}n$n" addr del "$cidr" dev "$dev"; done
         exit 0
