@@ -75,6 +75,8 @@ extension Brain {
         /// The agent's fence thread reached the self-fence deadline before any acknowledgement and
         /// removed the addresses itself (it may be ahead of this brain when the agent is busy).
         case deadlineFenced
+        /// The addresses on this node's interfaces now (listed every few seconds).
+        case addressesObserved(Set<String>)
         /// A fence (the brain's or the fence thread's) could not remove these addresses; it keeps trying.
         case addressesNotRemoved([String])
         /// SIGTERM: unload local resources, hand them over, leave.
@@ -148,6 +150,9 @@ extension Brain {
         case runScript(ScriptJob)
         /// Kill the resources' running and queued scripts and remove their addresses (as loaded) now, without the store.
         case selfFence([FenceTarget])
+        /// Remove `address` (the address of `resource`, which this node does not hold) from every
+        /// interface; report `.addressesNotRemoved` if it stays.
+        case removeAddress(String, resource: ResourceName)
         /// Deliver `.timerFired` at `at` (replaces any earlier request).
         case scheduleTimer(at: Moment)
         /// Append to the cluster event log.

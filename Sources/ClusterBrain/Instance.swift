@@ -219,6 +219,8 @@ extension Brain {
                 if !fenced, startedAt != nil, !heldExclusive.isEmpty {
                     fenceAtDeadline("the fence thread removed the addresses", now: now, into: &out)
                 }
+            case .addressesObserved(let addresses):
+                removeStrayAddresses(addresses, into: &out)
             case .addressesNotRemoved(let addresses):
                 out.append(
                     .record(

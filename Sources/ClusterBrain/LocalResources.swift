@@ -336,4 +336,23 @@ extension Brain.Instance {
             break
         }
     }
+
+    /// Level-triggered: an address of an exclusive resource this node does not hold (no load, run
+    /// or unload under way, e.g. added by hand or left by a killed script) is removed, unless a
+    /// resource held here uses the same address.
+    mutating func removeStrayAddresses(_ observed: Set<String>, into out: inout [Brain.Directive]) {
+        guard let view else { return }
+        let inUse = Set(local.filter { $0.value.phase.mayHold }.keys.compactMap { fenceTarget($0).address })
+        for (name, spec) in view.resources.sorted(by: { $0.key < $1.key }) where spec.mode == .exclusive {
+            guard !(local[name]?.phase.mayHold ?? false), let address = spec.virtualAddress, observed.contains(address),
+                !inUse.contains(address)
+            else { continue }
+            out.append(
+                .record(
+                    ClusterEvent(
+                        kind: .fence, node: me, resource: name,
+                        message: "\(address) is up here but this node does not hold \(name): removing it", severity: .warning)))
+            out.append(.removeAddress(address, resource: name))
+        }
+    }
 }

@@ -100,12 +100,14 @@ public final class Simulation {
         case startAgent(NodeName)
         case resume(NodeName)
         case heal(NodeName)
+        /// The agent lists its node's addresses (every 2 s, as the real agent does).
+        case observe(NodeName, agent: Int)
 
         var node: NodeName {
             switch self {
             case .deliver(let n, _, _), .timer(let n, _, _), .commit(let n, _, _), .watch(let n, _),
                 .scriptDone(let n, _, _, _, _, _, _), .watchdogCheck(let n, _), .boot(let n), .startAgent(let n),
-                .resume(let n), .heal(let n):
+                .resume(let n), .heal(let n), .observe(let n, _):
                 n
             }
         }
@@ -241,7 +243,7 @@ public final class Simulation {
         // A frozen agent handles nothing until it resumes; its scripts and the store go on.
         if let node = nodes[name], node.paused {
             switch action {
-            case .deliver, .timer, .watch:
+            case .deliver, .timer, .watch, .observe:
                 nodes[name]!.deferred.append(action)
                 return
             case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
@@ -286,6 +288,11 @@ public final class Simulation {
             let deferred = nodes[name]!.deferred
             nodes[name]!.deferred = []
             for item in deferred { schedule(now, item) }
+        case .observe(_, let agent):
+            guard isAgentAlive(name, agent) else { return }
+            let held = nodes[name]!.held
+            feed(name, .addressesObserved(Set(settings.resources.filter { held.contains($0.name) }.compactMap(\.virtualAddress))))
+            schedule(now + 2000, .observe(name, agent: agent))
         case .heal:
             guard nodes[name]!.partitioned else { return }
             nodes[name]!.partitioned = false
@@ -328,6 +335,7 @@ public final class Simulation {
         let specs = Dictionary(settings.resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         feed(name, .started(localResources: specs.filter { node.held.contains($0.key) }))
         scheduleWatch(name)
+        schedule(now + 2000, .observe(name, agent: node.agent))
     }
 
     private func feed(_ name: NodeName, _ event: Brain.Event) {
@@ -351,6 +359,8 @@ public final class Simulation {
                 nodes[name]!.held.remove(target.resource)
                 nodes[name]!.scripts[target.resource] = nil
             }
+        case .removeAddress(_, let resource):
+            nodes[name]!.held.remove(resource)
         case .scheduleTimer(let at):
             nodes[name]!.timerToken += 1
             schedule(max(now, at.milliseconds - node.clockOffset), .timer(name, agent: node.agent, token: nodes[name]!.timerToken))

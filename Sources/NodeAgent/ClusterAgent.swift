@@ -260,7 +260,11 @@ public final class ClusterAgent: Service, Sendable {
                     if finished { break }
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
                         lastReconcile = ContinuousClock.now
-                        await reconcileAddresses(brain)
+                        // The brain decides what to do about addresses it does not expect.
+                        let addresses = self.addresses
+                        group.addTask {
+                            if let observed = await addresses.localAddresses() { continuation.yield(.addressesObserved(observed)) }
+                        }
                         if let view = brain.view { metrics.recordView(view, node: me) }
                     }
                 }
@@ -289,22 +293,6 @@ public final class ClusterAgent: Service, Sendable {
         HeldRecord(
             instance: instance,
             resources: brain.heldExclusive.compactMap { brain.local[$0]?.spec ?? brain.view?.resources[$0] })
-    }
-
-    /// Level-triggered address check, between two events (so the brain cannot change meanwhile):
-    /// an address of an exclusive resource this node does not hold (no load, run or unload under
-    /// way) is removed; a held resource whose address is missing is left to its monitor script.
-    func reconcileAddresses(_ brain: Brain.Instance) async {
-        guard let view = brain.view else { return }
-        let notHeld = view.resources.values.filter { !(brain.local[$0.name]?.phase.mayHold ?? false) }
-        guard !notHeld.isEmpty else { return }
-        for name in await addresses.present(notHeld)?.sorted() ?? [] {
-            guard let spec = view.resources[name], let address = spec.virtualAddress else { continue }
-            logger.warning(
-                "address of a resource this node does not hold: removing it",
-                metadata: ["vigil.resource": "\(spec.name)", "vigil.vip": "\(address)"])
-            _ = await addresses.remove([address])
-        }
     }
 
     /// Carries out one directive; returns true when the agent is done (shutdown complete).
@@ -385,6 +373,16 @@ public final class ClusterAgent: Service, Sendable {
             metrics.selfFences.increment()
             // Scripts killed and addresses removed on the fence thread, in one batch.
             await keeper.fenceNow(targets)
+        case .removeAddress(let address, let resource):
+            let addresses = self.addresses
+            let logger = self.logger
+            group.addTask {
+                logger.warning(
+                    "address of a resource this node does not hold: removing it",
+                    metadata: ["vigil.resource": "\(resource)", "vigil.vip": "\(address)"])
+                let left = await addresses.remove([address])
+                if !left.isEmpty { continuation.yield(.addressesNotRemoved(left)) }
+            }
         case .scheduleTimer(let at):
             timer.replace(at: origin + at.sinceOrigin) { continuation.yield(.timerFired) }
         case .record(var event):

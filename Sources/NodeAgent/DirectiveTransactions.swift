@@ -62,7 +62,7 @@ public struct DirectiveTransactions: Sendable {
             return Transaction(
                 compare: [Compare(key: layout.assignment(resource), .modRevision(fence))],
                 success: [.put(key: layout.status(resource, node: status.node), value: ModelCodec.encode(status))])
-        case .runScript, .selfFence, .scheduleTimer, .record, .petWatchdog, .reboot, .shutdownComplete:
+        case .runScript, .selfFence, .removeAddress, .scheduleTimer, .record, .petWatchdog, .reboot, .shutdownComplete:
             return nil
         }
     }

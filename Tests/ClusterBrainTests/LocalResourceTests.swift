@@ -338,4 +338,19 @@ struct LocalResourceTests {
         _ = harness.when(.scriptFinished("vip", .unload, generation: 1, .success))
         #expect(harness.after(1000).contains(.petWatchdog))
     }
+
+    @Test("an address seen here of a resource this node does not hold is removed; one it holds or is loading is not")
+    func strayAddress() {
+        var world = World()
+        world.resource(vip())
+        world.resource(vip("web") { $0.variables["RESOURCE_IP"] = "198.18.0.101" })
+        world.assign("vip", .node("n3"))
+        world.assign("web", .node("n2"))
+        var harness = Harness("n2", world: world)
+        _ = harness.when(.statusCommitted("web", generation: 1, .loading))
+        let observed = harness.when(.addressesObserved(["198.18.0.12", "198.18.0.100", "198.18.0.101"]))
+        #expect(actions(observed) == [.removeAddress("198.18.0.100", resource: "vip")])
+        #expect(observed.contains { if case .record(let event) = $0 { event.severity == .warning && event.resource == "vip" } else { false } })
+        #expect(actions(harness.when(.addressesObserved(["198.18.0.101"]))).isEmpty)
+    }
 }
