@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The address manager reconciles: a resource's VIP that appears on a node which does not hold the
+# The brain reconciles (addresses observed every 2 s): a resource's VIP that appears on a node which does not hold the
 # resource (added by hand, left over by a crashed script) is removed within a few seconds.
 . "$(dirname "$0")/lib.sh"
 setup_reference
