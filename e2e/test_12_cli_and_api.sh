@@ -109,6 +109,9 @@ grep -q "field 'password'" "$WORK/err" || fail "short password: $(cat "$WORK/err
 [ "$(api -u watcher:observer-pass-1 -X POST "https://$(node_ip 2):7410/v1/resources/iManager/offline")" = 403 ] || fail "observer change must be 403"
 [ "$(api -u admin:wrong-password "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "wrong password must be 401"
 [ "$(api -u watcher:observer-pass-1 "https://$(node_ip 1):7410/metrics")" = 200 ] || fail "metrics"
+# The resource gauges are sampled every 2 s: after the moves above, wait for the Running one.
+metrics_running() { api -u watcher:observer-pass-1 "https://$(node_ip 1):7410/metrics" > /dev/null; grep -q 'vigil_resources{state="Running"} 1' "$WORK/body"; }
+wait_for "the Running gauge in /metrics" 15 metrics_running
 for metric in vigil_heartbeat_round_trip_seconds 'vigil_script_duration_seconds.*action="load"' 'vigil_resources{state="Running"} 1' vigil_epoch vigil_is_master; do
   grep -q "$metric" "$WORK/body" || fail "/metrics lacks $metric: $(head -c 600 "$WORK/body")"
 done

@@ -47,13 +47,21 @@ extension Brain.Instance {
         return assignment.memberRevision.map { $0 == member.createRevision } ?? true
     }
 
+    /// The master's step: forget settled writes, form the quorum, evict silent members, bump the
+    /// epoch, place the resources.
     mutating func masterDuties(now: Moment, into out: inout [Brain.Directive]) {
         guard let view, let term = masterTerm else { return }
-        let settings = view.settings
-        let maintenance = settings.maintenance.isActive(atWall: now.wallMilliseconds)
-        let retry = timing.heartbeat * 2
+        let maintenance = view.settings.maintenance.isActive(atWall: now.wallMilliseconds)
+        forgetSettledWrites(view, now: now)
+        formQuorum(view, now: now, into: &out)
+        if !maintenance { evictSilentMembers(view, term: term, now: now, into: &out) }
+        bumpEpoch(view, term: term, into: &out)
+        placeResources(view, term: term, maintenance: maintenance, now: now, into: &out)
+    }
 
-        // Forget writes the view now reflects, or that went unanswered too long.
+    /// Forgets writes the view now reflects, or that went unanswered too long (they are issued again).
+    mutating func forgetSettledWrites(_ view: ClusterView, now: Moment) {
+        let retry = timing.heartbeat * 2
         pendingAssignments = pendingAssignments.filter { name, pending in
             view.assignments[name]?.modRevision == pending.revision && now - pending.issuedAt < retry
         }
@@ -61,8 +69,12 @@ extension Brain.Instance {
             view.members[node]?.modRevision == pending.revision && now - pending.issuedAt < retry
         }
         pendingCommands = pendingCommands.filter { id, issuedAt in view.commands[id] != nil && now - issuedAt < retry }
+    }
 
-        // Quorum at cluster start: a cluster that already placed resources has formed before.
+    /// Quorum at cluster start: enough members, or the quorum timeout; a cluster that already placed
+    /// resources has formed before.
+    mutating func formQuorum(_ view: ClusterView, now: Moment, into out: inout [Brain.Directive]) {
+        let settings = view.settings
         if !quorumFormed {
             let placedBefore = view.assignments.values.contains { $0.value.placement != .quorumWait }
             let enough = view.members.count >= settings.quorum.nodeCount
@@ -74,26 +86,29 @@ extension Brain.Instance {
             }
         }
 
-        // Evictions: tolerance after first seeing a member's latest heartbeat, proved by its revision.
-        if !maintenance {
-            for (node, sighting) in memberSightings.sorted(by: { $0.key < $1.key }) where node != me {
-                guard pendingEvictions[node] == nil, view.members[node] != nil else { continue }
-                let waited = now - sighting.firstSeenAt
-                let tolerance = evictionTolerance(node)
-                if waited >= tolerance - configuration.faults.evictEarly {
-                    pendingEvictions[node] = Brain.PendingWrite(revision: sighting.revision, issuedAt: now)
-                    out.append(.evictMember(node, modRevision: sighting.revision, term: term))
-                    out.append(
-                        .record(
-                            ClusterEvent(
-                                kind: .membership, node: me,
-                                message: "evicting \(node): no heartbeat for \(waited) (tolerance \(tolerance))",
-                                severity: .critical)))
-                }
+    }
+
+    /// Evicts a member tolerance after first seeing its latest heartbeat, proved by its revision.
+    mutating func evictSilentMembers(_ view: ClusterView, term: MasterRecord, now: Moment, into out: inout [Brain.Directive]) {
+        for (node, sighting) in memberSightings.sorted(by: { $0.key < $1.key }) where node != me {
+            guard pendingEvictions[node] == nil, view.members[node] != nil else { continue }
+            let waited = now - sighting.firstSeenAt
+            let tolerance = evictionTolerance(node)
+            if waited >= tolerance - configuration.faults.evictEarly {
+                pendingEvictions[node] = Brain.PendingWrite(revision: sighting.revision, issuedAt: now)
+                out.append(.evictMember(node, modRevision: sighting.revision, term: term))
+                out.append(
+                    .record(
+                        ClusterEvent(
+                            kind: .membership, node: me,
+                            message: "evicting \(node): no heartbeat for \(waited) (tolerance \(tolerance))",
+                            severity: .critical)))
             }
         }
+    }
 
-        // Epoch: bumped at every membership change this master sees.
+    /// The epoch: bumped at every membership change this master sees.
+    mutating func bumpEpoch(_ view: ClusterView, term: MasterRecord, into out: inout [Brain.Directive]) {
         let members = Set(view.members.keys)
         if let known = knownMembers, known != members {
             let joined = members.subtracting(known).sorted().map(\.rawValue)
@@ -107,8 +122,13 @@ extension Brain.Instance {
             out.append(.record(ClusterEvent(kind: .membership, node: me, message: "epoch \(epoch) (\(parts.joined(separator: "; ")))")))
         }
         knownMembers = members
+    }
 
-        // Resources in priority order, then by name.
+    /// Admin commands first, then the master's own decisions, for each resource in priority order
+    /// (then by name); nothing new during maintenance but commands.
+    mutating func placeResources(
+        _ view: ClusterView, term: MasterRecord, maintenance: Bool, now: Moment, into out: inout [Brain.Directive]
+    ) {
         let ordered = view.resources.values.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }
         var planned: [ResourceName: Placement] = [:]
         var commandsByResource: [ResourceName: [AdminCommand]] = [:]
