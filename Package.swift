@@ -60,11 +60,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The API's JSON shapes, shared by the server and the CLI (no Hummingbird, no agent).
+        .target(name: "ClusterClient", dependencies: ["ClusterModel"]),
         // The REST API /v1 (Hummingbird): routes, authentication, OpenAPI document, cluster operations.
         .target(
             name: "ClusterAPI",
             dependencies: [
-                "ClusterModel", "CoordinationStore", "NodeAgent",
+                "ClusterModel", "ClusterClient", "CoordinationStore", "NodeAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -98,12 +100,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The CLI: the API's shapes and an HTTP client; it links neither Hummingbird nor the agent.
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "ClusterModel", "NodeAgent", "ClusterAPI",
+                "ClusterModel", "ClusterClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Developer tool: runs simulated scenarios (the demo until the agent exists). Not shipped.
@@ -128,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "ClusterAPITests",
             dependencies: [
-                "ClusterAPI", "ClusterModel", "CoordinationStore", "InMemoryStore", "ClusterTestKit", "NodeAgent",
+                "ClusterAPI", "ClusterClient", "ClusterModel", "CoordinationStore", "InMemoryStore", "ClusterTestKit", "NodeAgent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]

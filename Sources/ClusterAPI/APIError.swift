@@ -1,3 +1,4 @@
+import ClusterClient
 import ClusterModel
 import CoordinationStore
 import Foundation
@@ -38,15 +39,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         field.isEmpty ? "\(status.code): \(reason)" : "\(status.code): field '\(field)': value '\(value)': \(reason)"
     }
 
-    public struct Body: Codable, Sendable {
-        public struct Detail: Codable, Sendable {
-            public var status: Int
-            public var field: String
-            public var value: String
-            public var reason: String
-        }
-        public var error: Detail
-    }
+    public typealias Body = APIErrorBody
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = Body(error: .init(status: status.code, field: field, value: String(value.prefix(200)), reason: reason))

@@ -1,3 +1,4 @@
+import ClusterClient
 import ClusterModel
 import CoordinationStore
 import Foundation
@@ -253,12 +254,6 @@ public struct APIRouterBuilder: Sendable {
             },
         ]
     }
-}
-
-/// `GET /v1/resources/{name}`.
-public struct ResourceDetail: Codable, Sendable {
-    public var definition: ResourceSpec
-    public var state: ResourceState
 }
 
 /// A body that must be empty or `{}`: any field is unknown.

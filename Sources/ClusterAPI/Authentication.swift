@@ -1,3 +1,4 @@
+import ClusterClient
 import ClusterModel
 import CoordinationStore
 import Crypto

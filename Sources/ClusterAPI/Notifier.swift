@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClusterClient
 import ClusterModel
 import CoordinationStore
 import Foundation

@@ -1,13 +1,13 @@
 import ArgumentParser
 import AsyncHTTPClient
-import ClusterAPI
+import ClusterClient
 import ClusterModel
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import NodeAgent
 import Synchronization
+import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -78,12 +78,12 @@ struct Connection: ParsableArguments {
         let socket: String
         if FileManager.default.fileExists(atPath: config) {
             do {
-                socket = try AgentConfiguration.load(path: config).api.socket
+                socket = try LocalAgentConfig.socket(fromFile: config)
             } catch {
                 throw CLIError(message: "\(config): \(error)", code: Exit.badInput)
             }
         } else {
-            socket = AgentConfiguration.API().socket
+            socket = LocalAgentConfig.defaultSocket
         }
         if FileManager.default.fileExists(atPath: socket), !FileManager.default.isWritableFile(atPath: socket) {
             throw CLIError(
@@ -103,6 +103,19 @@ struct Connection: ParsableArguments {
 }
 
 /// A small JSON client of the agent's API (AsyncHTTPClient, HTTP/1.1).
+/// What the CLI reads of the agent's configuration file: only `api.socket` (vigild checks the rest).
+struct LocalAgentConfig: Decodable {
+    struct API: Decodable { var socket: String? }
+    var api: API?
+
+    static let defaultSocket = "/run/vigil/vigil.sock"
+
+    static func socket(fromFile path: String) throws -> String {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try YAMLDecoder().decode(Self.self, from: text).api?.socket ?? defaultSocket
+    }
+}
+
 final class APIClient: Sendable {
     let base: String
     let socket: String?
@@ -162,7 +175,7 @@ final class APIClient: Sendable {
         }
         let bytes = Array(try await response.body.collect(upTo: 64 * 1024 * 1024).readableBytesView)
         guard (200..<300).contains(response.status.code) else {
-            let detail = try? JSONDecoder().decode(APIError.Body.self, from: Data(bytes)).error
+            let detail = try? JSONDecoder().decode(APIErrorBody.self, from: Data(bytes)).error
             let message =
                 detail.map { $0.field.isEmpty ? $0.reason : "field '\($0.field)': value '\($0.value)': \($0.reason)" }
                 ?? "HTTP \(response.status.code)"

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ClusterAPI
+import ClusterClient
 import ClusterModel
 import Foundation
 
@@ -236,7 +236,7 @@ struct Maintenance: AsyncParsableCommand {
         var end: Int64?
         if let until {
             if let span = try? Span(parsing: until, field: "--until") {
-                end = ClusterControl.wallMilliseconds() + span.milliseconds
+                end = Int64(Date().timeIntervalSince1970 * 1000) + span.milliseconds
             } else if let date = ISO8601DateFormatter().date(from: until) {
                 end = Int64(date.timeIntervalSince1970 * 1000)
             } else {

@@ -1,4 +1,5 @@
 import ClusterAPI
+import ClusterClient
 import ClusterModel
 import ClusterTestKit
 import CoordinationStore

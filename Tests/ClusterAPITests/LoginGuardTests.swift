@@ -1,4 +1,5 @@
 @testable import ClusterAPI
+import ClusterClient
 import ClusterModel
 import Foundation
 import Hummingbird

@@ -1,7 +1,8 @@
 import ClusterModel
 import Foundation
 
-// The API's JSON shapes. The server encodes them, the CLI decodes them: one definition for both.
+// The API's JSON shapes. The server (ClusterAPI) encodes them, the CLI decodes them: one
+// definition for both, in a target that links neither Hummingbird nor the agent.
 
 /// `GET /v1/cluster`: the cluster as `vigil status` and `vigil view` show it.
 public struct ClusterStatus: Codable, Sendable, Hashable {
@@ -119,6 +120,13 @@ public struct CommandReceipt: Codable, Sendable, Hashable {
     /// The assignment generation before the command: an unchanged generation after the command was
     /// handled means the master refused it (the event log says why).
     public var generationBefore: UInt64
+
+    public init(id: String, resource: String, verb: String, generationBefore: UInt64) {
+        self.id = id
+        self.resource = resource
+        self.verb = verb
+        self.generationBefore = generationBefore
+    }
 }
 
 /// `POST /v1/resources`: a resource made from a template, as `vigil resource create` sends it.
@@ -229,6 +237,12 @@ public struct EventPage: Codable, Sendable, Hashable {
     public var events: [EventEntry]
     public var next: String?
     public var revision: Int64
+
+    public init(events: [EventEntry], next: String?, revision: Int64) {
+        self.events = events
+        self.next = next
+        self.revision = revision
+    }
 }
 
 public struct ScriptOutput: Codable, Sendable, Hashable {
@@ -237,6 +251,14 @@ public struct ScriptOutput: Codable, Sendable, Hashable {
     public var output: String
     public var modified: Int64?
     public var truncated: Bool
+
+    public init(node: String, action: String, output: String, modified: Int64?, truncated: Bool) {
+        self.node = node
+        self.action = action
+        self.output = output
+        self.modified = modified
+        self.truncated = truncated
+    }
 }
 
 /// `POST /v1/sessions` answer: the bearer token (shown once; only its hash is stored).
@@ -245,6 +267,13 @@ public struct SessionGrant: Codable, Sendable, Hashable {
     public var user: String
     public var role: Role
     public var expiresInSeconds: Int64
+
+    public init(token: String, user: String, role: Role, expiresInSeconds: Int64) {
+        self.token = token
+        self.user = user
+        self.role = role
+        self.expiresInSeconds = expiresInSeconds
+    }
 }
 
 public struct LoginRequest: Codable, Sendable, Hashable {
@@ -288,6 +317,11 @@ public struct UserRequest: Codable, Sendable, Hashable {
 public struct UserSummary: Codable, Sendable, Hashable {
     public var name: String
     public var role: Role
+
+    public init(name: String, role: Role) {
+        self.name = name
+        self.role = role
+    }
 }
 
 public struct SetRequest: Codable, Sendable, Hashable {
@@ -374,6 +408,12 @@ public struct ClusterStats: Codable, Sendable, Hashable {
         public var heartbeat: UInt64
         /// Store revision of the member's last heartbeat and how many revisions ago that was.
         public var lastHeartbeatRevision: Int64
+
+        public init(node: String, heartbeat: UInt64, lastHeartbeatRevision: Int64) {
+            self.node = node
+            self.heartbeat = heartbeat
+            self.lastHeartbeatRevision = lastHeartbeatRevision
+        }
     }
     public var epoch: UInt64
     public var revision: Int64
@@ -381,4 +421,45 @@ public struct ClusterStats: Codable, Sendable, Hashable {
     public var events: Int
     public var eventsByKind: [String: Int]
     public var resourcesByState: [String: Int]
+
+    public init(epoch: UInt64, revision: Int64, members: [Member], events: Int, eventsByKind: [String: Int], resourcesByState: [String: Int]) {
+        self.epoch = epoch
+        self.revision = revision
+        self.members = members
+        self.events = events
+        self.eventsByKind = eventsByKind
+        self.resourcesByState = resourcesByState
+    }
+}
+
+/// `GET /v1/resources/{name}`.
+public struct ResourceDetail: Codable, Sendable {
+    public var definition: ResourceSpec
+    public var state: ResourceState
+
+    public init(definition: ResourceSpec, state: ResourceState) {
+        self.definition = definition
+        self.state = state
+    }
+}
+
+/// Every error answer: `{"error": {status, field, value, reason}}`.
+public struct APIErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var status: Int
+        public var field: String
+        public var value: String
+        public var reason: String
+
+        public init(status: Int, field: String, value: String, reason: String) {
+            self.status = status
+            self.field = field
+            self.value = value
+            self.reason = reason
+        }
+    }
+
+    public var error: Detail
+
+    public init(error: Detail) { self.error = error }
 }
