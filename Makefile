@@ -14,10 +14,17 @@ build:
 check-purity:
 	scripts/check-brain-purity
 
+## format: rewrite the sources as .swift-format says; lint: fail on any difference (run by `make test`)
+FORMAT_PATHS = Sources Tests bench/vigil-bench Package.swift
+format:
+	$(SWIFT) format format -i -r $(FORMAT_PATHS)
+lint:
+	$(SWIFT) format lint --strict -r $(FORMAT_PATHS)
+
 ## test: every tier that runs here (unit, simulation incl. 2,000 random seeds on the release-built
 ## simulator, store conformance
 ## against the in-memory store and a real 3-member etcd, etcd failure tests, managed etcd)
-test: check-purity etcd
+test: check-purity lint etcd
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	@# Separate passes: the CPU-bound random simulation would starve the real-etcd timings if run together.
 	scripts/run-tests --skip RandomRunTests

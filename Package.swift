@@ -118,9 +118,11 @@ let package = Package(
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(
-            name: "NodeAgentTests", dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore"]),
+            name: "NodeAgentTests",
+            dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore"]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
-        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
+        .testTarget(
+            name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
         .testTarget(
             name: "EtcdIntegrationTests",
             dependencies: [
@@ -132,7 +134,8 @@ let package = Package(
         .testTarget(
             name: "ClusterAPITests",
             dependencies: [
-                "ClusterAPI", "ClusterClient", "ClusterModel", "CoordinationStore", "InMemoryStore", "ClusterTestKit", "NodeAgent",
+                "ClusterAPI", "ClusterClient", "ClusterModel", "CoordinationStore", "InMemoryStore", "ClusterTestKit",
+                "NodeAgent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]

@@ -15,7 +15,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     /// Seconds for a `Retry-After` header (429, 503).
     public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, field: String = "", value: String = "", reason: String, retryAfter: Int? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, field: String = "", value: String = "", reason: String, retryAfter: Int? = nil
+    ) {
         self.status = status
         self.field = field
         self.value = value
@@ -33,7 +35,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     public static let unauthenticated = APIError(
-        .unauthorized, field: "Authorization", reason: "log in: a bearer token (POST /v1/sessions) or user and password (Basic)")
+        .unauthorized, field: "Authorization",
+        reason: "log in: a bearer token (POST /v1/sessions) or user and password (Basic)")
 
     public var description: String {
         field.isEmpty ? "\(status.code): \(reason)" : "\(status.code): field '\(field)': value '\(value)': \(reason)"
@@ -42,11 +45,13 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public typealias Body = APIErrorBody
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = Body(error: .init(status: status.code, field: field, value: String(value.prefix(200)), reason: reason))
+        let body = Body(
+            error: .init(status: status.code, field: field, value: String(value.prefix(200)), reason: reason))
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"vigil\", Basic realm=\"vigil\"" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(body))))
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(body))))
     }
 }
 
@@ -57,7 +62,9 @@ extension APIError {
         case let error as APIError: error
         case let error as ValidationError: APIError(error)
         case let error as StoreError:
-            APIError(.serviceUnavailable, field: "store", value: "\(error)", reason: "the coordination store did not answer; retry")
+            APIError(
+                .serviceUnavailable, field: "store", value: "\(error)",
+                reason: "the coordination store did not answer; retry")
         case let error as HTTPError: error
         case let error as any HTTPResponseError: error
         default: APIError(.internalServerError, reason: "\(error)")

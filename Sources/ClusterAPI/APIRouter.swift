@@ -45,36 +45,82 @@ public struct APIRouterBuilder: Sendable {
 
     /// Every route, in the order the OpenAPI document lists them.
     public static let routes: [APIRoute] = [
-        APIRoute(method: .get, path: "/healthz", summary: "Liveness: 200 while the agent serves (no authentication)", answer: "Health"),
+        APIRoute(
+            method: .get, path: "/healthz", summary: "Liveness: 200 while the agent serves (no authentication)",
+            answer: "Health"),
         APIRoute(method: .get, path: "/metrics", summary: "Prometheus metrics of this node"),
         APIRoute(method: .get, path: "/v1/openapi.json", summary: "This document"),
-        APIRoute(method: .get, path: "/v1/cluster", summary: "Cluster view: name, epoch, master, nodes, resources", answer: "ClusterStatus"),
-        APIRoute(method: .get, path: "/v1/nodes", summary: "Nodes with membership and the resources they hold", answer: "NodeState[]"),
-        APIRoute(method: .post, path: "/v1/nodes/{name}/leave", summary: "The node hands its resources over and stays out until join", success: 204),
-        APIRoute(method: .post, path: "/v1/nodes/{name}/join", summary: "The node joins the cluster again", success: 204),
-        APIRoute(method: .post, path: "/v1/cluster/down", summary: "Every node leaves the cluster (each comes back with join)", success: 204),
-        APIRoute(method: .post, path: "/v1/cluster/maintenance", summary: "Maintenance on (optionally until a time) or off", body: "MaintenanceRequest", answer: "ClusterSettings"),
-        APIRoute(method: .get, path: "/v1/settings", summary: "Cluster settings: timing, quorum, maintenance, notification", answer: "ClusterSettings"),
-        APIRoute(method: .post, path: "/v1/settings/set", summary: "Set one parameter, as `cluster set PARAM VALUE`", body: "SetRequest", answer: "ClusterSettings"),
+        APIRoute(
+            method: .get, path: "/v1/cluster", summary: "Cluster view: name, epoch, master, nodes, resources",
+            answer: "ClusterStatus"),
+        APIRoute(
+            method: .get, path: "/v1/nodes", summary: "Nodes with membership and the resources they hold",
+            answer: "NodeState[]"),
+        APIRoute(
+            method: .post, path: "/v1/nodes/{name}/leave",
+            summary: "The node hands its resources over and stays out until join", success: 204),
+        APIRoute(
+            method: .post, path: "/v1/nodes/{name}/join", summary: "The node joins the cluster again", success: 204),
+        APIRoute(
+            method: .post, path: "/v1/cluster/down",
+            summary: "Every node leaves the cluster (each comes back with join)", success: 204),
+        APIRoute(
+            method: .post, path: "/v1/cluster/maintenance", summary: "Maintenance on (optionally until a time) or off",
+            body: "MaintenanceRequest", answer: "ClusterSettings"),
+        APIRoute(
+            method: .get, path: "/v1/settings", summary: "Cluster settings: timing, quorum, maintenance, notification",
+            answer: "ClusterSettings"),
+        APIRoute(
+            method: .post, path: "/v1/settings/set", summary: "Set one parameter, as `cluster set PARAM VALUE`",
+            body: "SetRequest", answer: "ClusterSettings"),
         APIRoute(method: .get, path: "/v1/stats", summary: "Heartbeat and event statistics", answer: "ClusterStats"),
-        APIRoute(method: .get, path: "/v1/resources", summary: "Every resource with its state", answer: "ResourceState[]"),
-        APIRoute(method: .post, path: "/v1/resources", summary: "Create a resource from a template", body: "CreateResourceRequest", answer: "ResourceSpec", success: 201),
-        APIRoute(method: .get, path: "/v1/resources/{name}", summary: "A resource's definition and state", answer: "ResourceDetail"),
-        APIRoute(method: .put, path: "/v1/resources/{name}", summary: "Replace a resource's definition (used at its next load)", body: "ResourceSpec", answer: "ResourceSpec"),
+        APIRoute(
+            method: .get, path: "/v1/resources", summary: "Every resource with its state", answer: "ResourceState[]"),
+        APIRoute(
+            method: .post, path: "/v1/resources", summary: "Create a resource from a template",
+            body: "CreateResourceRequest", answer: "ResourceSpec", success: 201),
+        APIRoute(
+            method: .get, path: "/v1/resources/{name}", summary: "A resource's definition and state",
+            answer: "ResourceDetail"),
+        APIRoute(
+            method: .put, path: "/v1/resources/{name}",
+            summary: "Replace a resource's definition (used at its next load)", body: "ResourceSpec",
+            answer: "ResourceSpec"),
         APIRoute(method: .delete, path: "/v1/resources/{name}", summary: "Delete an offline resource", success: 204),
-        APIRoute(method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member", body: "OnlineRequest", answer: "CommandReceipt", success: 202),
-        APIRoute(method: .post, path: "/v1/resources/{name}/offline", summary: "Unload; the resource stays offline", answer: "CommandReceipt", success: 202),
-        APIRoute(method: .post, path: "/v1/resources/{name}/migrate", summary: "Move to a node, `most` or `next`", body: "MigrateRequest", answer: "CommandReceipt", success: 202),
-        APIRoute(method: .post, path: "/v1/resources/{name}/alert", summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest", answer: "CommandReceipt", success: 202),
-        APIRoute(method: .get, path: "/v1/resources/{name}/output", summary: "The last output of each script on this node", answer: "ScriptOutput[]"),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member",
+            body: "OnlineRequest", answer: "CommandReceipt", success: 202),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/offline", summary: "Unload; the resource stays offline",
+            answer: "CommandReceipt", success: 202),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/migrate", summary: "Move to a node, `most` or `next`",
+            body: "MigrateRequest", answer: "CommandReceipt", success: 202),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/alert",
+            summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest",
+            answer: "CommandReceipt", success: 202),
+        APIRoute(
+            method: .get, path: "/v1/resources/{name}/output", summary: "The last output of each script on this node",
+            answer: "ScriptOutput[]"),
         APIRoute(method: .get, path: "/v1/templates", summary: "The resource templates", answer: "ResourceTemplate[]"),
-        APIRoute(method: .get, path: "/v1/templates/{name}", summary: "One template with its scripts", answer: "ResourceTemplate"),
-        APIRoute(method: .get, path: "/v1/events", summary: "Event log page, oldest first (`after`, `limit`)", answer: "EventPage"),
-        APIRoute(method: .get, path: "/v1/events/stream", summary: "New events as server-sent events (text/event-stream), from revision `from`"),
-        APIRoute(method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token", body: "LoginRequest", answer: "SessionGrant", success: 201),
+        APIRoute(
+            method: .get, path: "/v1/templates/{name}", summary: "One template with its scripts",
+            answer: "ResourceTemplate"),
+        APIRoute(
+            method: .get, path: "/v1/events", summary: "Event log page, oldest first (`after`, `limit`)",
+            answer: "EventPage"),
+        APIRoute(
+            method: .get, path: "/v1/events/stream",
+            summary: "New events as server-sent events (text/event-stream), from revision `from`"),
+        APIRoute(
+            method: .post, path: "/v1/sessions", summary: "Log in with user and password; returns a bearer token",
+            body: "LoginRequest", answer: "SessionGrant", success: 201),
         APIRoute(method: .delete, path: "/v1/sessions", summary: "Log out (the bearer token ends)", success: 204),
         APIRoute(method: .get, path: "/v1/users", summary: "API and console users", answer: "UserSummary[]"),
-        APIRoute(method: .put, path: "/v1/users/{name}", summary: "Create or change a user (password stored as a bcrypt hash)", body: "UserRequest", success: 204),
+        APIRoute(
+            method: .put, path: "/v1/users/{name}",
+            summary: "Create or change a user (password stored as a bcrypt hash)", body: "UserRequest", success: 204),
         APIRoute(method: .delete, path: "/v1/users/{name}", summary: "Delete a user", success: 204),
     ]
 
@@ -113,7 +159,9 @@ public struct APIRouterBuilder: Sendable {
                     body: .init(byteBuffer: ByteBuffer(bytes: text)))
             },
             "GET /v1/openapi.json": { _, _ in
-                Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+                Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
             },
             "GET /v1/cluster": { _, _ in try json(try await control.status()) },
             "GET /v1/nodes": { _, _ in try json(try await control.status().nodes) },
@@ -134,7 +182,9 @@ public struct APIRouterBuilder: Sendable {
             },
             "POST /v1/cluster/maintenance": { request, context in
                 let body = try await decode(MaintenanceRequest.self, request, context)
-                return try json(try await control.maintenance(on: body.enabled, untilWallMilliseconds: body.until, user: user(context)))
+                return try json(
+                    try await control.maintenance(
+                        on: body.enabled, untilWallMilliseconds: body.until, user: user(context)))
             },
             "GET /v1/settings": { _, _ in try json(try await control.settings().value) },
             "POST /v1/settings/set": { request, context in
@@ -162,11 +212,14 @@ public struct APIRouterBuilder: Sendable {
             "POST /v1/resources/{name}/online": { request, context in
                 let body = try await decodeOptional(OnlineRequest.self, request, context) ?? OnlineRequest()
                 let node = try body.node.map { try NodeName(validating: $0, field: "node") }
-                return try json(try await control.command(try name(context), .online(node: node), user: user(context)), status: .accepted)
+                return try json(
+                    try await control.command(try name(context), .online(node: node), user: user(context)),
+                    status: .accepted)
             },
             "POST /v1/resources/{name}/offline": { request, context in
                 _ = try await decodeOptional(EmptyRequest.self, request, context)
-                return try json(try await control.command(try name(context), .offline, user: user(context)), status: .accepted)
+                return try json(
+                    try await control.command(try name(context), .offline, user: user(context)), status: .accepted)
             },
             "POST /v1/resources/{name}/migrate": { request, context in
                 let body = try await decode(MigrateRequest.self, request, context)
@@ -176,20 +229,29 @@ public struct APIRouterBuilder: Sendable {
                     case "next": .next
                     default: .node(try NodeName(validating: body.to, field: "to"))
                     }
-                return try json(try await control.command(try name(context), .migrate(target), user: user(context)), status: .accepted)
+                return try json(
+                    try await control.command(try name(context), .migrate(target), user: user(context)),
+                    status: .accepted)
             },
             "POST /v1/resources/{name}/alert": { request, context in
                 let body = try await decode(AlertRequest.self, request, context)
                 guard ["yes", "no"].contains(body.answer) else {
                     throw APIError(.badRequest, field: "answer", value: body.answer, reason: "yes or no")
                 }
-                return try json(try await control.command(try name(context), .alert(answer: body.answer == "yes"), user: user(context)), status: .accepted)
+                return try json(
+                    try await control.command(
+                        try name(context), .alert(answer: body.answer == "yes"), user: user(context)), status: .accepted
+                )
             },
-            "GET /v1/resources/{name}/output": { _, context in try json(try await control.scriptOutput(try name(context))) },
+            "GET /v1/resources/{name}/output": { _, context in
+                try json(try await control.scriptOutput(try name(context)))
+            },
             "GET /v1/templates": { _, _ in try json(ResourceTemplate.builtIn) },
             "GET /v1/templates/{name}": { _, context in
                 let wanted = try name(context)
-                guard let template = ResourceTemplate.named(wanted) else { throw APIError.notFound("name", wanted, "template") }
+                guard let template = ResourceTemplate.named(wanted) else {
+                    throw APIError.notFound("name", wanted, "template")
+                }
                 return try json(template)
             },
             "GET /v1/events": { request, _ in
@@ -206,7 +268,9 @@ public struct APIRouterBuilder: Sendable {
                 let start: Int64
                 if let text = request.uri.queryParameters["from"].map(String.init) {
                     guard let from = Int64(text), from > 0 else {
-                        throw APIError(.badRequest, field: "from", value: text, reason: "a store revision, as EventPage.revision + 1")
+                        throw APIError(
+                            .badRequest, field: "from", value: text,
+                            reason: "a store revision, as EventPage.revision + 1")
                     }
                     start = from
                 } else {
@@ -218,19 +282,29 @@ public struct APIRouterBuilder: Sendable {
                     try await writer.write(ByteBuffer(string: ": vigil events from revision \(start)\n\n"))
                     for try await batch in store.watch(prefix: prefix, fromRevision: start) {
                         for event in batch where event.kind == .put {
-                            guard let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value) else { continue }
+                            guard let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value)
+                            else { continue }
                             let entry = EventEntry(cursor: event.keyValue.key, stored: stored)
-                            try await writer.write(ByteBuffer(string: "id: \(entry.cursor)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"))
+                            try await writer.write(
+                                ByteBuffer(
+                                    string:
+                                        "id: \(entry.cursor)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"
+                                ))
                         }
                     }
                     try await writer.finish(nil)
                 }
-                return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
             },
             "POST /v1/sessions": { request, context in
                 let body = try await decode(LoginRequest.self, request, context)
-                guard let identity = try await authenticator.verify(user: body.user, password: body.password, source: context.sourceAddress) else {
-                    throw APIError(.unauthorized, field: "user", value: body.user, reason: "unknown user or wrong password")
+                guard
+                    let identity = try await authenticator.verify(
+                        user: body.user, password: body.password, source: context.sourceAddress)
+                else {
+                    throw APIError(
+                        .unauthorized, field: "user", value: body.user, reason: "unknown user or wrong password")
                 }
                 return try json(try await authenticator.login(identity), status: .created)
             },
@@ -243,7 +317,8 @@ public struct APIRouterBuilder: Sendable {
                 let body = try await decode(UserRequest.self, request, context)
                 let who = try name(context)
                 try await authenticator.setUser(who, body)
-                await control.record(user: user(context), resource: nil, "\(user(context)) set user \(who) (role \(body.role.rawValue))")
+                await control.record(
+                    user: user(context), resource: nil, "\(user(context)) set user \(who) (role \(body.role.rawValue))")
                 return Response(status: .noContent)
             },
             "DELETE /v1/users/{name}": { _, context in
@@ -274,7 +349,9 @@ struct EmptyRequest: Codable, Sendable {
 // MARK: Bodies
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(value))))
+    Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: ModelCodec.encode(value))))
 }
 
 /// The request body, at most the context's upload limit (413 beyond it).
@@ -283,7 +360,9 @@ func body(_ request: Request, _ context: APIRequestContext) async throws -> [UIn
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         return Array(buffer.readableBytesView)
     } catch {
-        throw APIError(.contentTooLarge, field: "body", value: "more than \(context.maxUploadSize) bytes", reason: "the body is too large")
+        throw APIError(
+            .contentTooLarge, field: "body", value: "more than \(context.maxUploadSize) bytes",
+            reason: "the body is too large")
     }
 }
 

@@ -15,7 +15,7 @@ import ServiceLifecycle
 import X509
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The API's listeners for `vigild`: the root-only Unix socket and, unless turned off, HTTPS.
@@ -44,7 +44,8 @@ public enum APIServer {
                 },
                 logger: logger))
         if let (host, port) = try configuration.listenAddress() {
-            let (certificate, key) = try certificateFiles(configuration: configuration, stateDirectory: stateDirectory, logger: logger)
+            let (certificate, key) = try certificateFiles(
+                configuration: configuration, stateDirectory: stateDirectory, logger: logger)
             let tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
@@ -68,7 +69,8 @@ public enum APIServer {
     static func prepareSocket(_ path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
     }
@@ -81,13 +83,20 @@ public enum APIServer {
         let directory = stateDirectory + "/api"
         let certificate = directory + "/cert.pem"
         let key = directory + "/key.pem"
-        if FileManager.default.fileExists(atPath: certificate), FileManager.default.fileExists(atPath: key) { return (certificate, key) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if FileManager.default.fileExists(atPath: certificate), FileManager.default.fileExists(atPath: key) {
+            return (certificate, key)
+        }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let (certificatePEM, keyPEM) = try selfSigned(hostName: ProcessInfo.processInfo.hostName)
-        guard FileManager.default.createFile(atPath: key, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600]),
-            FileManager.default.createFile(atPath: certificate, contents: Data(certificatePEM.utf8), attributes: [.posixPermissions: 0o644])
+        guard
+            FileManager.default.createFile(
+                atPath: key, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600]),
+            FileManager.default.createFile(
+                atPath: certificate, contents: Data(certificatePEM.utf8), attributes: [.posixPermissions: 0o644])
         else {
-            throw ValidationError(field: "stateDirectory", value: directory, reason: "cannot write the API certificate there")
+            throw ValidationError(
+                field: "stateDirectory", value: directory, reason: "cannot write the API certificate there")
         }
         logger.notice("made a self-signed API certificate", metadata: ["vigil.file": "\(certificate)"])
         return (certificate, key)

@@ -71,13 +71,15 @@ public struct Authenticator: Sendable {
             return Identity(user: session.user, role: session.role)
         }
         if authorization.lowercased().hasPrefix("basic ") {
-            guard let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            guard
+                let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
                 let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
             else {
                 await failed(source: source, user: nil)
                 return nil
             }
-            return try await verify(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]), source: source)
+            return try await verify(
+                user: String(text[..<colon]), password: String(text[text.index(after: colon)...]), source: source)
         }
         return nil
     }
@@ -106,7 +108,9 @@ public struct Authenticator: Sendable {
 
     func failed(source: String, user: String?) async {
         for burst in loginGuard.throttle.failed(source: source, user: user) {
-            await onBurst("failed logins: \(burst.failures) from \(burst.key) in a burst; further attempts are refused with 429 for a growing time")
+            await onBurst(
+                "failed logins: \(burst.failures) from \(burst.key) in a burst; further attempts are refused with 429 for a growing time"
+            )
         }
     }
 
@@ -119,7 +123,8 @@ public struct Authenticator: Sendable {
         let lease = try await store.grantLease(ttlSeconds: Self.sessionSeconds)
         let record = SessionRecord(user: identity.user, role: identity.role, created: ClusterControl.wallMilliseconds())
         _ = try await store.put(layout.session(Self.hash(token: token)), ModelCodec.encode(record), lease: lease.id)
-        return SessionGrant(token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.sessionSeconds)
+        return SessionGrant(
+            token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.sessionSeconds)
     }
 
     /// Ends the session of a bearer token (its record goes; the lease expires with nothing on it).
@@ -175,13 +180,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         if let authorization = request.headers[.authorization] {
             do {
-                context.identity = try await authenticator.identify(authorization: authorization, source: context.sourceAddress)
+                context.identity = try await authenticator.identify(
+                    authorization: authorization, source: context.sourceAddress)
             } catch {
                 throw APIError.wrapping(error)
             }
             guard context.identity != nil else {
                 // A login attempt with wrong credentials.
-                if request.uri.path == "/v1/sessions", request.method == .post { return try await next(request, context) }
+                if request.uri.path == "/v1/sessions", request.method == .post {
+                    return try await next(request, context)
+                }
                 throw APIError.unauthenticated
             }
         } else if local {
@@ -194,7 +202,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let changes = request.method != .get && request.method != .head
         let ownSession = request.uri.path == "/v1/sessions"
         if changes, !ownSession, context.identity?.role != .admin {
-            throw APIError(.forbidden, field: "user", value: context.identity?.user ?? "", reason: "role observer may read, not change")
+            throw APIError(
+                .forbidden, field: "user", value: context.identity?.user ?? "",
+                reason: "role observer may read, not change")
         }
         return try await next(request, context)
     }

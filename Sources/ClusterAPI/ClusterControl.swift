@@ -79,9 +79,12 @@ public struct ClusterControl: Sendable {
         let result = try await store.transaction(
             Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(spec))]))
         guard result.succeeded else {
-            throw APIError(.conflict, field: "name", value: spec.name.rawValue, reason: "a resource of that name exists")
+            throw APIError(
+                .conflict, field: "name", value: spec.name.rawValue, reason: "a resource of that name exists")
         }
-        await record(user: user, resource: spec.name, "\(user) created resource \(spec.name) from \(spec.template ?? "no template")")
+        await record(
+            user: user, resource: spec.name,
+            "\(user) created resource \(spec.name) from \(spec.template ?? "no template")")
         return spec
     }
 
@@ -90,14 +93,19 @@ public struct ClusterControl: Sendable {
         let resource = try ResourceName(validating: name, field: "name")
         let spec = try ModelCodec.decode(ResourceSpec.self, from: body)
         guard spec.name == resource else {
-            throw APIError(.badRequest, field: "name", value: spec.name.rawValue, reason: "the body names another resource than the path (\(name))")
+            throw APIError(
+                .badRequest, field: "name", value: spec.name.rawValue,
+                reason: "the body names another resource than the path (\(name))")
         }
         let key = layout.resource(resource)
         guard let current = try await store.get(key) else { throw APIError.notFound("name", name, "resource") }
         let result = try await store.transaction(
-            Transaction(compare: [Compare(key: key, .modRevision(current.modRevision))], success: [.put(key: key, value: ModelCodec.encode(spec))]))
+            Transaction(
+                compare: [Compare(key: key, .modRevision(current.modRevision))],
+                success: [.put(key: key, value: ModelCodec.encode(spec))]))
         guard result.succeeded else {
-            throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; read it again")
+            throw APIError(
+                .conflict, field: "name", value: name, reason: "the resource changed meanwhile; read it again")
         }
         await record(user: user, resource: resource, "\(user) changed the definition of \(resource)")
         return spec
@@ -110,12 +118,24 @@ public struct ClusterControl: Sendable {
         guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
         let state = ResourceState(view: view, name: resource)
         let running = view.statuses[resource]?.values.contains { $0.value.state != .offline } ?? false
-        guard ["Offline", "Unassigned", "QuorumWait"].contains(state.state) || state.state.hasPrefix("Alert"), !running else {
-            throw APIError(.conflict, field: "name", value: name, reason: "\(resource) is \(state.state): take it offline first (vigil offline \(resource))")
+        let removable: Bool
+        switch state.state {
+        case .offline, .unassigned, .quorumWait, .alert: removable = true
+        case .loading, .running, .migrating, .unloading, .comatose: removable = false
         }
-        var operations: [StoreOperation] = [.delete(key: layout.resource(resource)), .delete(key: layout.assignment(resource))]
+        guard removable, !running
+        else {
+            throw APIError(
+                .conflict, field: "name", value: name,
+                reason: "\(resource) is \(state.state): take it offline first (vigil offline \(resource))")
+        }
+        var operations: [StoreOperation] = [
+            .delete(key: layout.resource(resource)), .delete(key: layout.assignment(resource)),
+        ]
         operations += (view.statuses[resource] ?? [:]).keys.map { .delete(key: layout.status(resource, node: $0)) }
-        let compare = [Compare(key: layout.assignment(resource), .modRevision(view.assignments[resource]?.modRevision ?? 0))]
+        let compare = [
+            Compare(key: layout.assignment(resource), .modRevision(view.assignments[resource]?.modRevision ?? 0))
+        ]
         let result = try await store.transaction(Transaction(compare: compare, success: operations))
         guard result.succeeded else {
             throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
@@ -145,7 +165,8 @@ public struct ClusterControl: Sendable {
         let view = try await view()
         let record = ModelCodec.encode(StandbyRecord(by: user, since: Self.wallMilliseconds()))
         _ = try await store.transaction(
-            Transaction(compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
+            Transaction(
+                compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
         await self.record(user: user, resource: nil, "\(user) took the cluster down (every node leaves)")
     }
 
@@ -161,7 +182,9 @@ public struct ClusterControl: Sendable {
         guard let kv = try await store.get(layout.config) else {
             return Versioned(ClusterSettings(), createRevision: 0, modRevision: 0)
         }
-        return Versioned(try ModelCodec.decode(ClusterSettings.self, from: kv.value), createRevision: kv.createRevision, modRevision: kv.modRevision)
+        return Versioned(
+            try ModelCodec.decode(ClusterSettings.self, from: kv.value), createRevision: kv.createRevision,
+            modRevision: kv.modRevision)
     }
 
     /// Applies `change` to the current settings in one compare-and-swap (retried on a concurrent change).
@@ -176,7 +199,8 @@ public struct ClusterControl: Sendable {
             do { try settings.validate() } catch { throw APIError(error) }
             let compare = Compare(key: layout.config, .modRevision(current.modRevision))
             let result = try await store.transaction(
-                Transaction(compare: [compare], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+                Transaction(compare: [compare], success: [.put(key: layout.config, value: ModelCodec.encode(settings))])
+            )
             if result.succeeded {
                 await record(user: user, resource: nil, "\(user) set \(what)")
                 return settings
@@ -191,7 +215,9 @@ public struct ClusterControl: Sendable {
         return try await updateSettings(user: user, what: "\(name) to \(value)") { settings in
             switch name {
             case "quorum":
-                guard let count = Int(value) else { throw APIError(.badRequest, field: "quorum", value: value, reason: "a node count, 1 to 32") }
+                guard let count = Int(value) else {
+                    throw APIError(.badRequest, field: "quorum", value: value, reason: "a node count, 1 to 32")
+                }
                 settings.quorum.nodeCount = count
             case "quorumwait":
                 settings.quorum.timeout = try Span(parsing: value, field: "quorumwait")
@@ -201,13 +227,15 @@ public struct ClusterControl: Sendable {
                 }
                 settings.notification.level = level
             case "emailaddresses":
-                settings.notification.emailAddresses = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+                settings.notification.emailAddresses = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(
+                    String.init)
             case "smtprelay":
                 settings.notification.smtpRelay = value.isEmpty ? nil : value
             case "emailsender":
                 settings.notification.sender = value
             case "webhooks":
-                settings.notification.webhooks = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+                settings.notification.webhooks = value.split(whereSeparator: { $0 == " " || $0 == "," }).map(
+                    String.init)
             case "tolerance":
                 // Safe live: each node applies a raised tolerance only after the master can see it
                 // in a committed heartbeat (docs/design/0011-live-tolerance.md).
@@ -215,23 +243,32 @@ public struct ClusterControl: Sendable {
             case "heartbeat", "masterwatchdog", "slavewatchdog", "profile":
                 throw APIError(
                     .badRequest, field: "parameter", value: parameter,
-                    reason: "the heartbeat and etcd timings come from the timing profile in vigil.yaml and change with a restart of every node (as NCS needs a cluster restart); the tolerance can be set live")
+                    reason:
+                        "the heartbeat and etcd timings come from the timing profile in vigil.yaml and change with a restart of every node (as NCS needs a cluster restart); the tolerance can be set live"
+                )
             default:
-                throw APIError(.badRequest, field: "parameter", value: parameter, reason: "known: \(Self.settableParameters.joined(separator: ", "))")
+                throw APIError(
+                    .badRequest, field: "parameter", value: parameter,
+                    reason: "known: \(Self.settableParameters.joined(separator: ", "))")
             }
         }
     }
 
-    public static let settableParameters = ["tolerance", "quorum", "quorumwait", "enableemail", "emailaddresses", "smtprelay", "emailsender", "webhooks"]
+    public static let settableParameters = [
+        "tolerance", "quorum", "quorumwait", "enableemail", "emailaddresses", "smtprelay", "emailsender", "webhooks",
+    ]
 
     /// Maintenance on (optionally until a wall time) or off, cluster-wide.
     public func maintenance(on: Bool, untilWallMilliseconds: Int64?, user: String) async throws -> ClusterSettings {
         if let until = untilWallMilliseconds, until <= Self.wallMilliseconds() {
             throw APIError(.badRequest, field: "until", value: "\(until)", reason: "must be in the future")
         }
-        let what = on ? "maintenance on" + (untilWallMilliseconds.map { " until \(Self.isoTime($0))" } ?? "") : "maintenance off"
+        let what =
+            on
+            ? "maintenance on" + (untilWallMilliseconds.map { " until \(Self.isoTime($0))" } ?? "") : "maintenance off"
         return try await updateSettings(user: user, what: what) { settings in
-            settings.maintenance = MaintenanceSettings(enabled: on, untilWallMilliseconds: on ? untilWallMilliseconds : nil)
+            settings.maintenance = MaintenanceSettings(
+                enabled: on, untilWallMilliseconds: on ? untilWallMilliseconds : nil)
         }
     }
 
@@ -299,9 +336,12 @@ extension ClusterControl {
         var byKind: [String: Int] = [:]
         for event in events { byKind[event.event.kind.rawValue, default: 0] += 1 }
         var byState: [String: Int] = [:]
-        for name in view.resources.keys { byState[ResourceState(view: view, name: name).state, default: 0] += 1 }
+        for name in view.resources.keys {
+            byState[ResourceState(view: view, name: name).state.description, default: 0] += 1
+        }
         let members = view.members.values.sorted { $0.value.node < $1.value.node }.map {
-            ClusterStats.Member(node: $0.value.node.rawValue, heartbeat: $0.value.heartbeat, lastHeartbeatRevision: $0.modRevision)
+            ClusterStats.Member(
+                node: $0.value.node.rawValue, heartbeat: $0.value.heartbeat, lastHeartbeatRevision: $0.modRevision)
         }
         return ClusterStats(
             epoch: view.epoch, revision: view.revision, members: members, events: events.count, eventsByKind: byKind,

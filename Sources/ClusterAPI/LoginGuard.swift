@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Bounds what logins may cost a node (ARCHITECTURE.md §4.11, docs/design/0012):
@@ -51,7 +51,8 @@ public final class PasswordHasher: Sendable {
         guard waiting <= queueLimit + 1 else {
             refused.increment()
             throw APIError(
-                .serviceUnavailable, field: "Authorization", reason: "too many password checks at once; retry", retryAfter: 1)
+                .serviceUnavailable, field: "Authorization", reason: "too many password checks at once; retry",
+                retryAfter: 1)
         }
         return try await pool.runIfActive(work)
     }
@@ -80,7 +81,10 @@ public final class LoginThrottle: Sendable {
         /// Failures are forgotten after this long without one.
         public var forgetAfter: Duration
 
-        public init(freeFailures: Int, firstDelay: Duration = .seconds(1), longest: Duration = .seconds(60), forgetAfter: Duration = .seconds(600)) {
+        public init(
+            freeFailures: Int, firstDelay: Duration = .seconds(1), longest: Duration = .seconds(60),
+            forgetAfter: Duration = .seconds(600)
+        ) {
             self.freeFailures = freeFailures
             self.firstDelay = firstDelay
             self.longest = longest
@@ -135,7 +139,8 @@ public final class LoginThrottle: Sendable {
         guard admitted else {
             throttled.increment()
             throw APIError(
-                .tooManyRequests, field: "Authorization", reason: "too many logins under way from \(source); retry in 1 s", retryAfter: 1)
+                .tooManyRequests, field: "Authorization",
+                reason: "too many logins under way from \(source); retry in 1 s", retryAfter: 1)
         }
         defer {
             inFlight.withLock { counts in
@@ -163,7 +168,8 @@ public final class LoginThrottle: Sendable {
         let seconds = max(1, Int(whole) + (fraction > 0 ? 1 : 0))
         throw APIError(
             .tooManyRequests, field: "Authorization", value: user ?? "",
-            reason: "too many failed logins from \(source)\(user.map { " or for user \($0)" } ?? ""); retry in \(seconds) s",
+            reason:
+                "too many failed logins from \(source)\(user.map { " or for user \($0)" } ?? ""); retry in \(seconds) s",
             retryAfter: seconds)
     }
 
@@ -204,7 +210,9 @@ public final class LoginThrottle: Sendable {
 
     /// Drops entries not refusing anything, oldest first, until at most `keep` remain.
     static func prune(_ entries: inout [String: Entry], now: ContinuousClock.Instant, keep: Int) {
-        let idle = entries.filter { ($0.value.refusedUntil ?? now) <= now }.sorted { $0.value.lastFailure < $1.value.lastFailure }
+        let idle = entries.filter { ($0.value.refusedUntil ?? now) <= now }.sorted {
+            $0.value.lastFailure < $1.value.lastFailure
+        }
         for (key, _) in idle.prefix(max(0, entries.count - keep)) { entries[key] = nil }
         if entries.count > keep {
             let oldest = entries.sorted { $0.value.lastFailure < $1.value.lastFailure }

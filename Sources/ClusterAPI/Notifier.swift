@@ -51,7 +51,9 @@ public final class Notifier: Service, Sendable {
                 }
                 from = start
                 for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: start) {
-                    let events = batch.filter { $0.kind == .put }.compactMap { try? ModelCodec.decode(StoredEvent.self, from: $0.keyValue.value) }
+                    let events = batch.filter { $0.kind == .put }.compactMap {
+                        try? ModelCodec.decode(StoredEvent.self, from: $0.keyValue.value)
+                    }
                     if let last = batch.last { from = last.keyValue.modRevision + 1 }
                     if !events.isEmpty { await deliver(events) }
                 }
@@ -67,10 +69,13 @@ public final class Notifier: Service, Sendable {
 
     /// Sends `events` if this node is the master and the settings ask for them.
     func deliver(_ events: [StoredEvent]) async {
-        guard let masterKV = try? await store.get(layout.master), let master = try? ModelCodec.decode(MasterRecord.self, from: masterKV.value),
+        guard let masterKV = try? await store.get(layout.master),
+            let master = try? ModelCodec.decode(MasterRecord.self, from: masterKV.value),
             master.node == node, !master.resigned
         else { return }
-        let settings = (try? await store.get(layout.config)).flatMap { $0.flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) } }
+        let settings = (try? await store.get(layout.config)).flatMap {
+            $0.flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) }
+        }
         guard let notification = settings?.notification, notification.level != .off else { return }
         for event in events where notification.level == .verbose || Self.isCritical(event) {
             await send(event, notification)
@@ -78,23 +83,30 @@ public final class Notifier: Service, Sendable {
     }
 
     func send(_ event: StoredEvent, _ settings: NotificationSettings) async {
-        let subject = "[vigil \(layout.cluster)] \(event.event.kind.rawValue)\(event.event.resource.map { " \($0)" } ?? ""): \(event.event.message)"
+        let subject =
+            "[vigil \(layout.cluster)] \(event.event.kind.rawValue)\(event.event.resource.map { " \($0)" } ?? ""): \(event.event.message)"
         if let relay = settings.smtpRelay, !settings.emailAddresses.isEmpty {
-            var body = "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))\n"
-            body += "Kind: \(event.event.kind.rawValue)\nSeverity: \(event.event.severity.rawValue)\n" + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"
+            var body =
+                "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))\n"
+            body +=
+                "Kind: \(event.event.kind.rawValue)\nSeverity: \(event.event.severity.rawValue)\n"
+                + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"
             for line in event.output ?? [] { body += "  | \(line)\n" }
             do {
                 try await SMTPClient.send(
-                    relay: relay, from: settings.sender, to: settings.emailAddresses, subject: String(subject.prefix(200)), body: body)
+                    relay: relay, from: settings.sender, to: settings.emailAddresses,
+                    subject: String(subject.prefix(200)), body: body)
             } catch {
-                logger.warning("notification e-mail not sent", metadata: ["vigil.relay": "\(relay)", "vigil.error": "\(error)"])
+                logger.warning(
+                    "notification e-mail not sent", metadata: ["vigil.relay": "\(relay)", "vigil.error": "\(error)"])
             }
         }
         for url in settings.webhooks {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            let payload = WebhookPayload(cluster: layout.cluster, subject: subject, event: EventEntry(cursor: "", stored: event))
+            let payload = WebhookPayload(
+                cluster: layout.cluster, subject: subject, event: EventEntry(cursor: "", stored: event))
             request.body = .bytes(ModelCodec.encode(payload))
             do {
                 let response = try await http.execute(request, timeout: .seconds(5))
@@ -129,7 +141,9 @@ enum SMTPClient {
 
     static func send(relay: String, from: String, to recipients: [String], subject: String, body: String) async throws {
         let parts = relay.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else { throw Failure(description: "relay \(relay): expected host:port") }
+        guard parts.count == 2, let port = Int(parts[1]) else {
+            throw Failure(description: "relay \(relay): expected host:port")
+        }
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .connect(host: String(parts[0]), port: port) { channel in
@@ -148,7 +162,9 @@ enum SMTPClient {
                     func command(_ line: String?, expect: Int) async throws {
                         if let line { try await outbound.write(ByteBuffer(string: line + "\r\n")) }
                         let code = try await replies.next()
-                        guard code / 100 == expect / 100 else { throw Failure(description: "relay answered \(code) to \(line ?? "greeting")") }
+                        guard code / 100 == expect / 100 else {
+                            throw Failure(description: "relay answered \(code) to \(line ?? "greeting")")
+                        }
                     }
                     try await command(nil, expect: 220)
                     try await command("EHLO vigil", expect: 250)
@@ -159,7 +175,8 @@ enum SMTPClient {
                     date.locale = Locale(identifier: "en_US_POSIX")
                     date.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
                     var message = "From: <\(from)>\r\nTo: \(recipients.map { "<\($0)>" }.joined(separator: ", "))\r\n"
-                    message += "Subject: \(subject.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))\r\n"
+                    message +=
+                        "Subject: \(subject.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))\r\n"
                     message += "Date: \(date.string(from: Date()))\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
                     // Dot-stuffing: a line starting with "." gets another.
                     for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -185,10 +202,14 @@ enum SMTPClient {
                 while let end = pending.range(of: "\r\n") {
                     let line = String(pending[..<end.lowerBound])
                     pending = String(pending[end.upperBound...])
-                    guard line.count >= 3, let code = Int(line.prefix(3)) else { throw Failure(description: "not an SMTP reply: \(line.prefix(80))") }
+                    guard line.count >= 3, let code = Int(line.prefix(3)) else {
+                        throw Failure(description: "not an SMTP reply: \(line.prefix(80))")
+                    }
                     if line.count == 3 || line[line.index(line.startIndex, offsetBy: 3)] == " " { return code }
                 }
-                guard let buffer = try await iterator.next() else { throw Failure(description: "the relay closed the connection") }
+                guard let buffer = try await iterator.next() else {
+                    throw Failure(description: "the relay closed the connection")
+                }
                 pending += String(buffer: buffer)
                 if pending.utf8.count > 64 * 1024 { throw Failure(description: "the relay's reply is too long") }
             }

@@ -22,11 +22,16 @@ public enum OpenAPIDocument {
             var responses: [String: Any] = [:]
             let success = String(route.success)
             if let answer = route.answer {
-                responses[success] = ["description": "OK", "content": ["application/json": ["schema": reference(answer)]]]
+                responses[success] = [
+                    "description": "OK", "content": ["application/json": ["schema": reference(answer)]],
+                ]
             } else {
                 responses[success] = ["description": "OK"]
             }
-            responses["400"] = ["description": "Bad input: the error names the field and the value", "content": ["application/json": ["schema": reference("Error")]]]
+            responses["400"] = [
+                "description": "Bad input: the error names the field and the value",
+                "content": ["application/json": ["schema": reference("Error")]],
+            ]
             if route.path != "/healthz" {
                 responses["401"] = ["description": "Not authenticated"]
                 if route.method != .get { responses["403"] = ["description": "Role observer may not change"] }
@@ -36,19 +41,29 @@ public enum OpenAPIDocument {
             }
             if route.path.contains("{name}") {
                 responses["404"] = ["description": "No such resource, template or user"]
-                operation["parameters"] = [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]
+                operation["parameters"] = [
+                    ["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]
+                ]
             }
             if route.path == "/v1/events/stream" {
-                operation["parameters"] = [["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]]]
+                operation["parameters"] = [
+                    ["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]]
+                ]
             }
             if route.path == "/v1/events" {
                 operation["parameters"] = [
                     ["name": "after", "in": "query", "required": false, "schema": ["type": "string"]],
-                    ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 2000]],
+                    [
+                        "name": "limit", "in": "query", "required": false,
+                        "schema": ["type": "integer", "minimum": 1, "maximum": 2000],
+                    ],
                 ]
             }
             if let body = route.body {
-                operation["requestBody"] = ["required": route.body != "OnlineRequest", "content": ["application/json": ["schema": reference(body)]]]
+                operation["requestBody"] = [
+                    "required": route.body != "OnlineRequest",
+                    "content": ["application/json": ["schema": reference(body)]],
+                ]
             }
             operation["responses"] = responses
             paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation
@@ -65,12 +80,17 @@ public enum OpenAPIDocument {
                 ],
             ],
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data()
         return Array(data)
     }()
 
     static func operationID(_ route: APIRoute) -> String {
-        let words = route.path.split(separator: "/").filter { $0 != "v1" }.map { $0.hasPrefix("{") ? "By" + $0.dropFirst().dropLast().capitalized : $0.replacingOccurrences(of: ".json", with: "").capitalized }
+        let words = route.path.split(separator: "/").filter { $0 != "v1" }.map {
+            $0.hasPrefix("{")
+                ? "By" + $0.dropFirst().dropLast().capitalized
+                : $0.replacingOccurrences(of: ".json", with: "").capitalized
+        }
         return route.method.rawValue.lowercased() + words.joined()
     }
 }

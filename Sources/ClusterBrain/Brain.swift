@@ -38,7 +38,8 @@ extension Brain {
         public var previousInstance: String?
 
         public init(
-            node: NodeName, version: String = VigilVersion.current, faults: InjectedFaults = .none, instance: String? = nil,
+            node: NodeName, version: String = VigilVersion.current, faults: InjectedFaults = .none,
+            instance: String? = nil,
             previousInstance: String? = nil
         ) {
             self.node = node

@@ -197,7 +197,8 @@ extension Brain {
                         .record(
                             ClusterEvent(
                                 kind: .membership, node: me,
-                                message: "another running agent uses the node name \(me) (instance \(other)): not joining until its member key is gone",
+                                message:
+                                    "another running agent uses the node name \(me) (instance \(other)): not joining until its member key is gone",
                                 severity: .critical)))
                 }
             case .heartbeatAcknowledged(let sentAt):
@@ -226,10 +227,14 @@ extension Brain {
                     .record(
                         ClusterEvent(
                             kind: .fence, node: me,
-                            message: "could not remove \(addresses.joined(separator: ", ")) while fencing: it may still answer here; retrying")))
+                            message:
+                                "could not remove \(addresses.joined(separator: ", ")) while fencing: it may still answer here; retrying"
+                        )))
             case .shutdownRequested:
                 shuttingDown = true
-                out.append(.record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over")))
+                out.append(
+                    .record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over"))
+                )
             }
             reconcile(now: now, into: &out)
             return out
@@ -272,10 +277,12 @@ extension Brain {
                 pendingAssignments = [:]
                 pendingEvictions = [:]
                 pendingCommands = [:]
-                out.append(.record(ClusterEvent(kind: .election, node: me, message: "became master (term \(master.term))")))
+                out.append(
+                    .record(ClusterEvent(kind: .election, node: me, message: "became master (term \(master.term))")))
             } else if let term = masterTerm, newView.master?.value != term {
                 masterTerm = nil
-                out.append(.record(ClusterEvent(kind: .election, node: me, message: "no longer master (term \(term.term))")))
+                out.append(
+                    .record(ClusterEvent(kind: .election, node: me, message: "no longer master (term \(term.term))")))
             }
             view = newView
         }

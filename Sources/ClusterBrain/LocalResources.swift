@@ -40,7 +40,8 @@ extension Brain.Instance {
         }
     }
 
-    func job(_ name: ResourceName, _ spec: ResourceSpec, _ action: ScriptAction, generation: UInt64) -> Brain.ScriptJob {
+    func job(_ name: ResourceName, _ spec: ResourceSpec, _ action: ScriptAction, generation: UInt64) -> Brain.ScriptJob
+    {
         let script: ScriptSpec
         switch action {
         case .load: script = spec.load
@@ -77,7 +78,9 @@ extension Brain.Instance {
                 return
             }
             if current.phase == .fenced || (current.phase == .released && current.generation != generation) {
-                guard !fenced, !shuttingDown, current.scriptInFlight == nil, let spec = view.resources[name] else { return }
+                guard !fenced, !shuttingDown, current.scriptInFlight == nil, let spec = view.resources[name] else {
+                    return
+                }
                 resource = startLoad(name, spec, generation: generation, incarnation: current.incarnation)
                 // A refused fence is not retried until the view moves on.
                 resource?.rejectedAtRevision = current.rejectedAtRevision
@@ -94,7 +97,11 @@ extension Brain.Instance {
                 if current.phase == .running, current.nextMonitorAt == nil, current.spec?.monitor != nil {
                     current.nextMonitorAt = now + (current.spec?.monitor?.interval ?? .seconds(60))
                 }
-                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "kept running here at generation \(generation)")))
+                out.append(
+                    .record(
+                        ClusterEvent(
+                            kind: .script, node: me, resource: name,
+                            message: "kept running here at generation \(generation)")))
             }
             runMonitorIfDue(name, &current, now: now, into: &out)
             resource = current
@@ -137,7 +144,10 @@ extension Brain.Instance {
         case .drop:
             guard var current = resource else { return }
             guard current.phase.mayHold else {
-                if view.resources[name] == nil, current.scriptInFlight == nil { resource = nil; local[name] = nil }
+                if view.resources[name] == nil, current.scriptInFlight == nil {
+                    resource = nil
+                    local[name] = nil
+                }
                 return
             }
             if current.phase == .awaitingFence {
@@ -152,7 +162,10 @@ extension Brain.Instance {
             current.stopFailedAtGeneration = nil
             let exclusive = (current.spec ?? view.resources[name])?.mode != .everywhere
             if exclusive {
-                out.append(.record(ClusterEvent(kind: .fence, node: me, resource: name, message: "not assigned here: forced stop")))
+                out.append(
+                    .record(
+                        ClusterEvent(kind: .fence, node: me, resource: name, message: "not assigned here: forced stop"))
+                )
                 out.append(.selfFence([fenceTarget(name)]))
             } else if current.scriptInFlight != nil {
                 return
@@ -172,7 +185,9 @@ extension Brain.Instance {
     }
 
     /// Begins a load: the fenced `Loading` status write first; the script runs once it commits.
-    func startLoad(_ name: ResourceName, _ spec: ResourceSpec, generation: UInt64, incarnation: Int) -> Brain.LocalResource {
+    func startLoad(_ name: ResourceName, _ spec: ResourceSpec, generation: UInt64, incarnation: Int)
+        -> Brain.LocalResource
+    {
         var resource = Brain.LocalResource(generation: generation, phase: .awaitingFence, incarnation: incarnation)
         let known = view?.statuses[name]?.values.map(\.value.incarnation).max() ?? 0
         resource.incarnation = max(incarnation, known)
@@ -183,7 +198,8 @@ extension Brain.Instance {
     mutating func runMonitorIfDue(
         _ name: ResourceName, _ resource: inout Brain.LocalResource, now: Moment, into out: inout [Brain.Directive]
     ) {
-        guard resource.phase == .running, resource.scriptInFlight == nil, let next = resource.nextMonitorAt, now >= next,
+        guard resource.phase == .running, resource.scriptInFlight == nil, let next = resource.nextMonitorAt,
+            now >= next,
             let spec = resource.spec, spec.monitor != nil
         else { return }
         resource.nextMonitorAt = nil
@@ -260,7 +276,8 @@ extension Brain.Instance {
                     ClusterEvent(
                         kind: .script, node: me, resource: name,
                         message: "\(action.rawValue) \(outcome) (generation \(resource.generation))",
-                        severity: outcome.succeeded ? .info : action == .monitor ? .warning : .critical, action: action)))
+                        severity: outcome.succeeded ? .info : action == .monitor ? .warning : .critical, action: action)
+                ))
         }
         let monitor = resource.spec?.monitor
         switch (action, resource.phase) {
@@ -313,13 +330,25 @@ extension Brain.Instance {
             }
             resource.monitorFailures = resource.monitorFailures.filter { now - $0 < monitor.window } + [now]
             if resource.monitorFailures.count <= monitor.maxLocalFailures {
-                out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failure \(resource.monitorFailures.count) of \(monitor.maxLocalFailures) allowed in \(monitor.window): restarting here", severity: .warning, action: .monitor)))
+                out.append(
+                    .record(
+                        ClusterEvent(
+                            kind: .script, node: me, resource: name,
+                            message:
+                                "monitor failure \(resource.monitorFailures.count) of \(monitor.maxLocalFailures) allowed in \(monitor.window): restarting here",
+                            severity: .warning, action: .monitor)))
                 resource.phase = .unloading(.restart)
                 resource.scriptInFlight = .unload
                 out.append(.runScript(job(name, resource.spec!, .unload, generation: resource.generation)))
                 return
             }
-            out.append(.record(ClusterEvent(kind: .script, node: me, resource: name, message: "monitor failures exceed \(monitor.maxLocalFailures) in \(monitor.window): action \(monitor.action.rawValue)", severity: .critical, action: .monitor)))
+            out.append(
+                .record(
+                    ClusterEvent(
+                        kind: .script, node: me, resource: name,
+                        message:
+                            "monitor failures exceed \(monitor.maxLocalFailures) in \(monitor.window): action \(monitor.action.rawValue)",
+                        severity: .critical, action: .monitor)))
             switch monitor.action {
             case .comatose:
                 resource.phase = .comatose
@@ -351,7 +380,8 @@ extension Brain.Instance {
                 .record(
                     ClusterEvent(
                         kind: .fence, node: me, resource: name,
-                        message: "\(address) is up here but this node does not hold \(name): removing it", severity: .warning)))
+                        message: "\(address) is up here but this node does not hold \(name): removing it",
+                        severity: .warning)))
             out.append(.removeAddress(address, resource: name))
         }
     }

@@ -38,7 +38,10 @@ extension Brain.Instance {
         guard let deadline, deadline > now else { return }
         if fenced {
             fenced = false
-            out.append(.record(ClusterEvent(kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted", severity: .warning)))
+            out.append(
+                .record(
+                    ClusterEvent(
+                        kind: .fence, node: me, message: "heartbeat acknowledged: fencing lifted", severity: .warning)))
         }
     }
 
@@ -56,7 +59,11 @@ extension Brain.Instance {
     mutating func evicted(now: Moment, into out: inout [Brain.Directive]) {
         memberRevision = nil
         lastAckSentAt = nil
-        out.append(.record(ClusterEvent(kind: .membership, node: me, message: "evicted from the cluster: stopping exclusive resources", severity: .critical)))
+        out.append(
+            .record(
+                ClusterEvent(
+                    kind: .membership, node: me, message: "evicted from the cluster: stopping exclusive resources",
+                    severity: .critical)))
         fence(now: now, into: &out)
     }
 
@@ -93,7 +100,8 @@ extension Brain.Instance {
         out.append(
             .record(
                 ClusterEvent(
-                    kind: .fence, node: me, message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); \(what)")))
+                    kind: .fence, node: me,
+                    message: "self-fence: no heartbeat acknowledged for \(fenceTiming.selfFenceAfter); \(what)")))
         fence(now: now, into: &out)
     }
 
@@ -119,7 +127,8 @@ extension Brain.Instance {
                 out.append(
                     .join(
                         MemberRecord(
-                            node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
+                            node: me, heartbeat: heartbeatCounter, version: configuration.version,
+                            tolerance: advertised,
                             instance: configuration.instance),
                         sentAt: now, adopts: configuration.previousInstance))
             }
@@ -194,7 +203,9 @@ extension Brain.Instance {
         let timing = self.timing
         if let last = lastHeartbeatSentAt, memberRevision != nil { candidates.append(last + timing.heartbeat) }
         if memberRevision == nil, let issued = joinIssuedAt { candidates.append(issued + timing.heartbeat * 2) }
-        if memberRevision == nil, joinIssuedAt == nil, view != nil, !shuttingDown { candidates.append(now + timing.heartbeat) }
+        if memberRevision == nil, joinIssuedAt == nil, view != nil, !shuttingDown {
+            candidates.append(now + timing.heartbeat)
+        }
         if !fenced, let deadline { candidates.append(deadline) }
         if let sighting = masterSighting, !isMaster { candidates.append(sighting.firstSeenAt + timing.tolerance) }
         if let issued = campaignIssuedAt { candidates.append(issued + timing.heartbeat) }
@@ -208,7 +219,8 @@ extension Brain.Instance {
             let retry = timing.heartbeat * 2
             candidates += pendingAssignments.values.map { $0.issuedAt + retry }
             candidates += pendingEvictions.values.map { $0.issuedAt + retry }
-            if let until = view?.settings.maintenance.untilWallMilliseconds, view?.settings.maintenance.enabled == true {
+            if let until = view?.settings.maintenance.untilWallMilliseconds, view?.settings.maintenance.enabled == true
+            {
                 candidates.append(now + Span(milliseconds: max(1, until - now.wallMilliseconds)))
             }
         }

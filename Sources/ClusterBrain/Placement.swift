@@ -81,7 +81,12 @@ extension Brain.Instance {
             let waited = masterSince.map { now - $0 >= settings.quorum.timeout } ?? false
             if placedBefore || enough || waited {
                 quorumFormed = true
-                let why = placedBefore ? "cluster already formed" : enough ? "\(view.members.count) members present, quorum \(settings.quorum.nodeCount)" : "quorum timeout \(settings.quorum.timeout) passed"
+                let why =
+                    placedBefore
+                    ? "cluster already formed"
+                    : enough
+                        ? "\(view.members.count) members present, quorum \(settings.quorum.nodeCount)"
+                        : "quorum timeout \(settings.quorum.timeout) passed"
                 out.append(.record(ClusterEvent(kind: .membership, node: me, message: "quorum reached: \(why)")))
             }
         }
@@ -89,7 +94,9 @@ extension Brain.Instance {
     }
 
     /// Evicts a member tolerance after first seeing its latest heartbeat, proved by its revision.
-    mutating func evictSilentMembers(_ view: ClusterView, term: MasterRecord, now: Moment, into out: inout [Brain.Directive]) {
+    mutating func evictSilentMembers(
+        _ view: ClusterView, term: MasterRecord, now: Moment, into out: inout [Brain.Directive]
+    ) {
         for (node, sighting) in memberSightings.sorted(by: { $0.key < $1.key }) where node != me {
             guard pendingEvictions[node] == nil, view.members[node] != nil else { continue }
             let waited = now - sighting.firstSeenAt
@@ -119,7 +126,10 @@ extension Brain.Instance {
             var parts: [String] = []
             if !joined.isEmpty { parts.append("joined: " + joined.joined(separator: ", ")) }
             if !left.isEmpty { parts.append("left: " + left.joined(separator: ", ")) }
-            out.append(.record(ClusterEvent(kind: .membership, node: me, message: "epoch \(epoch) (\(parts.joined(separator: "; ")))")))
+            out.append(
+                .record(
+                    ClusterEvent(
+                        kind: .membership, node: me, message: "epoch \(epoch) (\(parts.joined(separator: "; ")))")))
         }
         knownMembers = members
     }
@@ -136,7 +146,11 @@ extension Brain.Instance {
             if view.resources[command.resource] == nil {
                 pendingCommands[command.id] = now
                 out.append(.deleteCommand(command.id, term: term))
-                out.append(.record(ClusterEvent(kind: .admin, node: me, resource: command.resource, message: "refused \(command.user)'s command: no such resource")))
+                out.append(
+                    .record(
+                        ClusterEvent(
+                            kind: .admin, node: me, resource: command.resource,
+                            message: "refused \(command.user)'s command: no such resource")))
             } else {
                 commandsByResource[command.resource, default: []].append(command)
             }
@@ -154,7 +168,11 @@ extension Brain.Instance {
                     decision = accepted
                 case .failure(let refusal):
                     out.append(.deleteCommand(command.id, term: term))
-                    out.append(.record(ClusterEvent(kind: .admin, node: me, resource: name, message: "refused \(command.user)'s '\(command.verb)': \(refusal.reason)")))
+                    out.append(
+                        .record(
+                            ClusterEvent(
+                                kind: .admin, node: me, resource: name,
+                                message: "refused \(command.user)'s '\(command.verb)': \(refusal.reason)")))
                 }
             } else if !maintenance {
                 decision = decide(name, spec, current?.value, planned: planned)
@@ -162,7 +180,8 @@ extension Brain.Instance {
             guard let decision else { continue }
             var assignment = Assignment(
                 generation: (current?.value.generation ?? 0) + 1, placement: decision.placement,
-                memberRevision: nil, reason: decision.reason, noFailback: decision.noFailback, failover: decision.failover)
+                memberRevision: nil, reason: decision.reason, noFailback: decision.noFailback,
+                failover: decision.failover)
             if let holder = decision.placement.holder {
                 if let current = current?.value, current.placement.holder == holder, holderAlive(holder, current) {
                     assignment.memberRevision = current.memberRevision ?? view.members[holder]?.createRevision
@@ -173,7 +192,8 @@ extension Brain.Instance {
             planned[name] = decision.placement
             pendingAssignments[name] = Brain.PendingWrite(revision: current?.modRevision, issuedAt: now)
             out.append(
-                .writeAssignment(name, assignment, expected: current?.modRevision, term: term, consuming: decision.consuming))
+                .writeAssignment(
+                    name, assignment, expected: current?.modRevision, term: term, consuming: decision.consuming))
             out.append(
                 .record(
                     ClusterEvent(
@@ -194,15 +214,22 @@ extension Brain.Instance {
         switch placement {
         case nil, .quorumWait?:
             guard quorumFormed || spec.policies.ignoreQuorum else {
-                return placement == nil ? Decision(placement: .quorumWait, reason: "waiting for quorum", noFailback: false) : nil
+                return placement == nil
+                    ? Decision(placement: .quorumWait, reason: "waiting for quorum", noFailback: false) : nil
             }
             if spec.policies.startMode == .manual {
-                return Decision(placement: .alert(.start, on: nil, proposed: spec.mode == .everywhere ? nil : best), reason: "start mode MANUAL", noFailback: false)
+                return Decision(
+                    placement: .alert(.start, on: nil, proposed: spec.mode == .everywhere ? nil : best),
+                    reason: "start mode MANUAL", noFailback: false)
             }
             if spec.mode == .everywhere {
-                return Decision(placement: .everywhere, reason: "start mode AUTO: every eligible node", noFailback: false)
+                return Decision(
+                    placement: .everywhere, reason: "start mode AUTO: every eligible node", noFailback: false)
             }
-            guard let best else { return placement == .unassigned ? nil : Decision(placement: .unassigned, reason: "no preferred node is a member", noFailback: false) }
+            guard let best else {
+                return placement == .unassigned
+                    ? nil : Decision(placement: .unassigned, reason: "no preferred node is a member", noFailback: false)
+            }
             return Decision(placement: .node(best), reason: "start mode AUTO: most preferred member", noFailback: false)
         case .unassigned?:
             guard let best else { return nil }
@@ -215,8 +242,12 @@ extension Brain.Instance {
                 return failover(from: on, spec, eligible: eligible)
             }
             // A start or failover alert whose proposal is gone gets a new proposal.
-            if kind != .failback, spec.mode == .exclusive, proposed.map({ !eligible.contains($0) }) ?? (best != nil), proposed != best {
-                return Decision(placement: .alert(kind, on: nil, proposed: best), reason: "proposed node changed", noFailback: false)
+            if kind != .failback, spec.mode == .exclusive, proposed.map({ !eligible.contains($0) }) ?? (best != nil),
+                proposed != best
+            {
+                return Decision(
+                    placement: .alert(kind, on: nil, proposed: best), reason: "proposed node changed", noFailback: false
+                )
             }
             return nil
         case .node(let holder)?:
@@ -228,46 +259,66 @@ extension Brain.Instance {
             }
             if let status = view.status(of: name, on: holder)?.value, status.generation == current.generation {
                 if status.state == .comatose {
-                    return Decision(placement: .comatose(holder), reason: "\(status.lastAction?.rawValue ?? "script") failed on \(holder): \(status.lastOutcome?.description ?? "")", noFailback: true, severity: .critical)
+                    return Decision(
+                        placement: .comatose(holder),
+                        reason:
+                            "\(status.lastAction?.rawValue ?? "script") failed on \(holder): \(status.lastOutcome?.description ?? "")",
+                        noFailback: true, severity: .critical)
                 }
                 if status.state == .offline {
                     let others = eligibleNodes(for: name, spec, excluding: [holder], planned: planned)
                     let next = nextAfter(holder, spec, among: others)
                     if let why = status.moveAway, let next {
                         let text = why == .monitor ? "monitor action migrate" : "its agent is stopping"
-                        return Decision(placement: .node(next), reason: "\(holder) released it (\(text)): next preferred node", noFailback: why == .monitor)
+                        return Decision(
+                            placement: .node(next), reason: "\(holder) released it (\(text)): next preferred node",
+                            noFailback: why == .monitor)
                     }
-                    return Decision(placement: others.first.map(Placement.node) ?? .unassigned, reason: "\(holder) released it", noFailback: false)
+                    return Decision(
+                        placement: others.first.map(Placement.node) ?? .unassigned, reason: "\(holder) released it",
+                        noFailback: false)
                 }
             }
             if spec.policies.followsMaster, holder != me, eligible.contains(me) {
-                return Decision(placement: .migrating(from: holder, to: me), reason: "follows the master (\(me))", noFailback: true)
+                return Decision(
+                    placement: .migrating(from: holder, to: me), reason: "follows the master (\(me))", noFailback: true)
             }
             if !baseList(spec).contains(holder), let best {
-                return Decision(placement: .migrating(from: holder, to: best), reason: "\(holder) is no longer a preferred node", noFailback: false)
+                return Decision(
+                    placement: .migrating(from: holder, to: best), reason: "\(holder) is no longer a preferred node",
+                    noFailback: false)
             }
             if !current.noFailback, spec.policies.failbackMode != .disable, let first = baseList(spec).first,
                 first != holder, eligible.contains(first),
                 view.status(of: name, on: holder)?.value.state == .running
             {
                 if spec.policies.failbackMode == .auto {
-                    return Decision(placement: .migrating(from: holder, to: first), reason: "failback AUTO to first preferred node \(first)", noFailback: false)
+                    return Decision(
+                        placement: .migrating(from: holder, to: first),
+                        reason: "failback AUTO to first preferred node \(first)", noFailback: false)
                 }
-                return Decision(placement: .alert(.failback, on: holder, proposed: first), reason: "failback MANUAL: \(first) is back", noFailback: false)
+                return Decision(
+                    placement: .alert(.failback, on: holder, proposed: first),
+                    reason: "failback MANUAL: \(first) is back", noFailback: false)
             }
             return nil
         case .migrating(let from, let to)?:
             guard let current else { return nil }
             let status = view.status(of: name, on: from)?.value
             if holderAlive(from, current), status?.generation == current.generation, status?.state == .comatose {
-                return Decision(placement: .comatose(from), reason: "unload failed on \(from)", noFailback: true, severity: .critical)
+                return Decision(
+                    placement: .comatose(from), reason: "unload failed on \(from)", noFailback: true,
+                    severity: .critical)
             }
-            let released = !holderAlive(from, current) || (status?.generation == current.generation && status?.state == .offline)
+            let released =
+                !holderAlive(from, current) || (status?.generation == current.generation && status?.state == .offline)
             guard released else { return nil }
             if let to, eligible.contains(to) {
                 return Decision(placement: .node(to), reason: "migrated from \(from)", noFailback: current.noFailback)
             }
-            return Decision(placement: best.map(Placement.node) ?? .unassigned, reason: "migrated from \(from); target unavailable", noFailback: current.noFailback)
+            return Decision(
+                placement: best.map(Placement.node) ?? .unassigned, reason: "migrated from \(from); target unavailable",
+                noFailback: current.noFailback)
         case .stopping(let holder)?:
             guard let current else { return nil }
             let status = view.status(of: name, on: holder)?.value
@@ -275,8 +326,14 @@ extension Brain.Instance {
                 return Decision(placement: .offline, reason: "\(holder) left while stopping", noFailback: false)
             }
             guard status?.generation == current.generation else { return nil }
-            if status?.state == .offline { return Decision(placement: .offline, reason: "unloaded on \(holder)", noFailback: false) }
-            if status?.state == .comatose { return Decision(placement: .comatose(holder), reason: "unload failed on \(holder)", noFailback: true, severity: .critical) }
+            if status?.state == .offline {
+                return Decision(placement: .offline, reason: "unloaded on \(holder)", noFailback: false)
+            }
+            if status?.state == .comatose {
+                return Decision(
+                    placement: .comatose(holder), reason: "unload failed on \(holder)", noFailback: true,
+                    severity: .critical)
+            }
             return nil
         }
     }
@@ -286,15 +343,24 @@ extension Brain.Instance {
         let members = baseList(spec).filter { view?.members[$0] != nil && $0 != holder }
         if eligible.isEmpty, !members.isEmpty {
             let names = members.map(\.rawValue).joined(separator: ", ")
-            return Decision(placement: .unassigned, reason: "\(holder) \(gone); \(names) excluded by exclusion groups", noFailback: false, severity: .critical)
+            return Decision(
+                placement: .unassigned, reason: "\(holder) \(gone); \(names) excluded by exclusion groups",
+                noFailback: false, severity: .critical)
         }
         if spec.policies.failoverMode == .manual {
-            return Decision(placement: .alert(.failover, on: nil, proposed: eligible.first), reason: "\(holder) \(gone); failover mode MANUAL", noFailback: false, failover: true, severity: .critical)
+            return Decision(
+                placement: .alert(.failover, on: nil, proposed: eligible.first),
+                reason: "\(holder) \(gone); failover mode MANUAL", noFailback: false, failover: true,
+                severity: .critical)
         }
         guard let best = eligible.first else {
-            return Decision(placement: .unassigned, reason: "\(holder) \(gone); no preferred node is a member", noFailback: false, severity: .critical)
+            return Decision(
+                placement: .unassigned, reason: "\(holder) \(gone); no preferred node is a member", noFailback: false,
+                severity: .critical)
         }
-        return Decision(placement: .node(best), reason: "\(holder) \(gone): failover AUTO to most preferred member", noFailback: false, failover: true, severity: .critical)
+        return Decision(
+            placement: .node(best), reason: "\(holder) \(gone): failover AUTO to most preferred member",
+            noFailback: false, failover: true, severity: .critical)
     }
 
     /// The next node after `node` in the preferred list (wrapping around) that is among `candidates`.
@@ -306,7 +372,6 @@ extension Brain.Instance {
     }
 
     struct Refusal: Error { var reason: String }
-
 
     /// An admin command against the current assignment.
     func applyCommand(
@@ -326,16 +391,28 @@ extension Brain.Instance {
                 }
                 if let node {
                     guard eligible.contains(node) else {
-                        return .failure(Refusal(reason: "\(node) is not an eligible member (preferred: \(baseList(spec).map(\.rawValue).joined(separator: ", ")))"))
+                        return .failure(
+                            Refusal(
+                                reason:
+                                    "\(node) is not an eligible member (preferred: \(baseList(spec).map(\.rawValue).joined(separator: ", ")))"
+                            ))
                     }
-                    return .success(Decision(placement: .node(node), reason: "online on \(node) by \(who)", noFailback: true))
+                    return .success(
+                        Decision(placement: .node(node), reason: "online on \(node) by \(who)", noFailback: true))
                 }
                 guard let best = eligible.first else { return .failure(Refusal(reason: "no eligible member")) }
-                return .success(Decision(placement: .node(best), reason: "online by \(who): most preferred member", noFailback: false))
+                return .success(
+                    Decision(
+                        placement: .node(best), reason: "online by \(who): most preferred member", noFailback: false))
             case .node(let holder):
                 guard let node, node != holder else { return .failure(Refusal(reason: "already running on \(holder)")) }
-                guard eligible.contains(node) else { return .failure(Refusal(reason: "\(node) is not an eligible member")) }
-                return .success(Decision(placement: .migrating(from: holder, to: node), reason: "online on \(node) by \(who)", noFailback: true))
+                guard eligible.contains(node) else {
+                    return .failure(Refusal(reason: "\(node) is not an eligible member"))
+                }
+                return .success(
+                    Decision(
+                        placement: .migrating(from: holder, to: node), reason: "online on \(node) by \(who)",
+                        noFailback: true))
             case .comatose(let holder):
                 return .failure(Refusal(reason: "comatose on \(holder): take it offline first"))
             case .everywhere:
@@ -347,7 +424,8 @@ extension Brain.Instance {
             switch placement {
             case .node(let holder), .migrating(let holder, _), .alert(.failback, let holder?, _), .comatose(let holder):
                 if alive(holder) {
-                    return .success(Decision(placement: .stopping(holder), reason: "offline by \(who)", noFailback: false))
+                    return .success(
+                        Decision(placement: .stopping(holder), reason: "offline by \(who)", noFailback: false))
                 }
                 return .success(Decision(placement: .offline, reason: "offline by \(who)", noFailback: false))
             case .stopping:
@@ -359,23 +437,30 @@ extension Brain.Instance {
             }
         case .migrate(let target):
             guard case .node(let holder) = placement else {
-                return .failure(Refusal(reason: "only a running exclusive resource can migrate (it is \(placement.stateName))"))
+                return .failure(
+                    Refusal(reason: "only a running exclusive resource can migrate (it is \(placement.stateName))"))
             }
             let others = eligible.filter { $0 != holder }
             let chosen: NodeName?
             switch target {
             case .node(let node):
                 guard node != holder else { return .failure(Refusal(reason: "already running on \(node)")) }
-                guard others.contains(node) else { return .failure(Refusal(reason: "\(node) is not an eligible member")) }
+                guard others.contains(node) else {
+                    return .failure(Refusal(reason: "\(node) is not an eligible member"))
+                }
                 chosen = node
             case .most:
-                guard eligible.first != holder else { return .failure(Refusal(reason: "already on the most preferred member \(holder)")) }
+                guard eligible.first != holder else {
+                    return .failure(Refusal(reason: "already on the most preferred member \(holder)"))
+                }
                 chosen = eligible.first
             case .next:
                 chosen = nextAfter(holder, spec, among: others)
             }
             guard let chosen else { return .failure(Refusal(reason: "no other eligible member")) }
-            return .success(Decision(placement: .migrating(from: holder, to: chosen), reason: "migrate by \(who)", noFailback: true))
+            return .success(
+                Decision(placement: .migrating(from: holder, to: chosen), reason: "migrate by \(who)", noFailback: true)
+            )
         case .alert(let answer):
             guard case .alert(let kind, let on, let proposed) = placement else {
                 return .failure(Refusal(reason: "no alert is pending (it is \(placement.stateName))"))
@@ -383,21 +468,35 @@ extension Brain.Instance {
             switch (kind, answer) {
             case (.start, true), (.failover, true):
                 if spec.mode == .everywhere {
-                    return .success(Decision(placement: .everywhere, reason: "\(kind.rawValue) alert answered yes by \(who)", noFailback: false))
+                    return .success(
+                        Decision(
+                            placement: .everywhere, reason: "\(kind.rawValue) alert answered yes by \(who)",
+                            noFailback: false))
                 }
                 let target = proposed.flatMap { eligible.contains($0) ? $0 : nil } ?? eligible.first
                 guard let target else { return .failure(Refusal(reason: "no eligible member")) }
-                return .success(Decision(placement: .node(target), reason: "\(kind.rawValue) alert answered yes by \(who)", noFailback: false))
+                return .success(
+                    Decision(
+                        placement: .node(target), reason: "\(kind.rawValue) alert answered yes by \(who)",
+                        noFailback: false))
             case (.start, false), (.failover, false):
-                return .success(Decision(placement: .offline, reason: "\(kind.rawValue) alert answered no by \(who)", noFailback: false))
+                return .success(
+                    Decision(
+                        placement: .offline, reason: "\(kind.rawValue) alert answered no by \(who)", noFailback: false))
             case (.failback, true):
                 guard let on, let proposed, eligible.contains(proposed) else {
                     return .failure(Refusal(reason: "the failback target is not an eligible member"))
                 }
-                return .success(Decision(placement: .migrating(from: on, to: proposed), reason: "failback alert answered yes by \(who)", noFailback: false))
+                return .success(
+                    Decision(
+                        placement: .migrating(from: on, to: proposed), reason: "failback alert answered yes by \(who)",
+                        noFailback: false))
             case (.failback, false):
                 guard let on else { return .failure(Refusal(reason: "no holder")) }
-                return .success(Decision(placement: .node(on), reason: "failback alert answered no by \(who): stays on \(on)", noFailback: true))
+                return .success(
+                    Decision(
+                        placement: .node(on), reason: "failback alert answered no by \(who): stays on \(on)",
+                        noFailback: true))
             }
         }
     }

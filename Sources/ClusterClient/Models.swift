@@ -33,10 +33,12 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         self.resources = resources
         var names = Set(view.nodes.keys)
         names.formUnion(view.members.keys)
-        nodes = names.sorted { (view.nodes[$0]?.index ?? Int.max, $0) < (view.nodes[$1]?.index ?? Int.max, $1) }.map { name in
+        nodes = names.sorted { (view.nodes[$0]?.index ?? Int.max, $0) < (view.nodes[$1]?.index ?? Int.max, $1) }.map {
+            name in
             let member = view.members[name]?.value
             return NodeState(
-                name: name.rawValue, member: member != nil, standby: view.standby.contains(name), master: master?.node == name,
+                name: name.rawValue, member: member != nil, standby: view.standby.contains(name),
+                master: master?.node == name,
                 heartbeat: member?.heartbeat, version: member?.version, addresses: view.nodes[name]?.addresses ?? [],
                 resources: resources.filter { $0.nodes.contains(name.rawValue) }.map(\.name))
         }
@@ -59,7 +61,7 @@ public struct NodeState: Codable, Sendable, Hashable {
 /// A resource's state as NCS names it (Running, Offline, Comatose, Alert(failover) …), where, since when.
 public struct ResourceState: Codable, Sendable, Hashable {
     public var name: String
-    public var state: String
+    public var state: ResourceStateName
     /// The node(s) holding it (several for an `everywhere` resource).
     public var nodes: [String]
     public var generation: UInt64
@@ -75,9 +77,7 @@ public struct ResourceState: Codable, Sendable, Hashable {
     public var pendingCommands: [String]
 
     /// Whether the state is one a command can end in (no script running, nothing moving).
-    public var settled: Bool {
-        ["Running", "Offline", "Comatose", "Unassigned"].contains(state) || state.hasPrefix("Alert")
-    }
+    public var settled: Bool { state.settled }
 
     public init(view: ClusterView, name: ResourceName) {
         self.name = name.rawValue
@@ -86,7 +86,7 @@ public struct ResourceState: Codable, Sendable, Hashable {
         let statuses = view.statuses[name]?.values.map(\.value) ?? []
         incarnation = statuses.map(\.incarnation).max() ?? 0
         guard let assignment = view.assignments[name]?.value else {
-            state = "Offline"
+            state = .offline
             nodes = []
             generation = 0
             return
@@ -96,7 +96,7 @@ public struct ResourceState: Codable, Sendable, Hashable {
         let current = statuses.filter { $0.generation == assignment.generation }
         if assignment.placement == .everywhere {
             let running = current.filter { $0.state == .running }
-            state = running.isEmpty ? "Loading" : "Running"
+            state = running.isEmpty ? .loading : .running
             nodes = running.map(\.node.rawValue).sorted()
             upSince = running.compactMap(\.upSince).min()
             lastResult = current.compactMap { $0.lastOutcome?.description }.first
@@ -106,9 +106,11 @@ public struct ResourceState: Codable, Sendable, Hashable {
         state = assignment.placement.stateName
         guard let holder = assignment.placement.holder else { return }
         let status = current.first { $0.node == holder }
-        if case .node = assignment.placement { state = status?.state.rawValue ?? "Loading" }
+        if case .node = assignment.placement { state = status.map { ResourceStateName($0.state) } ?? .loading }
         upSince = status?.upSince
-        if let action = status?.lastAction, let outcome = status?.lastOutcome { lastResult = "\(action.rawValue): \(outcome)" }
+        if let action = status?.lastAction, let outcome = status?.lastOutcome {
+            lastResult = "\(action.rawValue): \(outcome)"
+        }
     }
 }
 
@@ -152,7 +154,8 @@ public struct CreateResourceRequest: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, template, variables, preferredNodes, loadScript, unloadScript, monitorScript, loadTimeout, unloadTimeout
+        case name, template, variables, preferredNodes, loadScript, unloadScript, monitorScript, loadTimeout,
+            unloadTimeout
         case startMode, failoverMode, failbackMode, priority
     }
 
@@ -178,19 +181,24 @@ public struct CreateResourceRequest: Codable, Sendable, Hashable {
     public func makeSpec() throws(ValidationError) -> ResourceSpec {
         guard let template = ResourceTemplate.named(template) else {
             throw ValidationError(
-                field: "template", value: template, reason: "known: \(ResourceTemplate.builtIn.map(\.name).joined(separator: ", "))")
+                field: "template", value: template,
+                reason: "known: \(ResourceTemplate.builtIn.map(\.name).joined(separator: ", "))")
         }
-        var spec = try template.instantiate(name: try ResourceName(validating: name, field: "name"), variables: variables)
+        var spec = try template.instantiate(
+            name: try ResourceName(validating: name, field: "name"), variables: variables)
         if let preferredNodes {
             var nodes: [NodeName] = []
-            for (index, node) in preferredNodes.enumerated() { nodes.append(try NodeName(validating: node, field: "preferredNodes[\(index)]")) }
+            for (index, node) in preferredNodes.enumerated() {
+                nodes.append(try NodeName(validating: node, field: "preferredNodes[\(index)]"))
+            }
             spec.preferredNodes = nodes
         }
         if let loadScript { spec.load.body = loadScript }
         if let unloadScript { spec.unload.body = unloadScript }
         if let monitorScript {
             if spec.monitor == nil {
-                spec.monitor = MonitorSpec(script: ScriptSpec(body: monitorScript, timeout: ResourceSpec.defaultMonitorTimeout))
+                spec.monitor = MonitorSpec(
+                    script: ScriptSpec(body: monitorScript, timeout: ResourceSpec.defaultMonitorTimeout))
             } else {
                 spec.monitor?.script.body = monitorScript
             }
@@ -422,7 +430,10 @@ public struct ClusterStats: Codable, Sendable, Hashable {
     public var eventsByKind: [String: Int]
     public var resourcesByState: [String: Int]
 
-    public init(epoch: UInt64, revision: Int64, members: [Member], events: Int, eventsByKind: [String: Int], resourcesByState: [String: Int]) {
+    public init(
+        epoch: UInt64, revision: Int64, members: [Member], events: Int, eventsByKind: [String: Int],
+        resourcesByState: [String: Int]
+    ) {
         self.epoch = epoch
         self.revision = revision
         self.members = members

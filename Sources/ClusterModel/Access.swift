@@ -34,7 +34,8 @@ public struct UserRecord: Hashable, Sendable, Codable, Validatable {
             $0.isASCIILetterOrDigit || "_-.".unicodeScalars.contains($0)
         }
         guard (1...32).contains(name.count), allowed else {
-            throw ValidationError(field: field, value: name, reason: "a user name has 1 to 32 letters, digits, '_', '-' or '.'")
+            throw ValidationError(
+                field: field, value: name, reason: "a user name has 1 to 32 letters, digits, '_', '-' or '.'")
         }
     }
 }

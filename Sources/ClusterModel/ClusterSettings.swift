@@ -85,7 +85,8 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
         guard etcdElection * 4 <= tolerance else {
             throw ValidationError(
                 field: "timing.etcdElection", value: "\(etcdElection)",
-                reason: "must be at most a quarter of the tolerance (\(tolerance)), so an etcd leader change does not evict nodes"
+                reason:
+                    "must be at most a quarter of the tolerance (\(tolerance)), so an etcd leader change does not evict nodes"
             )
         }
     }
@@ -153,7 +154,8 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
     public var webhooks: [String]
 
     public init(
-        level: Level = .off, emailAddresses: [String] = [], smtpRelay: String? = nil, sender: String = "vigil@localhost",
+        level: Level = .off, emailAddresses: [String] = [], smtpRelay: String? = nil,
+        sender: String = "vigil@localhost",
         webhooks: [String] = []
     ) {
         self.level = level
@@ -178,28 +180,37 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
     public func validate() throws(ValidationError) {
         guard emailAddresses.count <= 8 else {
             throw ValidationError(
-                field: "notification.emailAddresses", value: "\(emailAddresses.count) addresses", reason: "at most 8 (as NCS)")
+                field: "notification.emailAddresses", value: "\(emailAddresses.count) addresses",
+                reason: "at most 8 (as NCS)")
         }
         for (index, address) in emailAddresses.enumerated() where !Self.isMailAddress(address) {
-            throw ValidationError(field: "notification.emailAddresses[\(index)]", value: address, reason: "not an e-mail address (user@host)")
+            throw ValidationError(
+                field: "notification.emailAddresses[\(index)]", value: address,
+                reason: "not an e-mail address (user@host)")
         }
         guard Self.isMailAddress(sender) else {
-            throw ValidationError(field: "notification.sender", value: sender, reason: "not an e-mail address (user@host)")
+            throw ValidationError(
+                field: "notification.sender", value: sender, reason: "not an e-mail address (user@host)")
         }
         if let relay = smtpRelay {
             let parts = relay.split(separator: ":")
             guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
-                throw ValidationError(field: "notification.smtpRelay", value: relay, reason: "expected host:port, e.g. 127.0.0.1:25")
+                throw ValidationError(
+                    field: "notification.smtpRelay", value: relay, reason: "expected host:port, e.g. 127.0.0.1:25")
             }
         }
         if level != .off, !emailAddresses.isEmpty, smtpRelay == nil {
-            throw ValidationError(.missingField, field: "notification.smtpRelay", value: "", reason: "e-mail addresses need an SMTP relay (host:port)")
+            throw ValidationError(
+                .missingField, field: "notification.smtpRelay", value: "",
+                reason: "e-mail addresses need an SMTP relay (host:port)")
         }
         for (index, url) in webhooks.enumerated() {
-            let valid = (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count <= 2048 && !url.contains(" ")
+            let valid =
+                (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count <= 2048 && !url.contains(" ")
                 && url.split(separator: "/", omittingEmptySubsequences: true).count >= 2
             guard valid else {
-                throw ValidationError(field: "notification.webhooks[\(index)]", value: url, reason: "expected an http:// or https:// URL")
+                throw ValidationError(
+                    field: "notification.webhooks[\(index)]", value: url, reason: "expected an http:// or https:// URL")
             }
         }
     }
@@ -221,7 +232,8 @@ public struct ClusterSettings: Hashable, Sendable, Codable, Validatable {
 
     public init(
         timing: TimingSettings = TimingSettings(), quorum: QuorumSettings = QuorumSettings(),
-        maintenance: MaintenanceSettings = MaintenanceSettings(), notification: NotificationSettings = NotificationSettings()
+        maintenance: MaintenanceSettings = MaintenanceSettings(),
+        notification: NotificationSettings = NotificationSettings()
     ) {
         self.schema = 1
         self.timing = timing
@@ -232,7 +244,8 @@ public struct ClusterSettings: Hashable, Sendable, Codable, Validatable {
 
     public func validate() throws(ValidationError) {
         guard schema == 1 else {
-            throw ValidationError(.unsupportedSchema, field: "schema", value: "\(schema)", reason: "this Vigil reads schema 1")
+            throw ValidationError(
+                .unsupportedSchema, field: "schema", value: "\(schema)", reason: "this Vigil reads schema 1")
         }
         try timing.validate()
         guard (1...32).contains(quorum.nodeCount) else {

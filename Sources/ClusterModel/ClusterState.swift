@@ -6,6 +6,75 @@ public enum AlertKind: String, Codable, Hashable, Sendable, CaseIterable {
     case start, failover, failback
 }
 
+/// A resource's state in the cluster, as NCS names it (`vigil status`, the API's `state`, metrics):
+/// one enum end to end, written as its name (`Running`, `Alert(failover)`).
+public enum ResourceStateName: Hashable, Sendable, Codable, CustomStringConvertible {
+    case offline, quorumWait, unassigned, loading, running, migrating, unloading, comatose
+    case alert(AlertKind)
+
+    public var description: String {
+        switch self {
+        case .offline: "Offline"
+        case .quorumWait: "QuorumWait"
+        case .unassigned: "Unassigned"
+        case .loading: "Loading"
+        case .running: "Running"
+        case .migrating: "Migrating"
+        case .unloading: "Unloading"
+        case .comatose: "Comatose"
+        case .alert(let kind): "Alert(\(kind.rawValue))"
+        }
+    }
+
+    public static let allCases: [ResourceStateName] =
+        [.offline, .quorumWait, .unassigned, .loading, .running, .migrating, .unloading, .comatose]
+        + AlertKind.allCases.map(Self.alert)
+
+    public init?(_ name: String) {
+        guard let state = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = state
+    }
+
+    /// A node's own status of the resource, as the cluster shows it.
+    public init(_ local: LocalState) {
+        switch local {
+        case .offline: self = .offline
+        case .loading: self = .loading
+        case .running: self = .running
+        case .unloading: self = .unloading
+        case .comatose: self = .comatose
+        }
+    }
+
+    /// A state a command can end in: no script running, nothing moving.
+    public var settled: Bool {
+        switch self {
+        case .running, .offline, .comatose, .unassigned, .alert: true
+        case .quorumWait, .loading, .migrating, .unloading: false
+        }
+    }
+
+    /// The `state` label of the `vigil_resources` gauge (every alert kind counts as `Alert`).
+    public var metricLabel: String {
+        if case .alert = self { return "Alert" }
+        return description
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let state = Self(name) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "unknown state '\(name)'"))
+        }
+        self = state
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
 /// The master's decision for one resource: where it runs, or why it runs nowhere.
 public enum Placement: Hashable, Sendable, CustomStringConvertible {
     /// Not running anywhere; an admin must online it.
@@ -37,18 +106,18 @@ public enum Placement: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The state name NCS shows.
-    public var stateName: String {
+    /// The state NCS shows for this placement (a placed resource's own status refines it).
+    public var stateName: ResourceStateName {
         switch self {
-        case .offline: "Offline"
-        case .quorumWait: "QuorumWait"
-        case .unassigned: "Unassigned"
-        case .node: "Running"
-        case .migrating: "Migrating"
-        case .stopping: "Unloading"
-        case .comatose: "Comatose"
-        case .alert(let kind, _, _): "Alert(\(kind.rawValue))"
-        case .everywhere: "Running"
+        case .offline: .offline
+        case .quorumWait: .quorumWait
+        case .unassigned: .unassigned
+        case .node: .running
+        case .migrating: .migrating
+        case .stopping: .unloading
+        case .comatose: .comatose
+        case .alert(let kind, _, _): .alert(kind)
+        case .everywhere: .running
         }
     }
 
@@ -78,7 +147,8 @@ extension Placement: Codable {
         let target = try container.decodeIfPresent(NodeName.self, forKey: .target)
         func required() throws -> NodeName {
             guard let node else {
-                throw ValidationError(.missingField, field: "placement.node", value: "", reason: "needed for '\(state)'")
+                throw ValidationError(
+                    .missingField, field: "placement.node", value: "", reason: "needed for '\(state)'")
             }
             return node
         }
@@ -394,7 +464,8 @@ public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            kind: try container.decode(Kind.self, forKey: .kind), node: try container.decode(NodeName.self, forKey: .node),
+            kind: try container.decode(Kind.self, forKey: .kind),
+            node: try container.decode(NodeName.self, forKey: .node),
             resource: try container.decodeIfPresent(ResourceName.self, forKey: .resource),
             message: try container.decode(String.self, forKey: .message),
             severity: try container.decodeIfPresent(Severity.self, forKey: .severity),

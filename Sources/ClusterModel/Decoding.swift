@@ -6,9 +6,9 @@ import Foundation
 /// `DecodingError`, so the API and the CLI can show them as they are.
 public enum ModelCodec {
     /// Decodes `type` from JSON and validates it.
-    public static func decode<T: Decodable & Validatable>(_ type: T.Type, from data: some Collection<UInt8>) throws(
-        ValidationError
-    ) -> T {
+    public static func decode<T: Decodable & Validatable>(_ type: T.Type, from data: some Collection<UInt8>)
+        throws(ValidationError) -> T
+    {
         try decoding(format: "JSON") { try JSONDecoder().decode(T.self, from: Data(data)) }
     }
 

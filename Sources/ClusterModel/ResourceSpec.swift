@@ -168,7 +168,8 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
     /// The virtual IP this resource moves (its `RESOURCE_IP`, without a prefix length), if any:
     /// what a self-fence removes.
     public var virtualAddress: String? {
-        guard let value = variables["RESOURCE_IP"], let address = value.split(separator: "/").first, !address.isEmpty else {
+        guard let value = variables["RESOURCE_IP"], let address = value.split(separator: "/").first, !address.isEmpty
+        else {
             return nil
         }
         return String(address)
@@ -176,7 +177,8 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
 
     public func validate() throws(ValidationError) {
         guard schema == 1 else {
-            throw ValidationError(.unsupportedSchema, field: "schema", value: "\(schema)", reason: "this Vigil reads schema 1")
+            throw ValidationError(
+                .unsupportedSchema, field: "schema", value: "\(schema)", reason: "this Vigil reads schema 1")
         }
         for (field, script) in [("load", load), ("unload", unload)] {
             try Self.validate(script, field: field)
@@ -207,8 +209,11 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
                     reason: "a variable name is letters, digits and '_', not starting with a digit or 'VIGIL_'")
             }
         }
-        if let ip = variables["RESOURCE_IP"], !ResourceTemplate.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "") {
-            throw ValidationError(field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
+        if let ip = variables["RESOURCE_IP"],
+            !ResourceTemplate.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "")
+        {
+            throw ValidationError(
+                field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
         }
         var seen = Set<NodeName>()
         for (index, node) in preferredNodes.enumerated() where !seen.insert(node).inserted {

@@ -12,12 +12,16 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
     public var monitorInterval: Span
 
     /// Makes a resource: placeholders replaced by the values, which are also exported to the scripts.
-    public func instantiate(name: ResourceName, variables values: [String: String]) throws(ValidationError) -> ResourceSpec {
+    public func instantiate(name: ResourceName, variables values: [String: String]) throws(ValidationError)
+        -> ResourceSpec
+    {
         for variable in variables where values[variable, default: ""].isEmpty {
-            throw ValidationError(.missingField, field: "variables.\(variable)", value: "", reason: "template \(self.name) needs it")
+            throw ValidationError(
+                .missingField, field: "variables.\(variable)", value: "", reason: "template \(self.name) needs it")
         }
         if let ip = values["RESOURCE_IP"], !Self.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "") {
-            throw ValidationError(field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
+            throw ValidationError(
+                field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
         }
         func fill(_ text: String) -> String {
             values.reduce(text) { $0.replacingAll("${\($1.key)}", with: $1.value) }
@@ -28,7 +32,8 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
             unload: ScriptSpec(body: fill(unload), timeout: ResourceSpec.defaultUnloadTimeout), variables: values)
         if let monitor {
             spec.monitor = MonitorSpec(
-                script: ScriptSpec(body: fill(monitor), timeout: ResourceSpec.defaultMonitorTimeout), interval: monitorInterval)
+                script: ScriptSpec(body: fill(monitor), timeout: ResourceSpec.defaultMonitorTimeout),
+                interval: monitorInterval)
         }
         try spec.validate()
         return spec
@@ -36,7 +41,8 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
 
     static func isIPv4(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in UInt8(part) != nil && (part == "0" || !part.hasPrefix("0")) }
+        return parts.count == 4
+            && parts.allSatisfy { part in UInt8(part) != nil && (part == "0" || !part.hasPrefix("0")) }
     }
 
     /// The templates Vigil ships, as NCS does.
@@ -66,7 +72,8 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
             monitorInterval: .seconds(60)),
         ResourceTemplate(
             name: "Generic_Service",
-            summary: "a service started where its address goes (Active/Passive): SERVICE is a systemd unit or a command",
+            summary:
+                "a service started where its address goes (Active/Passive): SERVICE is a systemd unit or a command",
             variables: ["RESOURCE_IP", "SERVICE"],
             load: """
                 #!/bin/bash

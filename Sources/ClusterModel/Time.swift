@@ -78,7 +78,8 @@ public struct Moment: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func + (lhs: Moment, rhs: Span) -> Moment {
         Moment(
-            milliseconds: lhs.milliseconds + rhs.milliseconds, wallMilliseconds: lhs.wallMilliseconds + rhs.milliseconds)
+            milliseconds: lhs.milliseconds + rhs.milliseconds, wallMilliseconds: lhs.wallMilliseconds + rhs.milliseconds
+        )
     }
     public static func - (lhs: Moment, rhs: Span) -> Moment { lhs + Span(milliseconds: -rhs.milliseconds) }
     public static func - (lhs: Moment, rhs: Moment) -> Span { Span(milliseconds: lhs.milliseconds - rhs.milliseconds) }

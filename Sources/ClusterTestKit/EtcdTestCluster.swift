@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real etcd cluster on loopback for tests: temporary data dirs, free ports, members killed and
@@ -55,12 +55,15 @@ public final class EtcdTestCluster: @unchecked Sendable {
     }
 
     /// Prepares (does not start) `size` members with the given raft timings.
-    public init(size: Int = 3, heartbeatMilliseconds: Int = 100, electionMilliseconds: Int = 1000, tls: TLSFiles? = nil) throws {
+    public init(size: Int = 3, heartbeatMilliseconds: Int = 100, electionMilliseconds: Int = 1000, tls: TLSFiles? = nil)
+        throws
+    {
         self.tls = tls
         guard Self.etcdPath != nil else {
             throw Failure(description: "etcd is not installed: apt-get install etcd-server (Debian's etcd 3.4)")
         }
-        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"].map { URL(fileURLWithPath: $0) }
+        let base =
+            ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory
         root = base.appendingPathComponent("vigil-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -68,7 +71,9 @@ public final class EtcdTestCluster: @unchecked Sendable {
         while ports.count < size * 2 { ports.insert(try Self.freePort()) }
         let list = Array(ports)
         members = (0..<size).map {
-            Member(name: "m\($0 + 1)", clientPort: list[2 * $0], peerPort: list[2 * $0 + 1], scheme: tls == nil ? "http" : "https")
+            Member(
+                name: "m\($0 + 1)", clientPort: list[2 * $0], peerPort: list[2 * $0 + 1],
+                scheme: tls == nil ? "http" : "https")
         }
         self.heartbeatMilliseconds = heartbeatMilliseconds
         self.electionMilliseconds = electionMilliseconds
@@ -96,9 +101,13 @@ public final class EtcdTestCluster: @unchecked Sendable {
             "--heartbeat-interval", String(heartbeatMilliseconds), "--election-timeout", String(electionMilliseconds),
             "--logger", "zap", "--log-outputs", root.appendingPathComponent("\(member.name).log").path,
             "--log-level", "warn",
-        ] + (tls.map {
-            ["--cert-file", $0.certificate, "--key-file", $0.key, "--client-cert-auth", "--trusted-ca-file", $0.certificateAuthority]
-        } ?? [])
+        ]
+            + (tls.map {
+                [
+                    "--cert-file", $0.certificate, "--key-file", $0.key, "--client-cert-auth", "--trusted-ca-file",
+                    $0.certificateAuthority,
+                ]
+            } ?? [])
     }
 
     private func launch(_ index: Int, existing: Bool) throws {
@@ -209,7 +218,9 @@ public final class EtcdTestCluster: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw Failure(description: "bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

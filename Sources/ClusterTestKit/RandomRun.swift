@@ -17,7 +17,8 @@ public enum RandomRun {
 
     /// The resources every random run uses.
     public static func resources() -> [ResourceSpec] {
-        var vip = ResourceSpec(name: "vip_a", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"])
+        var vip = ResourceSpec(
+            name: "vip_a", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"])
         vip.priority = 10
         var back = ResourceSpec(name: "vip_b", preferredNodes: ["n3", "n2", "n1"])
         back.policies.failbackMode = .auto
@@ -40,12 +41,14 @@ public enum RandomRun {
     ///   - freezes: inject agent freezes (SIGSTOP) and agent kills; without them every fault is
     ///     one Vigil covers with no watchdog.
     public static func run(
-        seed: UInt64, steps: Int = 300, watchdog: Bool = true, faults: Brain.InjectedFaults = .none, verbose: Bool = false,
+        seed: UInt64, steps: Int = 300, watchdog: Bool = true, faults: Brain.InjectedFaults = .none,
+        verbose: Bool = false,
         freezes: Bool = true
     ) -> Outcome {
         var cluster = ClusterSettings()
         if watchdog { cluster.timing.watchdogTimeout = .seconds(1) }
-        var settings = SimulationSettings(nodes: ["n1", "n2", "n3"], resources: resources(), cluster: cluster, seed: seed)
+        var settings = SimulationSettings(
+            nodes: ["n1", "n2", "n3"], resources: resources(), cluster: cluster, seed: seed)
         settings.faults = faults
         let sim = Simulation(settings)
         sim.recordEvents = verbose
@@ -64,17 +67,24 @@ public enum RandomRun {
                 case 4: sim.partition(node, for: random.int(100...5000))
                 case 5 where freezes: sim.restartAgent(node, after: random.int(20...2000))
                 case 3, 5: sim.crash(node, bootAfter: random.int(500...5000))
-                case 6: sim.injectScriptFault(.fail(1), node: node, resource: resource, action: random.chance(0.5) ? .load : .unload)
+                case 6:
+                    sim.injectScriptFault(
+                        .fail(1), node: node, resource: resource, action: random.chance(0.5) ? .load : .unload)
                 case 7: sim.injectScriptFault(.hang, node: node, resource: resource, action: .load)
                 case 8: sim.injectScriptFault(.fail(2), node: node, resource: "vip_c", action: .monitor)
                 case 9:
-                    let verbs: [AdminCommand.Verb] = [.offline, .online(node: nil), .online(node: node), .migrate(.next), .migrate(.most), .migrate(.node(node)), .alert(answer: true)]
+                    let verbs: [AdminCommand.Verb] = [
+                        .offline, .online(node: nil), .online(node: node), .migrate(.next), .migrate(.most),
+                        .migrate(.node(node)), .alert(answer: true),
+                    ]
                     sim.command(resource, verbs[Int(random.int(0...Int64(verbs.count - 1)))])
                 case 10: sim.compactStore()
                 case 11:
                     let tolerances: [Span] = [.seconds(2), .milliseconds(2500), .seconds(3), .seconds(4)]
                     sim.setTolerance(tolerances[Int(random.int(0...3))])
-                default: sim.stopAgent(node); sim.startAgentLater(node, after: random.int(500...3000))
+                default:
+                    sim.stopAgent(node)
+                    sim.startAgentLater(node, after: random.int(500...3000))
                 }
             }
             sim.run(for: 100)

@@ -25,7 +25,9 @@ public struct SimulationSettings: Sendable {
     /// Nodes whose agents start at time 0 (the rest stay down until started).
     public var startNodes: [NodeName]?
 
-    public init(nodes: [NodeName], resources: [ResourceSpec], cluster: ClusterSettings = ClusterSettings(), seed: UInt64 = 1) {
+    public init(
+        nodes: [NodeName], resources: [ResourceSpec], cluster: ClusterSettings = ClusterSettings(), seed: UInt64 = 1
+    ) {
         self.nodes = nodes
         self.resources = resources
         self.cluster = cluster
@@ -156,7 +158,8 @@ public final class Simulation {
         var kv = InMemoryKV()
         var setup: [StoreOperation] = [.put(key: layout.config, value: ModelCodec.encode(settings.cluster))]
         for (index, node) in settings.nodes.enumerated() {
-            setup.append(.put(key: layout.node(node), value: ModelCodec.encode(NodeDefinition(name: node, index: index))))
+            setup.append(
+                .put(key: layout.node(node), value: ModelCodec.encode(NodeDefinition(name: node, index: index))))
         }
         for spec in settings.resources {
             setup.append(.put(key: layout.resource(spec.name), value: ModelCodec.encode(spec)))
@@ -248,7 +251,9 @@ public final class Simulation {
                 return
             case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
                 applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome)
-                nodes[name]!.deferred.append(.deliver(name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)))
+                nodes[name]!.deferred.append(
+                    .deliver(
+                        name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)))
                 return
             default:
                 break
@@ -291,7 +296,10 @@ public final class Simulation {
         case .observe(_, let agent):
             guard isAgentAlive(name, agent) else { return }
             let held = nodes[name]!.held
-            feed(name, .addressesObserved(Set(settings.resources.filter { held.contains($0.name) }.compactMap(\.virtualAddress))))
+            feed(
+                name,
+                .addressesObserved(
+                    Set(settings.resources.filter { held.contains($0.name) }.compactMap(\.virtualAddress))))
             schedule(now + 2000, .observe(name, agent: agent))
         case .heal:
             guard nodes[name]!.partitioned else { return }
@@ -349,7 +357,8 @@ public final class Simulation {
     private func execute(_ name: NodeName, _ directive: Brain.Directive) {
         guard let node = nodes[name] else { return }
         switch directive {
-        case .join, .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember, .writeEpoch,
+        case .join, .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember,
+            .writeEpoch,
             .deleteCommand, .writeStatus:
             schedule(after(settings.storeLatency), .commit(name, agent: node.agent, directive))
         case .runScript(let job):
@@ -363,7 +372,9 @@ public final class Simulation {
             nodes[name]!.held.remove(resource)
         case .scheduleTimer(let at):
             nodes[name]!.timerToken += 1
-            schedule(max(now, at.milliseconds - node.clockOffset), .timer(name, agent: node.agent, token: nodes[name]!.timerToken))
+            schedule(
+                max(now, at.milliseconds - node.clockOffset),
+                .timer(name, agent: node.agent, token: nodes[name]!.timerToken))
         case .record(let event):
             if recordEvents { note(event.description) }
         case .petWatchdog:
@@ -390,7 +401,10 @@ public final class Simulation {
         if job.action == .load {
             if exclusive {
                 if !fencedLoads.contains(fenceKey(job.resource, name, job.generation)) {
-                    violate("fenced-load", "\(name) started load of \(job.resource) generation \(job.generation) without a committed fenced Loading status")
+                    violate(
+                        "fenced-load",
+                        "\(name) started load of \(job.resource) generation \(job.generation) without a committed fenced Loading status"
+                    )
                 }
                 node.held.insert(job.resource)
             } else {
@@ -417,7 +431,9 @@ public final class Simulation {
             }
             outcome = .success
         }
-        schedule(now + duration, .scriptDone(name, agent: node.agent, token: token, job.resource, job.action, job.generation, outcome))
+        schedule(
+            now + duration,
+            .scriptDone(name, agent: node.agent, token: token, job.resource, job.action, job.generation, outcome))
     }
 
     private func fenceKey(_ resource: ResourceName, _ node: NodeName, _ generation: UInt64) -> String {
@@ -446,7 +462,9 @@ public final class Simulation {
             event = transactions.joinEvent(directive, first: first, adoption: adoption)
         } else if let txn = transactions.transaction(for: directive) {
             let result = try? kv.apply(txn)
-            if case .writeStatus(let resource, let status, _) = directive, result?.succeeded == true, status.state == .loading {
+            if case .writeStatus(let resource, let status, _) = directive, result?.succeeded == true,
+                status.state == .loading
+            {
                 checkFencedLoadingWrite(resource, status)
             }
             event = transactions.event(for: directive, result: result)
@@ -477,7 +495,10 @@ public final class Simulation {
             return
         }
         guard assignment.generation == status.generation, assignment.placement.holder == status.node else {
-            violate("fenced-load", "Loading status of \(resource) on \(status.node) generation \(status.generation) committed while the assignment is \(assignment.placement) generation \(assignment.generation)")
+            violate(
+                "fenced-load",
+                "Loading status of \(resource) on \(status.node) generation \(status.generation) committed while the assignment is \(assignment.placement) generation \(assignment.generation)"
+            )
             return
         }
         fencedLoads.insert(fenceKey(resource, status.node, status.generation))
@@ -498,7 +519,8 @@ public final class Simulation {
     private func deliverWatch(_ name: NodeName) {
         guard var node = nodes[name], !node.partitioned else { return }
         if node.lastSeenRevision == 0 {
-            node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
+            node.view = layout.view(
+                from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
         } else {
             do {
                 for batch in try kv.events(prefix: layout.prefix, fromRevision: node.lastSeenRevision + 1) {
@@ -511,7 +533,8 @@ public final class Simulation {
                 }
             } catch {
                 // Compacted: re-read everything.
-                node.view = layout.view(from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
+                node.view = layout.view(
+                    from: kv.range(prefix: layout.prefix).keyValues.map(StoredEntry.init), revision: kv.revision)
             }
         }
         guard node.lastSeenRevision != kv.revision else { return }
@@ -616,10 +639,13 @@ public final class Simulation {
     public func command(_ resource: ResourceName, _ verb: AdminCommand.Verb, user: String = "admin") {
         commandCounter += 1
         let id = "c" + String(commandCounter).leftPadded(to: 6)
-        note("ADMIN \(user): \(verb.description.split(separator: " ").first!) \(resource)\(verb.description.split(separator: " ").dropFirst().map { " " + $0 }.joined())")
+        note(
+            "ADMIN \(user): \(verb.description.split(separator: " ").first!) \(resource)\(verb.description.split(separator: " ").dropFirst().map { " " + $0 }.joined())"
+        )
         disturb(keepObligations: false)
         let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
-        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.command(id), value: ModelCodec.encode(command))]))
+        _ = try? kv.apply(
+            Transaction(compare: [], success: [.put(key: layout.command(id), value: ModelCodec.encode(command))]))
         notifyWatchers()
     }
 
@@ -629,7 +655,8 @@ public final class Simulation {
         change(&settings)
         note("ADMIN settings: maintenance \(settings.maintenance.enabled ? "on" : "off")")
         disturb(keepObligations: false)
-        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+        _ = try? kv.apply(
+            Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
         notifyWatchers()
     }
 
@@ -639,8 +666,10 @@ public final class Simulation {
         settings.timing.tolerance = tolerance
         note("ADMIN settings: tolerance \(tolerance)")
         disturb(keepObligations: false)
-        longestToleranceSet = max(longestToleranceSet, tolerance.milliseconds, currentSettings.timing.tolerance.milliseconds)
-        _ = try? kv.apply(Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
+        longestToleranceSet = max(
+            longestToleranceSet, tolerance.milliseconds, currentSettings.timing.tolerance.milliseconds)
+        _ = try? kv.apply(
+            Transaction(compare: [], success: [.put(key: layout.config, value: ModelCodec.encode(settings))]))
         notifyWatchers()
     }
 
@@ -650,7 +679,8 @@ public final class Simulation {
     }
 
     var currentSettings: ClusterSettings {
-        kv.get(layout.config).flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) } ?? settings.cluster
+        kv.get(layout.config).flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) }
+            ?? settings.cluster
     }
 
     // MARK: Reading the cluster
@@ -662,7 +692,9 @@ public final class Simulation {
 
     /// A node's status of a resource in the store.
     public func status(_ resource: ResourceName, on node: NodeName) -> ResourceStatus? {
-        kv.get(layout.status(resource, node: node)).flatMap { try? ModelCodec.decode(ResourceStatus.self, from: $0.value) }
+        kv.get(layout.status(resource, node: node)).flatMap {
+            try? ModelCodec.decode(ResourceStatus.self, from: $0.value)
+        }
     }
 
     /// Nodes whose address for an exclusive resource is up (machine running).
@@ -696,7 +728,9 @@ public final class Simulation {
 
     /// A readable table of every resource: placement, generation, who holds it.
     public func summary() -> String {
-        var lines = ["master: \(master.map(\.rawValue) ?? "-")  members: \(members.map(\.rawValue).joined(separator: ","))  epoch: \(epoch)"]
+        var lines = [
+            "master: \(master.map(\.rawValue) ?? "-")  members: \(members.map(\.rawValue).joined(separator: ","))  epoch: \(epoch)"
+        ]
         for spec in settings.resources.sorted(by: { $0.name < $1.name }) {
             let assignment = assignment(spec.name)
             let placement = assignment.map { "\($0.placement) gen \($0.generation)" } ?? "-"
@@ -720,8 +754,13 @@ public final class Simulation {
         timeline.append("\(String(now).leftPadded(to: 7, with: " "))ms  VIOLATION \(violation.invariant): \(detail)")
         if recordEvents {
             for node in nodes.values.sorted(by: { $0.name < $1.name }) {
-                let local = node.brain?.local.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.phase)@\($0.value.generation) inflight:\($0.value.scriptInFlight.map { "\($0)" } ?? "-") report:\($0.value.reportInFlight.map { "\($0.state)" } ?? "-") rejectedAt:\($0.value.rejectedAtRevision ?? -1)" } ?? []
-                timeline.append("    \(node.name) up:\(node.machineUp) held:\(node.held.sorted()) view-rev:\(node.lastSeenRevision) " + local.joined(separator: "; "))
+                let local =
+                    node.brain?.local.sorted { $0.key < $1.key }.map {
+                        "\($0.key)=\($0.value.phase)@\($0.value.generation) inflight:\($0.value.scriptInFlight.map { "\($0)" } ?? "-") report:\($0.value.reportInFlight.map { "\($0.state)" } ?? "-") rejectedAt:\($0.value.rejectedAtRevision ?? -1)"
+                    } ?? []
+                timeline.append(
+                    "    \(node.name) up:\(node.machineUp) held:\(node.held.sorted()) view-rev:\(node.lastSeenRevision) "
+                        + local.joined(separator: "; "))
             }
         }
     }

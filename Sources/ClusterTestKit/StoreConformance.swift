@@ -60,7 +60,8 @@ public struct StoreConformance: Sendable {
         let second = try await store.put(key, bytes("b"))
         try expect(second == first + 1, "second put revision \(second), expected \(first + 1)")
         let kv = try await store.get(key)
-        try expect(kv?.createRevision == first, "create revision \(String(describing: kv?.createRevision)), expected \(first)")
+        try expect(
+            kv?.createRevision == first, "create revision \(String(describing: kv?.createRevision)), expected \(first)")
         try expect(kv?.modRevision == second, "mod revision \(String(describing: kv?.modRevision)), expected \(second)")
         try expect(kv?.version == 2, "version \(String(describing: kv?.version)), expected 2")
         try expect(kv?.value == bytes("b"), "value not the last put")
@@ -71,7 +72,9 @@ public struct StoreConformance: Sendable {
         for name in ["b", "a", "c"] { try await store.put(prefix + "range/" + name, bytes(name)) }
         try await store.put(prefix + "rangeX", bytes("outside"))
         let result = try await store.range(prefix: prefix + "range/")
-        try expect(result.keyValues.map(\.key) == ["a", "b", "c"].map { prefix + "range/" + $0 }, "range keys \(result.keyValues.map(\.key))")
+        try expect(
+            result.keyValues.map(\.key) == ["a", "b", "c"].map { prefix + "range/" + $0 },
+            "range keys \(result.keyValues.map(\.key))")
         let last = try await store.put(prefix + "range-probe", bytes("x"))
         try expect(result.revision < last, "range revision \(result.revision) not before a later put \(last)")
     }
@@ -79,7 +82,8 @@ public struct StoreConformance: Sendable {
     /// create_revision == 0 guards a create; the failure branch reads the existing key.
     public func createIfAbsent() async throws {
         let key = prefix + "member"
-        let create = Transaction(compare: [.absent(key)], success: [.put(key: key, value: bytes("one"))], failure: [.get(key: key)])
+        let create = Transaction(
+            compare: [.absent(key)], success: [.put(key: key, value: bytes("one"))], failure: [.get(key: key)])
         let first = try await store.transaction(create)
         try expect(first.succeeded, "first create failed")
         let second = try await store.transaction(create)
@@ -205,7 +209,9 @@ public struct StoreConformance: Sendable {
         try await store.put(prefix + "w/a", bytes("3"))
         try await store.put(prefix + "other", bytes("not watched"))
         let events = try await collect(stream, count: 3)
-        try expect(events.map { String(decoding: $0.keyValue.value, as: UTF8.self) } == ["1", "2", "3"], "watch values \(events.map { String(decoding: $0.keyValue.value, as: UTF8.self) })")
+        try expect(
+            events.map { String(decoding: $0.keyValue.value, as: UTF8.self) } == ["1", "2", "3"],
+            "watch values \(events.map { String(decoding: $0.keyValue.value, as: UTF8.self) })")
         let revisions = events.map(\.keyValue.modRevision)
         try expect(revisions == revisions.sorted() && Set(revisions).count == 3, "watch revisions \(revisions)")
     }
@@ -215,8 +221,10 @@ public struct StoreConformance: Sendable {
         let start = try await store.put(prefix + "r/k", bytes("0"))
         let first = try await collect(store.watch(prefix: prefix + "r/", fromRevision: start), count: 1)
         for value in 1...3 { try await store.put(prefix + "r/k", bytes(String(value))) }
-        let resumed = try await collect(store.watch(prefix: prefix + "r/", fromRevision: first[0].keyValue.modRevision + 1), count: 3)
-        try expect(resumed.map { String(decoding: $0.keyValue.value, as: UTF8.self) } == ["1", "2", "3"], "resumed values")
+        let resumed = try await collect(
+            store.watch(prefix: prefix + "r/", fromRevision: first[0].keyValue.modRevision + 1), count: 3)
+        try expect(
+            resumed.map { String(decoding: $0.keyValue.value, as: UTF8.self) } == ["1", "2", "3"], "resumed values")
     }
 
     /// A watch from a compacted revision fails with `compacted`.
@@ -228,7 +236,9 @@ public struct StoreConformance: Sendable {
             _ = try await collect(store.watch(prefix: prefix + "c/", fromRevision: old), count: 1)
             throw Failure(description: "a watch from a compacted revision delivered events")
         } catch let error as StoreError {
-            guard case .compacted(let at) = error.code else { throw Failure(description: "expected compacted, got \(error)") }
+            guard case .compacted(let at) = error.code else {
+                throw Failure(description: "expected compacted, got \(error)")
+            }
             try expect(at >= latest, "compact revision \(at), expected at least \(latest)")
         }
     }
@@ -239,7 +249,8 @@ public struct StoreConformance: Sendable {
         let stream = store.watch(prefix: prefix + "d/", fromRevision: put + 1)
         let deleted = try await store.delete(prefix + "d/k")
         let events = try await collect(stream, count: 1)
-        try expect(events.first?.kind == .delete, "expected a delete event, got \(String(describing: events.first?.kind))")
+        try expect(
+            events.first?.kind == .delete, "expected a delete event, got \(String(describing: events.first?.kind))")
         try expect(events.first?.keyValue.key == prefix + "d/k", "delete event key")
         try expect(events.first?.keyValue.modRevision == deleted, "delete event revision")
     }

@@ -57,12 +57,16 @@ public final class EtcdStore: CoordinationStore {
 
     /// An HTTP client set up for `configuration` (TLS if given), on NIO's shared event loops or on
     /// `eventLoopGroup` (the fence thread's own). The caller shuts it down.
-    public static func makeHTTPClient(for configuration: EtcdConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil) -> HTTPClient {
+    public static func makeHTTPClient(for configuration: EtcdConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil)
+        -> HTTPClient
+    {
         var http = HTTPClient.Configuration()
         http.tlsConfiguration = configuration.tls
         http.connectionPool = .init(idleTimeout: .seconds(60))
         http.timeout = .init(connect: .milliseconds(500), read: nil)
-        if let eventLoopGroup { return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: http) }
+        if let eventLoopGroup {
+            return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: http)
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
@@ -161,7 +165,8 @@ public final class EtcdStore: CoordinationStore {
                     try await authenticate(endpoint: endpoint, deadline: deadline)
                 }
                 let attemptDeadline = min(deadline, ContinuousClock.now + configuration.attemptTimeout)
-                return try await post(endpoint + path, payload, token: state.withLock { $0.token }, deadline: attemptDeadline)
+                return try await post(
+                    endpoint + path, payload, token: state.withLock { $0.token }, deadline: attemptDeadline)
             } catch let error as StoreError {
                 lastError = error
                 switch error.code {
@@ -189,7 +194,9 @@ public final class EtcdStore: CoordinationStore {
 
     private func authenticate(endpoint: String, deadline: ContinuousClock.Instant) async throws {
         guard let username = configuration.username else { return }
-        let body = try JSONSerialization.data(withJSONObject: ["name": username, "password": configuration.password ?? ""])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "name": username, "password": configuration.password ?? "",
+        ])
         let data = try await post(endpoint + "/v3/auth/authenticate", body, token: nil, deadline: deadline)
         let token = try JSONDecoder().decode(EtcdWire.AuthenticateResponse.self, from: data).token
         guard let token else { throw StoreError(.unauthorized, "etcd gave no token for user \(username)") }
@@ -205,7 +212,9 @@ public final class EtcdStore: CoordinationStore {
         return request
     }
 
-    private func post(_ url: String, _ payload: Data, token: String?, deadline: ContinuousClock.Instant) async throws(StoreError) -> Data {
+    private func post(_ url: String, _ payload: Data, token: String?, deadline: ContinuousClock.Instant)
+        async throws(StoreError) -> Data
+    {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw StoreError(.timeout, "deadline passed before \(url)") }
         let response: HTTPClientResponse
@@ -227,7 +236,8 @@ public final class EtcdStore: CoordinationStore {
     static func error(status: UInt, body: Data) -> StoreError {
         let parsed = try? JSONDecoder().decode(EtcdWire.ErrorBody.self, from: body)
         let text = parsed?.text ?? String(decoding: body, as: UTF8.self)
-        if text.contains("authentication failed") || text.contains("invalid auth token") || text.contains("user name is empty")
+        if text.contains("authentication failed") || text.contains("invalid auth token")
+            || text.contains("user name is empty")
             || text.contains("permission denied")
         {
             return StoreError(.unauthorized, text)
@@ -238,7 +248,9 @@ public final class EtcdStore: CoordinationStore {
         case 14?, 10?, 13?: return StoreError(.unavailable, text)
         case 4?: return StoreError(.timeout, text)
         case 7?, 16?: return StoreError(.unauthorized, text)
-        case 3?: return text.contains("compacted") ? StoreError(.compacted(compactRevision: 0), text) : StoreError(.invalidArgument, text)
+        case 3?:
+            return text.contains("compacted")
+                ? StoreError(.compacted(compactRevision: 0), text) : StoreError(.invalidArgument, text)
         default:
             if text.contains("no leader") || text.contains("leader changed") || status == 503 {
                 return StoreError(.unavailable, text)

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (the stored properties are named as etcd's JSON fields: `mod_revision`, `ID`, `TTL`, …)
+
 import CoordinationStore
 import Foundation
 

@@ -109,7 +109,9 @@ public struct InMemoryKV: Sendable {
     }
 
     /// The changes under `prefix` from `fromRevision` on, one batch per revision.
-    public func events(prefix: String, fromRevision: Int64) throws(StoreError) -> [(revision: Int64, events: [WatchEvent])] {
+    public func events(prefix: String, fromRevision: Int64) throws(StoreError) -> [(
+        revision: Int64, events: [WatchEvent]
+    )] {
         if fromRevision > 0, fromRevision <= compactRevision {
             throw StoreError(
                 .compacted(compactRevision: compactRevision),
@@ -137,7 +139,9 @@ public struct InMemoryKV: Sendable {
 
     /// Grants a lease that expires `ttlSeconds` after `now` unless kept alive.
     public mutating func grantLease(ttlSeconds: Int64, nowMilliseconds now: Int64) throws(StoreError) -> Lease {
-        guard ttlSeconds > 0 else { throw StoreError(.invalidArgument, "lease TTL must be positive, got \(ttlSeconds)") }
+        guard ttlSeconds > 0 else {
+            throw StoreError(.invalidArgument, "lease TTL must be positive, got \(ttlSeconds)")
+        }
         let ttl = max(ttlSeconds, minimumLeaseTTLSeconds)
         nextLeaseID += 1
         let id = LeaseID(nextLeaseID)

@@ -181,7 +181,9 @@ public final class InMemoryStore: Sendable {
         }
 
         public func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
-            try store.perform(name) { kv, now throws(StoreError) in try kv.grantLease(ttlSeconds: ttlSeconds, nowMilliseconds: now) }
+            try store.perform(name) { kv, now throws(StoreError) in
+                try kv.grantLease(ttlSeconds: ttlSeconds, nowMilliseconds: now)
+            }
         }
 
         public func keepAlive(_ lease: LeaseID) async throws(StoreError) -> Int64 {
@@ -200,7 +202,8 @@ public final class InMemoryStore: Sendable {
             try store.perform(name) { kv, _ throws(StoreError) in try kv.compact(revision: revision) }
         }
 
-        public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
+        public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error>
+        {
             store.openWatch(name, prefix: prefix, fromRevision: revision)
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Removing virtual IPs synchronously on the calling thread — the fence thread — with at most four
@@ -45,7 +45,8 @@ extension AddressManager {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count > 3, fields[2] == "inet" || fields[2] == "inet6" else { return nil }
             let cidr = String(fields[3])
-            let device = String(fields[1].split(separator: "@").first ?? fields[1]).replacingOccurrences(of: ":", with: "")
+            let device = String(fields[1].split(separator: "@").first ?? fields[1]).replacingOccurrences(
+                of: ":", with: "")
             return (String(cidr.split(separator: "/").first ?? ""), cidr, device)
         }
     }
@@ -66,7 +67,8 @@ enum Spawn {
         var stdoutPipe: [Int32] = [-1, -1]
         guard makePipe(&stdinPipe) else { return nil }
         guard makePipe(&stdoutPipe) else {
-            close(stdinPipe[0]); close(stdinPipe[1])
+            close(stdinPipe[0])
+            close(stdinPipe[1])
             return nil
         }
         var actions = posix_spawn_file_actions_t()
@@ -76,23 +78,26 @@ enum Spawn {
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         let variables: [String] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
         let environment: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
-        defer { environment.forEach { free($0) } }
+        defer { for variable in environment { free(variable) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, environment)
         close(stdinPipe[0])
         close(stdoutPipe[1])
         guard spawned == 0 else {
-            close(stdinPipe[1]); close(stdoutPipe[0])
+            close(stdinPipe[1])
+            close(stdoutPipe[0])
             return nil
         }
         if let input {
             var bytes = Array(input.utf8)
             var offset = 0
             while offset < bytes.count {
-                let written = bytes.withUnsafeMutableBytes { write(stdinPipe[1], $0.baseAddress! + offset, $0.count - offset) }
+                let written = bytes.withUnsafeMutableBytes {
+                    write(stdinPipe[1], $0.baseAddress! + offset, $0.count - offset)
+                }
                 if written <= 0 { break }
                 offset += written
             }

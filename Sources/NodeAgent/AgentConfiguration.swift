@@ -56,7 +56,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         public var keyFile: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary, caFile, certFile, keyFile
+            case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary, caFile, certFile,
+                keyFile
         }
 
         public init(from decoder: any Decoder) throws {
@@ -104,10 +105,13 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         /// Host and port of `listen`, nil when HTTPS is off.
         public func listenAddress() throws(ValidationError) -> (host: String, port: Int)? {
             guard !listen.isEmpty else { return nil }
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port),
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (1...65535).contains(port),
                 colon != listen.startIndex
             else {
-                throw ValidationError(field: "api.listen", value: listen, reason: "expected address:port, e.g. 0.0.0.0:7410, or \"\" for no HTTPS")
+                throw ValidationError(
+                    field: "api.listen", value: listen,
+                    reason: "expected address:port, e.g. 0.0.0.0:7410, or \"\" for no HTTPS")
             }
             return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
         }
@@ -127,7 +131,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     public var watchdogKind: WatchdogDevice.Kind
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout, watchdogKind
+        case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout,
+            watchdogKind
     }
 
     public init(from decoder: any Decoder) throws {
@@ -147,7 +152,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
 
     public func validate() throws(ValidationError) {
         guard (try? ResourceName(validating: cluster.replacingOccurrences(of: "-", with: "_"))) != nil else {
-            throw ValidationError(field: "cluster", value: cluster, reason: "a cluster name has 1 to 63 letters, digits, '-' or '_'")
+            throw ValidationError(
+                field: "cluster", value: cluster, reason: "a cluster name has 1 to 63 letters, digits, '-' or '_'")
         }
         if store.managed {
             guard store.members.contains(where: { $0.node == node }) else {
@@ -157,25 +163,33 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             }
             for (index, member) in store.members.enumerated() {
                 for (name, url) in [("peerURL", member.peerURL), ("clientURL", member.clientURL)] {
-                    guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.port != nil else {
-                        throw ValidationError(field: "store.members[\(index)].\(name)", value: url, reason: "expected http(s)://host:port")
+                    guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""),
+                        parsed.port != nil
+                    else {
+                        throw ValidationError(
+                            field: "store.members[\(index)].\(name)", value: url, reason: "expected http(s)://host:port"
+                        )
                     }
                 }
             }
             try managedEtcd.validate()
         } else {
             guard !store.endpoints.isEmpty else {
-                throw ValidationError(.missingField, field: "store.endpoints", value: "", reason: "give endpoints, or set store.managed: true")
+                throw ValidationError(
+                    .missingField, field: "store.endpoints", value: "",
+                    reason: "give endpoints, or set store.managed: true")
             }
             for (index, endpoint) in store.endpoints.enumerated() {
                 guard let parsed = URL(string: endpoint), ["http", "https"].contains(parsed.scheme ?? "") else {
-                    throw ValidationError(field: "store.endpoints[\(index)]", value: endpoint, reason: "expected http(s)://host:port")
+                    throw ValidationError(
+                        field: "store.endpoints[\(index)]", value: endpoint, reason: "expected http(s)://host:port")
                 }
             }
         }
         _ = try api.listenAddress()
         guard api.socket.hasPrefix("/"), api.socket.utf8.count < 100 else {
-            throw ValidationError(field: "api.socket", value: api.socket, reason: "an absolute path shorter than 100 bytes")
+            throw ValidationError(
+                field: "api.socket", value: api.socket, reason: "an absolute path shorter than 100 bytes")
         }
         if (api.certFile == nil) != (api.keyFile == nil) {
             throw ValidationError(
@@ -187,13 +201,18 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
                 .missingField, field: store.certFile == nil ? "store.certFile" : "store.keyFile", value: "",
                 reason: "a client certificate needs both certFile and keyFile")
         }
-        for (field, path) in [("store.caFile", store.caFile), ("store.certFile", store.certFile), ("store.keyFile", store.keyFile), ("store.passwordFile", store.passwordFile), ("api.certFile", api.certFile), ("api.keyFile", api.keyFile)] {
+        for (field, path) in [
+            ("store.caFile", store.caFile), ("store.certFile", store.certFile), ("store.keyFile", store.keyFile),
+            ("store.passwordFile", store.passwordFile), ("api.certFile", api.certFile), ("api.keyFile", api.keyFile),
+        ] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError(field: field, value: path, reason: "cannot read this file")
             }
         }
         if watchdogDevice != nil, watchdogTimeout == nil {
-            throw ValidationError(.missingField, field: "watchdogTimeout", value: "", reason: "a watchdog device needs its timeout (whole seconds)")
+            throw ValidationError(
+                .missingField, field: "watchdogTimeout", value: "",
+                reason: "a watchdog device needs its timeout (whole seconds)")
         }
         if let device = watchdogDevice, !FileManager.default.fileExists(atPath: device) {
             throw ValidationError(
@@ -212,7 +231,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     /// The node list the managed etcd bootstraps from.
     public var nodeDefinitions: [NodeDefinition] {
         store.members.enumerated().map { index, member in
-            NodeDefinition(name: member.node, index: index, etcdPeerURL: member.peerURL, etcdClientURL: member.clientURL)
+            NodeDefinition(
+                name: member.node, index: index, etcdPeerURL: member.peerURL, etcdClientURL: member.clientURL)
         }
     }
 
@@ -232,7 +252,9 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ValidationError(field: "config", value: path, reason: "cannot read the configuration file: \(error.localizedDescription)")
+            throw ValidationError(
+                field: "config", value: path,
+                reason: "cannot read the configuration file: \(error.localizedDescription)")
         }
         return try parse(yaml: text)
     }

@@ -12,7 +12,9 @@ struct AgentMetrics: Sendable {
     let members = Gauge(label: "vigil_members")
 
     func scriptDuration(_ action: ScriptAction) -> Timer {
-        Timer(label: "vigil_script_duration_seconds", dimensions: [("action", action.rawValue)], preferredDisplayUnit: .seconds)
+        Timer(
+            label: "vigil_script_duration_seconds", dimensions: [("action", action.rawValue)],
+            preferredDisplayUnit: .seconds)
     }
 
     func scriptFailures(_ action: ScriptAction) -> Counter {
@@ -27,10 +29,10 @@ struct AgentMetrics: Sendable {
     /// Resources by state as this node sees the cluster, membership, epoch, mastership.
     func recordView(_ view: ClusterView, node: NodeName) {
         var counts: [String: Int] = [:]
-        for state in ["Offline", "QuorumWait", "Unassigned", "Running", "Migrating", "Unloading", "Comatose", "Alert"] { counts[state] = 0 }
+        for state in ResourceStateName.allCases where state != .loading { counts[state.metricLabel] = 0 }
         for name in view.resources.keys {
-            let state = view.assignments[name].map { $0.value.placement.stateName } ?? "Offline"
-            counts[state.hasPrefix("Alert") ? "Alert" : state, default: 0] += 1
+            let state = view.assignments[name].map { $0.value.placement.stateName } ?? .offline
+            counts[state.metricLabel, default: 0] += 1
         }
         for (state, count) in counts {
             Gauge(label: "vigil_resources", dimensions: [("state", state)]).record(count)

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The node agent's heart: owns the brain, feeds it every event (store views, write results,
@@ -47,7 +47,8 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     public init(
-        configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner, addresses: AddressManager,
+        configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner,
+        addresses: AddressManager,
         fenceThread: FenceKeeper.Thread, fenceStore: any CoordinationStore, logger: Logger
     ) {
         self.configuration = configuration
@@ -68,18 +69,23 @@ public final class ClusterAgent: Service, Sendable {
 
     /// Writes the cluster settings and node definitions if the cluster is new (compare: absent).
     func bootstrap() async {
-        var operations: [(String, [UInt8])] = [(layout.config, ModelCodec.encode(ClusterSettings(timing: configuration.timing)))]
+        var operations: [(String, [UInt8])] = [
+            (layout.config, ModelCodec.encode(ClusterSettings(timing: configuration.timing)))
+        ]
         for definition in configuration.nodeDefinitions {
             operations.append((layout.node(definition.name), ModelCodec.encode(definition)))
         }
         for attempt in 0..<600 {
             do {
                 for (key, value) in operations {
-                    _ = try await store.transaction(Transaction(compare: [.absent(key)], success: [.put(key: key, value: value)]))
+                    _ = try await store.transaction(
+                        Transaction(compare: [.absent(key)], success: [.put(key: key, value: value)]))
                 }
                 return
             } catch {
-                if attempt % 50 == 0 { logger.warning("store not reachable yet", metadata: ["vigil.error": "\(error)"]) }
+                if attempt % 50 == 0 {
+                    logger.warning("store not reachable yet", metadata: ["vigil.error": "\(error)"])
+                }
                 try? await Task.sleep(for: .milliseconds(100))
                 if Task.isCancelled { return }
             }
@@ -99,16 +105,20 @@ public final class ClusterAgent: Service, Sendable {
         let watchdog: WatchdogDevice?
         do {
             watchdog = try configuration.watchdogDevice.map {
-                try WatchdogDevice(path: $0, timeout: configuration.watchdogTimeout ?? .seconds(1), kind: configuration.watchdogKind)
+                try WatchdogDevice(
+                    path: $0, timeout: configuration.watchdogTimeout ?? .seconds(1), kind: configuration.watchdogKind)
             }
         } catch {
             throw StartFailure(description: "\(error)")
         }
         if let watchdog {
             logger.notice(
-                "watchdog armed", metadata: ["vigil.device": "\(watchdog.path)", "vigil.timeout": "\(watchdog.timeoutSeconds)s"])
+                "watchdog armed",
+                metadata: ["vigil.device": "\(watchdog.path)", "vigil.timeout": "\(watchdog.timeoutSeconds)s"])
             if configuration.watchdogKind == .file {
-                logger.warning("watchdogKind file: a plain file is petted; it resets nothing unless something watches it (tests only)")
+                logger.warning(
+                    "watchdogKind file: a plain file is petted; it resets nothing unless something watches it (tests only)"
+                )
             }
         }
         // Stopping cleanly (resources handed over) disarms it; a crash leaves it armed, as it should.
@@ -123,9 +133,13 @@ public final class ClusterAgent: Service, Sendable {
         for _ in 0..<1_000_000 {
             if present.isEmpty, await standby() {
                 logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
-                await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
+                await events.append(
+                    ClusterEvent(
+                        kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
                 guard await waitForJoin(watchdog: watchdog) else { return }
-                await events.append(ClusterEvent(kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
+                await events.append(
+                    ClusterEvent(
+                        kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
             }
             let end = await runMember(watchdog: watchdog, previous: previous, present: present)
             guard end == .left else { return }
@@ -195,17 +209,24 @@ public final class ClusterAgent: Service, Sendable {
                 if !present.isEmpty {
                     logger.warning(
                         "addresses up at start: fenced at the previous agent's deadline unless this one joins first",
-                        metadata: ["vigil.resources": "\(present.sorted())", "vigil.source": "\(previous == nil ? "store" : "local record")"])
+                        metadata: [
+                            "vigil.resources": "\(present.sorted())",
+                            "vigil.source": "\(previous == nil ? "store" : "local record")",
+                        ])
                 }
                 return specs.filter { present.contains($0.key) }
             }
             if attempt < 20 { try? await Task.sleep(for: .milliseconds(100)) }
         }
-        throw StartFailure(description: "cannot list this node's addresses with \(addresses.ipCommand): cannot tell which virtual IPs are up")
+        throw StartFailure(
+            description:
+                "cannot list this node's addresses with \(addresses.ipCommand): cannot tell which virtual IPs are up")
     }
 
     /// One membership: join, run the brain until stopped or told to leave.
-    func runMember(watchdog: WatchdogDevice?, previous: HeldRecord?, present: [ResourceName: ResourceSpec]) async -> MemberEnd {
+    func runMember(watchdog: WatchdogDevice?, previous: HeldRecord?, present: [ResourceName: ResourceSpec]) async
+        -> MemberEnd
+    {
         let origin = ContinuousClock.now
         @Sendable func now() -> Moment {
             Moment(
@@ -253,9 +274,10 @@ public final class ClusterAgent: Service, Sendable {
                     if held != lastHeld, (try? writeHeld(held)) != nil { lastHeld = held }
                     var finished = false
                     for directive in directives {
-                        finished = await execute(
-                            directive, brain: brain, group: &group, continuation: continuation, origin: origin,
-                            watchdog: watchdog, keeper: keeper, timer: timer) || finished
+                        finished =
+                            await execute(
+                                directive, brain: brain, group: &group, continuation: continuation, origin: origin,
+                                watchdog: watchdog, keeper: keeper, timer: timer) || finished
                     }
                     if finished { break }
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
@@ -263,7 +285,9 @@ public final class ClusterAgent: Service, Sendable {
                         // The brain decides what to do about addresses it does not expect.
                         let addresses = self.addresses
                         group.addTask {
-                            if let observed = await addresses.localAddresses() { continuation.yield(.addressesObserved(observed)) }
+                            if let observed = await addresses.localAddresses() {
+                                continuation.yield(.addressesObserved(observed))
+                            }
                         }
                         if let view = brain.view { metrics.recordView(view, node: me) }
                     }
@@ -285,7 +309,8 @@ public final class ClusterAgent: Service, Sendable {
         return FenceKeeper.Plan(
             selfFenceAfter: brain.selfFenceSpan.duration, heartbeatInterval: timing.heartbeat.duration,
             brainGrace: max(timing.tolerance.duration * 4, .seconds(5)), targets: brain.fenceTargets,
-            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 }, mayPetWatchdog: brain.watchdogMayBePetted)
+            watchdogPetInterval: timing.watchdogTimeout.map { $0.duration / 3 },
+            mayPetWatchdog: brain.watchdogMayBePetted)
     }
 
     /// The local record for what `brain` may hold: its exclusive resources as loaded.
@@ -334,7 +359,8 @@ public final class ClusterAgent: Service, Sendable {
             do {
                 _ = try await store.transaction(transaction)
             } catch {
-                logger.warning("could not leave cleanly; the others will evict this node", metadata: ["vigil.error": "\(error)"])
+                logger.warning(
+                    "could not leave cleanly; the others will evict this node", metadata: ["vigil.error": "\(error)"])
             }
         case .campaign, .writeAssignment, .evictMember, .writeEpoch, .deleteCommand, .writeStatus:
             guard let transaction = transactions.transaction(for: directive) else { return false }
@@ -365,11 +391,14 @@ public final class ClusterAgent: Service, Sendable {
                 metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
                 let lines = scripts.lastLines(job.resource, job.action)
-                tails.lines.withLock { $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds) }
+                tails.lines.withLock {
+                    $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds)
+                }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
             }
         case .selfFence(let targets):
-            logger.critical("self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(targets.map(\.description))"])
+            logger.critical(
+                "self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(targets.map(\.description))"])
             metrics.selfFences.increment()
             // Scripts killed and addresses removed on the fence thread, in one batch.
             await keeper.fenceNow(targets)
@@ -395,18 +424,20 @@ public final class ClusterAgent: Service, Sendable {
             }
             var metadata: Logger.Metadata = ["vigil.kind": "\(event.kind.rawValue)", "vigil.event": "\(event.message)"]
             if let resource = event.resource { metadata["vigil.resource"] = "\(resource)" }
-            let level: Logger.Level = switch event.severity {
-            case .info: .info
-            case .warning: .warning
-            case .critical: .critical
-            }
+            let level: Logger.Level =
+                switch event.severity {
+                case .info: .info
+                case .warning: .warning
+                case .critical: .critical
+                }
             logger.log(level: level, "cluster event", metadata: metadata)
             let events = self.events
             group.addTask { await events.append(event, output: output) }
         case .petWatchdog:
             watchdog?.pet()
         case .reboot:
-            logger.critical("monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
+            logger.critical(
+                "monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
         case .shutdownComplete:
             logger.info("left the cluster")
             return true

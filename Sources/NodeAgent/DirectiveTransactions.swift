@@ -36,7 +36,8 @@ public struct DirectiveTransactions: Sendable {
         case .campaign(let record, let expected):
             let compare =
                 expected.map { Compare(key: layout.master, .modRevision($0)) } ?? .absent(layout.master)
-            return Transaction(compare: [compare], success: [.put(key: layout.master, value: ModelCodec.encode(record))])
+            return Transaction(
+                compare: [compare], success: [.put(key: layout.master, value: ModelCodec.encode(record))])
         case .renewMaster(let record):
             return Transaction(
                 compare: [masterCompare(record)],

@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Subprocess
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// Runs the node's managed etcd member and keeps it running: restarts it when it exits (with a
 /// growing pause, at most 5 s), and stops it on graceful shutdown (SIGTERM, SIGKILL after 5 s).
@@ -50,7 +50,9 @@ public final class EtcdSupervisor: Service, Sendable {
             member.existingMember =
                 member.existingMember
                 || FileManager.default.fileExists(atPath: member.dataDirectory + "/member")
-            logger.info("starting etcd member", metadata: ["vigil.etcd.arguments": "\(member.arguments.joined(separator: " "))"])
+            logger.info(
+                "starting etcd member", metadata: ["vigil.etcd.arguments": "\(member.arguments.joined(separator: " "))"]
+            )
             let started = ContinuousClock.now
             let result = try await Subprocess.run(
                 .path(FilePath(executable)), arguments: Arguments(member.arguments), platformOptions: options,

@@ -18,7 +18,8 @@ public final class EventLog: Sendable {
     /// - Parameter firstSequence: where this writer's sequence numbers start; two writers on one
     ///   node (the agent and its API) use ranges far apart so their keys never meet.
     public init(
-        store: any CoordinationStore, layout: KeyLayout, node: NodeName, capacity: Int = 2000, firstSequence: UInt64 = 0,
+        store: any CoordinationStore, layout: KeyLayout, node: NodeName, capacity: Int = 2000,
+        firstSequence: UInt64 = 0,
         logger: Logger
     ) {
         self.store = store
@@ -47,15 +48,21 @@ public final class EventLog: Sendable {
 
     /// Deletes the oldest events beyond the capacity (only one node needs to; any may).
     public func prune() async {
-        guard let events = try? await store.range(prefix: layout.eventsPrefix), events.keyValues.count > capacity else { return }
-        let excess = events.keyValues.prefix(events.keyValues.count - capacity).map { StoreOperation.delete(key: $0.key) }
+        guard let events = try? await store.range(prefix: layout.eventsPrefix), events.keyValues.count > capacity else {
+            return
+        }
+        let excess = events.keyValues.prefix(events.keyValues.count - capacity).map {
+            StoreOperation.delete(key: $0.key)
+        }
         for chunk in stride(from: 0, to: excess.count, by: 100) {
-            _ = try? await store.transaction(Transaction(compare: [], success: Array(excess[chunk..<min(chunk + 100, excess.count)])))
+            _ = try? await store.transaction(
+                Transaction(compare: [], success: Array(excess[chunk..<min(chunk + 100, excess.count)])))
         }
     }
 
     /// The newest `limit` events, oldest first.
-    public static func read(_ store: any CoordinationStore, layout: KeyLayout, limit: Int) async throws -> [StoredEvent] {
+    public static func read(_ store: any CoordinationStore, layout: KeyLayout, limit: Int) async throws -> [StoredEvent]
+    {
         let events = try await store.range(prefix: layout.eventsPrefix)
         return events.keyValues.suffix(limit).compactMap { try? ModelCodec.decode(StoredEvent.self, from: $0.value) }
     }

@@ -8,7 +8,7 @@ import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The fence path, on a thread of its own (ARCHITECTURE.md §4.11, docs/design/0012).
@@ -193,8 +193,10 @@ public final class FenceKeeper: Sendable {
             state.plan = plan
             state.lastBrainAt = now
             if !isMaster { state.renewal = nil }
-            return (old?.selfFenceAfter != plan.selfFenceAfter || old == nil,
-                old?.heartbeatInterval != plan.heartbeatInterval || old?.watchdogPetInterval != plan.watchdogPetInterval)
+            return (
+                old?.selfFenceAfter != plan.selfFenceAfter || old == nil,
+                old?.heartbeatInterval != plan.heartbeatInterval || old?.watchdogPetInterval != plan.watchdogPetInterval
+            )
         }
         if reschedule { thread.loop.execute { self.armDeadline() } }
         if restartTick { thread.loop.execute { self.startTicking() } }
@@ -304,7 +306,8 @@ public final class FenceKeeper: Sendable {
             return [plan.heartbeatInterval / 4, plan.watchdogPetInterval ?? .seconds(3600)].min()
         }
         guard let interval else { return }
-        let task = thread.loop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
+        let task = thread.loop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) {
+            _ in
             self.tick()
         }
         state.withLock { $0.tick = task }
@@ -319,14 +322,17 @@ public final class FenceKeeper: Sendable {
             var due: [Brain.Directive] = []
             if brainAlive, state.inFlight < 3, state.lastSentAt.map({ now - $0 >= plan.heartbeatInterval }) ?? true {
                 if let heartbeat = state.heartbeat {
-                    due.append(.sendHeartbeat(heartbeat.record, memberRevision: heartbeat.memberRevision, sentAt: moment(now)))
+                    due.append(
+                        .sendHeartbeat(heartbeat.record, memberRevision: heartbeat.memberRevision, sentAt: moment(now)))
                 }
                 if let renewal = state.renewal { due.append(.renewMaster(renewal)) }
                 if !due.isEmpty { state.lastSentAt = now }
             }
             let safe = (!state.fenced && brainAlive && now < state.deadline(plan)) || plan.targets.isEmpty
             var pet = false
-            if let every = plan.watchdogPetInterval, safe, plan.mayPetWatchdog, state.lastPetAt.map({ now - $0 >= every }) ?? true {
+            if let every = plan.watchdogPetInterval, safe, plan.mayPetWatchdog,
+                state.lastPetAt.map({ now - $0 >= every }) ?? true
+            {
                 state.lastPetAt = now
                 pet = true
             }
@@ -387,7 +393,8 @@ public final class FenceKeeper: Sendable {
         if !groups.isEmpty {
             let survivors = ScriptRunner.waitForGroups(groups, limit: Self.scriptDeathLimit)
             if !survivors.isEmpty {
-                logger.critical("killed scripts still running after the fence", metadata: ["vigil.groups": "\(survivors)"])
+                logger.critical(
+                    "killed scripts still running after the fence", metadata: ["vigil.groups": "\(survivors)"])
             }
             remaining = addresses.removeAllNow(wanted)
         }
@@ -405,7 +412,8 @@ public final class FenceKeeper: Sendable {
     private func reportRemovalFailure(_ remaining: [String], reason: String) {
         removalFailures.increment(by: remaining.count)
         logger.critical(
-            "virtual IPs still up after the fence removed them", metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
+            "virtual IPs still up after the fence removed them",
+            metadata: ["vigil.vip": "\(remaining)", "vigil.reason": "\(reason)"])
         report(.addressesNotRemoved(remaining))
     }
 

@@ -2,7 +2,7 @@ import ClusterModel
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This node's own record of what it may hold (docs/design/0013): the exclusive resources that
@@ -29,7 +29,8 @@ extension HeldRecord: Validatable {
             do {
                 try spec.validate()
             } catch {
-                throw ValidationError(field: "resources[\(index)].\(error.field)", value: error.value, reason: error.reason)
+                throw ValidationError(
+                    field: "resources[\(index)].\(error.field)", value: error.value, reason: error.reason)
             }
         }
     }
@@ -80,7 +81,9 @@ public struct HeldRecordFile: Sendable {
         let temporary = path + ".new"
         let bytes = ModelCodec.encode(record)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
         var offset = 0
         var failed = fchmod(descriptor, 0o600) != 0
         while !failed, offset < bytes.count {
@@ -133,7 +136,8 @@ public final class DeadlineFile: Sendable {
     public func write(_ deadline: ContinuousClock.Instant) {
         guard descriptor >= 0 else { return }
         let remaining = deadline - ContinuousClock.now
-        let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+        let nanoseconds =
+            remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
         // Fixed width, so one small pwrite replaces the whole value.
         let text = Array(String(format: "%020lld\n", Self.bootNanoseconds() + nanoseconds).utf8)
         _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
@@ -145,7 +149,8 @@ public final class DeadlineFile: Sendable {
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
         guard count > 0,
-            let recorded = Int64(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            let recorded = Int64(
+                String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         else { return nil }
         return ContinuousClock.now + .nanoseconds(recorded - Self.bootNanoseconds())
     }

@@ -41,7 +41,9 @@ public struct ManagedEtcd: Hashable, Sendable {
             throw ValidationError(field: "node", value: node.rawValue, reason: "not in the cluster's node list")
         }
         guard own.etcdClientURL != nil else {
-            throw ValidationError(.missingField, field: "nodes.\(node).etcdClientURL", value: "", reason: "a managed etcd member needs a client URL")
+            throw ValidationError(
+                .missingField, field: "nodes.\(node).etcdClientURL", value: "",
+                reason: "a managed etcd member needs a client URL")
         }
         for definition in nodes {
             guard let peer = definition.etcdPeerURL, peer.hasPrefix("http://") || peer.hasPrefix("https://") else {
@@ -51,7 +53,9 @@ public struct ManagedEtcd: Hashable, Sendable {
             }
         }
         guard compactionRetention >= 1000 else {
-            throw ValidationError(field: "compactionRetention", value: "\(compactionRetention)", reason: "keep at least 1000 revisions so watches can resume")
+            throw ValidationError(
+                field: "compactionRetention", value: "\(compactionRetention)",
+                reason: "keep at least 1000 revisions so watches can resume")
         }
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs load, unload and monitor scripts: bash, as root, from root-owned files written from the
@@ -28,7 +28,9 @@ public final class ScriptRunner: Sendable {
         /// Scripts running at once on this node (each resource's own scripts always run one at a time).
         public var parallelScripts: Int = 8
 
-        public init(node: NodeName, cluster: String, scriptDirectory: String, logDirectory: String, functionLibrary: String) {
+        public init(
+            node: NodeName, cluster: String, scriptDirectory: String, logDirectory: String, functionLibrary: String
+        ) {
             self.node = node
             self.cluster = cluster
             self.scriptDirectory = scriptDirectory
@@ -92,15 +94,18 @@ public final class ScriptRunner: Sendable {
     /// Writes a script file: refuses a directory that is not root-owned or is writable by others.
     func write(_ job: Brain.ScriptJob) throws -> String {
         let directory = settings.scriptDirectory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var info = stat()
         guard stat(directory, &info) == 0 else { throw ScriptError(reason: "cannot stat \(directory)") }
         guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
-            throw ScriptError(reason: "script directory \(directory) must be owned by root and not writable by group or others")
+            throw ScriptError(
+                reason: "script directory \(directory) must be owned by root and not writable by group or others")
         }
         let path = "\(directory)/\(job.resource).\(job.action.rawValue)"
         let text = job.script.body.hasPrefix("#!") ? job.script.body : "#!/bin/bash\n" + job.script.body
-        try Data((text.hasSuffix("\n") ? text : text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data((text.hasSuffix("\n") ? text : text + "\n").utf8).write(
+            to: URL(fileURLWithPath: path), options: .atomic)
         chmod(path, 0o700)
         return path
     }
@@ -178,7 +183,9 @@ public final class ScriptRunner: Sendable {
             "VIGIL_CLUSTER": settings.cluster, "VIGIL_FUNCS": settings.functionLibrary,
         ]
         for (name, value) in job.variables { environment[Environment.Key(stringLiteral: name)] = value }
-        if let wait = job.takeoverWait { environment["VIGIL_TAKEOVER_WAIT"] = String(format: "%.1f", Double(wait.milliseconds) / 1000) }
+        if let wait = job.takeoverWait {
+            environment["VIGIL_TAKEOVER_WAIT"] = String(format: "%.1f", Double(wait.milliseconds) / 1000)
+        }
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
@@ -211,7 +218,8 @@ public final class ScriptRunner: Sendable {
                 switch result.terminationStatus {
                 case .exited(0): return .success
                 case .exited(let code): return .failure(exitCode: Int32(code))
-                case .signaled(let signal): return signal == SIGKILL && ours ? .killed : .failure(exitCode: 128 + Int32(signal))
+                case .signaled(let signal):
+                    return signal == SIGKILL && ours ? .killed : .failure(exitCode: 128 + Int32(signal))
                 }
             }
             group.addTask {
@@ -270,7 +278,9 @@ public final class ScriptRunner: Sendable {
         defer { closedir(directory) }
         var live = Set<pid_t>()
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard let pid = Int32(name) else { continue }
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { continue }
             // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
@@ -287,7 +297,8 @@ public final class ScriptRunner: Sendable {
         let path = "\(settings.logDirectory)/\(resource).\(action.rawValue).out"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         let lastRun = text.components(separatedBy: "==== ").last ?? ""
-        return Array(lastRun.split(separator: "\n", omittingEmptySubsequences: true).dropFirst().suffix(count).map(String.init))
+        return Array(
+            lastRun.split(separator: "\n", omittingEmptySubsequences: true).dropFirst().suffix(count).map(String.init))
     }
 
     private func rotate(_ path: String) {

@@ -44,7 +44,8 @@ public struct StoreWatcher: Sendable {
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {
-                    logger.warning("store watch interrupted; reading everything again", metadata: ["vigil.error": "\(error)"])
+                    logger.warning(
+                        "store watch interrupted; reading everything again", metadata: ["vigil.error": "\(error)"])
                 }
                 try? await Task.sleep(for: .milliseconds(min(1000, 50 * failures)))
             }
@@ -52,7 +53,9 @@ public struct StoreWatcher: Sendable {
     }
 
     /// Applies watch batches to `view` until the watch fails or stays silent past `idleLimit`.
-    private func follow(from initial: ClusterView, deliver: @escaping @Sendable (ClusterView) async -> Void) async throws {
+    private func follow(from initial: ClusterView, deliver: @escaping @Sendable (ClusterView) async -> Void)
+        async throws
+    {
         let lastEvent = LastEvent()
         let layout = self.layout
         let store = self.store
@@ -76,7 +79,9 @@ public struct StoreWatcher: Sendable {
             group.addTask {
                 while true {
                     try await Task.sleep(for: idleLimit / 4)
-                    if ContinuousClock.now - lastEvent.time.withLock({ $0 }) > idleLimit { throw Silent(limit: idleLimit) }
+                    if ContinuousClock.now - lastEvent.time.withLock({ $0 }) > idleLimit {
+                        throw Silent(limit: idleLimit)
+                    }
                 }
             }
             // Whichever ends first (the watch failing, or the silence check) ends both.

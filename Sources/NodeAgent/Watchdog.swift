@@ -2,7 +2,7 @@ import ClusterModel
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The hardware watchdog (ARCHITECTURE.md §4.8, docs/design/0004): petted while this node may hold
@@ -32,7 +32,9 @@ public final class WatchdogDevice: Sendable {
     private let descriptor: Int32
     private let driver: any WatchdogDriver
 
-    public init(path: String, timeout: Span, kind: Kind, driver: any WatchdogDriver = LinuxWatchdogDriver()) throws(Failure) {
+    public init(path: String, timeout: Span, kind: Kind, driver: any WatchdogDriver = LinuxWatchdogDriver())
+        throws(Failure)
+    {
         self.path = path
         self.driver = driver
         let seconds = Int32(clamping: (timeout.milliseconds + 999) / 1000)
@@ -47,7 +49,8 @@ public final class WatchdogDevice: Sendable {
             guard driver.isCharacterDevice(descriptor) else {
                 driver.close(descriptor)
                 throw Failure(
-                    description: "watchdogDevice \(path): not a character device (a Linux watchdog such as /dev/watchdog0; "
+                    description:
+                        "watchdogDevice \(path): not a character device (a Linux watchdog such as /dev/watchdog0; "
                         + "watchdogKind: file is for tests only)")
             }
             let set = driver.setTimeout(descriptor, seconds: seconds)
@@ -57,8 +60,10 @@ public final class WatchdogDevice: Sendable {
                 driver.write(descriptor, 0x56)
                 driver.close(descriptor)
                 throw Failure(
-                    description: "watchdogDevice \(path): the driver keeps a timeout of \(read.map { "\($0) s" } ?? "unknown"), "
-                        + "not the configured watchdogTimeout of \(seconds) s (set answered \(set.map { "\($0) s" } ?? "an error"))")
+                    description:
+                        "watchdogDevice \(path): the driver keeps a timeout of \(read.map { "\($0) s" } ?? "unknown"), "
+                        + "not the configured watchdogTimeout of \(seconds) s (set answered \(set.map { "\($0) s" } ?? "an error"))"
+                )
             }
         }
         self.descriptor = descriptor

@@ -10,7 +10,7 @@ import Synchronization
 import Yams
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Exit codes, for scripts: documented in `vigil --help`.
@@ -37,7 +37,9 @@ struct Connection: ParsableArguments {
     @Option(help: "The node's configuration file (where the API socket is).")
     var config = "/etc/vigil/vigil.yaml"
 
-    @Option(help: ArgumentHelp("Talk to a remote agent over HTTPS instead of the local socket.", valueName: "https://HOST:7410"))
+    @Option(
+        help: ArgumentHelp(
+            "Talk to a remote agent over HTTPS instead of the local socket.", valueName: "https://HOST:7410"))
     var host: String?
 
     @Option(help: "User for --host (password from VIGIL_PASSWORD or asked).")
@@ -73,7 +75,8 @@ struct Connection: ParsableArguments {
                 login = LoginRequest(user: user, password: password)
             }
             return APIClient(
-                base: host.hasSuffix("/") ? String(host.dropLast()) : host, authorization: authorization, tls: tls, login: login)
+                base: host.hasSuffix("/") ? String(host.dropLast()) : host, authorization: authorization, tls: tls,
+                login: login)
         }
         let socket: String
         if FileManager.default.fileExists(atPath: config) {
@@ -87,7 +90,8 @@ struct Connection: ParsableArguments {
         }
         if FileManager.default.fileExists(atPath: socket), !FileManager.default.isWritableFile(atPath: socket) {
             throw CLIError(
-                message: "only root may use the local agent's socket \(socket); as another user, use --host https://NODE:7410 --user NAME",
+                message:
+                    "only root may use the local agent's socket \(socket); as another user, use --host https://NODE:7410 --user NAME",
                 code: Exit.denied)
         }
         let encoded = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
@@ -124,7 +128,9 @@ final class APIClient: Sendable {
     let login: LoginRequest?
     private let session = Mutex<String?>(nil)
 
-    init(base: String, authorization: String?, tls: TLSConfiguration?, socket: String? = nil, login: LoginRequest? = nil) {
+    init(
+        base: String, authorization: String?, tls: TLSConfiguration?, socket: String? = nil, login: LoginRequest? = nil
+    ) {
         self.base = base
         self.socket = socket
         self.login = login
@@ -153,12 +159,17 @@ final class APIClient: Sendable {
     }
 
     /// Sends a request; a non-2xx answer becomes a `CLIError` naming the field, with its exit code.
-    func send(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+    func send(
+        _ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<String>.none,
+        timeout: Duration = .seconds(30)
+    ) async throws -> [UInt8] {
         try await send(method, path, raw: body.map { ModelCodec.encode($0) }, timeout: timeout)
     }
 
     /// Sends a body of JSON bytes as they are (nil: no body).
-    func send(_ method: HTTPMethod, _ path: String, raw: [UInt8]?, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+    func send(_ method: HTTPMethod, _ path: String, raw: [UInt8]?, timeout: Duration = .seconds(30)) async throws
+        -> [UInt8]
+    {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }

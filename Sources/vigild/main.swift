@@ -10,7 +10,7 @@ import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // vigild: the node agent. One ServiceGroup: the managed etcd member (if any), then the agent;
@@ -46,7 +46,9 @@ do {
     exit(2)
 }
 if arguments.contains("--check-config") {
-    print("\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed" : "external"))")
+    print(
+        "\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed" : "external"))"
+    )
     exit(0)
 }
 
@@ -64,7 +66,10 @@ MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
 let functions =
     option("--functions")
-    ?? ["/usr/lib/vigil/vigilfuncs", executableDirectory + "/vigilfuncs", FileManager.default.currentDirectoryPath + "/scripts/vigilfuncs"]
+    ?? [
+        "/usr/lib/vigil/vigilfuncs", executableDirectory + "/vigilfuncs",
+        FileManager.default.currentDirectoryPath + "/scripts/vigilfuncs",
+    ]
     .first { FileManager.default.fileExists(atPath: $0) } ?? "/usr/lib/vigil/vigilfuncs"
 
 var password: String?
@@ -106,7 +111,9 @@ raiseOpenFileLimit(logger: logger)
 var services: [any Service] = []
 if configuration.store.managed {
     do {
-        services.append(try EtcdSupervisor(member: configuration.managedEtcd, executable: configuration.store.etcdBinary, logger: logger))
+        services.append(
+            try EtcdSupervisor(
+                member: configuration.managedEtcd, executable: configuration.store.etcdBinary, logger: logger))
     } catch {
         FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
         exit(2)
@@ -128,7 +135,9 @@ do {
         logDirectory: configuration.logDirectory)
     var apiLogger = logger
     apiLogger.logLevel = max(level, .notice)
-    services.append(Notifier(store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node, logger: logger))
+    services.append(
+        Notifier(
+            store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node, logger: logger))
     services += try APIServer.services(
         builder: APIRouterBuilder(control: control, registry: registry), configuration: configuration.api,
         stateDirectory: configuration.stateDirectory, logger: apiLogger)
@@ -174,4 +183,3 @@ func raiseOpenFileLimit(logger: Logger) {
     }
     logger.info("open file limit", metadata: ["vigil.nofile": "\(limit.rlim_cur)"])
 }
-

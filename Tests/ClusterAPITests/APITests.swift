@@ -16,7 +16,8 @@ struct APIFixture {
     let builder: APIRouterBuilder
 
     init(node: NodeName = "n1") async throws {
-        builder = APIRouterBuilder(control: ClusterControl(store: store.client(node.rawValue), layout: layout, node: node, logDirectory: nil))
+        builder = APIRouterBuilder(
+            control: ClusterControl(store: store.client(node.rawValue), layout: layout, node: node, logDirectory: nil))
         let client = store.client("setup")
         for (index, name) in ["n1", "n2", "n3"].enumerated() {
             let node = try NodeName(validating: name)
@@ -28,7 +29,9 @@ struct APIFixture {
 
     /// Runs `test` against the router of one listener (`local`: the root-only socket).
     @discardableResult
-    func test<Value: Sendable>(local: Bool = false, _ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+    func test<Value: Sendable>(local: Bool = false, _ test: @Sendable (any TestClientProtocol) async throws -> Value)
+        async throws -> Value
+    {
         let app = Application(router: builder.router(local: local))
         return try await app.test(.router, test)
     }
@@ -36,11 +39,16 @@ struct APIFixture {
     /// Everything in the store but the event log, to show a refused request changed nothing.
     func contents() async throws -> [String: [UInt8]] {
         let range = try await store.client("check").range(prefix: layout.prefix)
-        return Dictionary(uniqueKeysWithValues: range.keyValues.filter { !$0.key.hasPrefix(layout.eventsPrefix) }.map { ($0.key, $0.value) })
+        return Dictionary(
+            uniqueKeysWithValues: range.keyValues.filter { !$0.key.hasPrefix(layout.eventsPrefix) }.map {
+                ($0.key, $0.value)
+            })
     }
 
     func events() async throws -> [StoredEvent] {
-        try await store.client("check").range(prefix: layout.eventsPrefix).keyValues.map { try ModelCodec.decode(StoredEvent.self, from: $0.value) }
+        try await store.client("check").range(prefix: layout.eventsPrefix).keyValues.map {
+            try ModelCodec.decode(StoredEvent.self, from: $0.value)
+        }
     }
 }
 
@@ -62,10 +70,13 @@ struct APITests {
     func routesMatchDocument() async throws {
         let fixture = try await APIFixture()
         #expect(Set(APIRouterBuilder.routes.map(\.key)).count == APIRouterBuilder.routes.count)
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json)) as? [String: Any])
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json)) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: [String: Any]])
         var documented: [(String, String)] = []
-        for (path, operations) in paths { for method in operations.keys { documented.append((method.uppercased(), path)) } }
+        for (path, operations) in paths {
+            for method in operations.keys { documented.append((method.uppercased(), path)) }
+        }
         #expect(documented.count == APIRouterBuilder.routes.count)
         let routes = documented
         try await fixture.test(local: true) { client in
@@ -74,11 +85,15 @@ struct APITests {
                 try await client.execute(uri: uri, method: HTTPRequest.Method(method)!, body: body("{}")) { response in
                     // A 404 must be ours (naming the field), never the router's "no such route".
                     #expect(response.status != .methodNotAllowed, "\(method) \(path)")
-                    if response.status == .notFound { #expect(["name", "node"].contains(errorBody(response)?.field ?? ""), "\(method) \(path)") }
+                    if response.status == .notFound {
+                        #expect(["name", "node"].contains(errorBody(response)?.field ?? ""), "\(method) \(path)")
+                    }
                     #expect(response.status.code < 500, "\(method) \(path): \(response.status)")
                 }
             }
-            try await client.execute(uri: "/v1/no-such-thing", method: .get) { response in #expect(response.status == .notFound) }
+            try await client.execute(uri: "/v1/no-such-thing", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
         }
     }
 
@@ -95,7 +110,8 @@ struct APITests {
                 }
             }
             let wrong: [String] = [
-                "Bearer " + String(repeating: "a", count: 64), "Bearer short", basic("admin", "wrong-password"), basic("nobody", "x"),
+                "Bearer " + String(repeating: "a", count: 64), "Bearer short", basic("admin", "wrong-password"),
+                basic("nobody", "x"),
                 "Basic !!!notbase64", "Digest whatever",
             ]
             for header in wrong {
@@ -115,7 +131,8 @@ struct APITests {
             let before = try await fixture.contents()
             for route in APIRouterBuilder.routes where route.method != .get && route.path != "/v1/sessions" {
                 let uri = route.path.replacingOccurrences(of: "{name}", with: "iManager")
-                try await client.execute(uri: uri, method: route.method, headers: observer, body: body(createIManager)) { response in
+                try await client.execute(uri: uri, method: route.method, headers: observer, body: body(createIManager))
+                { response in
                     #expect(response.status == .forbidden, "\(route.key)")
                     #expect(errorBody(response)?.field == "user")
                 }
@@ -133,24 +150,35 @@ struct APITests {
     @Test("a session made on one node's API works on another's, and ends at logout")
     func sessionsLiveInTheStore() async throws {
         let first = try await APIFixture(node: "n1")
-        let second = APIRouterBuilder(control: ClusterControl(store: first.store.client("n2"), layout: first.layout, node: "n2", logDirectory: nil))
+        let second = APIRouterBuilder(
+            control: ClusterControl(
+                store: first.store.client("n2"), layout: first.layout, node: "n2", logDirectory: nil))
         let token = try await first.test { client in
-            try await client.execute(uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"wrong-one"}"#)) {
+            try await client.execute(
+                uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"wrong-one"}"#)
+            ) {
                 #expect($0.status == .unauthorized)
             }
-            return try await client.execute(uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"admin-secret"}"#)) { response in
+            return try await client.execute(
+                uri: "/v1/sessions", method: .post, body: body(#"{"user":"admin","password":"admin-secret"}"#)
+            ) { response in
                 #expect(response.status == .created)
                 return try JSONDecoder().decode(SessionGrant.self, from: Data(response.body.readableBytesView)).token
             }
         }
         let stored = try await first.store.client("check").range(prefix: first.layout.prefix + "sessions/").keyValues
         #expect(stored.count == 1)
-        #expect(stored.allSatisfy { !$0.key.contains(token) && !String(decoding: $0.value, as: UTF8.self).contains(token) })
+        #expect(
+            stored.allSatisfy { !$0.key.contains(token) && !String(decoding: $0.value, as: UTF8.self).contains(token) })
         let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
         try await Application(router: second.router(local: false)).test(.router) { client in
             try await client.execute(uri: "/v1/cluster", method: .get, headers: bearer) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/v1/sessions", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
-            try await client.execute(uri: "/v1/cluster", method: .get, headers: bearer) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/sessions", method: .delete, headers: bearer) {
+                #expect($0.status == .noContent)
+            }
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: bearer) {
+                #expect($0.status == .unauthorized)
+            }
         }
     }
 
@@ -163,7 +191,9 @@ struct APITests {
         let record = try ModelCodec.decode(UserRecord.self, from: kv.value)
         #expect(record.passwordHash.hasPrefix("$2b$11$"))
         try await fixture.builder.authenticator.setUser("other", UserRequest(password: "admin-secret", role: .admin))
-        let other = try ModelCodec.decode(UserRecord.self, from: try #require(try await fixture.store.client("check").get(fixture.layout.user("other"))).value)
+        let other = try ModelCodec.decode(
+            UserRecord.self,
+            from: try #require(try await fixture.store.client("check").get(fixture.layout.user("other"))).value)
         #expect(other.passwordHash != record.passwordHash)
     }
 
@@ -171,7 +201,9 @@ struct APITests {
     func resourceLifecycle() async throws {
         let fixture = try await APIFixture()
         try await fixture.test(local: true) { client in
-            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) {
+                #expect($0.status == .created)
+            }
             try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) { response in
                 #expect(response.status == .conflict)
                 #expect(errorBody(response)?.field == "name")
@@ -180,15 +212,17 @@ struct APITests {
             try await client.execute(uri: "/v1/resources/iManager", method: .get) { response in
                 #expect(response.status == .ok)
                 let detail = try JSONDecoder().decode(ResourceDetail.self, from: Data(response.body.readableBytesView))
-                #expect(detail.state.state == "Offline")
+                #expect(detail.state.state == .offline)
                 definition = try JSONEncoder().encode(detail.definition)
             }
-            try await client.execute(uri: "/v1/resources/iManager/online", method: .post, body: body(#"{"node":"n2"}"#)) { response in
+            try await client.execute(uri: "/v1/resources/iManager/online", method: .post, body: body(#"{"node":"n2"}"#))
+            { response in
                 #expect(response.status == .accepted)
                 let receipt = try JSONDecoder().decode(CommandReceipt.self, from: Data(response.body.readableBytesView))
                 #expect(receipt.verb == "online n2")
             }
-            let commands = try await fixture.store.client("check").range(prefix: fixture.layout.prefix + "commands/").keyValues
+            let commands = try await fixture.store.client("check").range(prefix: fixture.layout.prefix + "commands/")
+                .keyValues
             #expect(commands.count == 1)
             #expect(try ModelCodec.decode(AdminCommand.self, from: commands[0].value).user == "root@local")
             var text = String(decoding: definition, as: UTF8.self)
@@ -201,7 +235,9 @@ struct APITests {
             // Running on n2: delete is refused, nothing removed.
             let check = fixture.store.client("check")
             let layout = fixture.layout
-            _ = try await check.put(layout.assignment("iManager"), ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "test")))
+            _ = try await check.put(
+                layout.assignment("iManager"),
+                ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "test")))
             _ = try await check.put(
                 layout.status("iManager", node: "n2"),
                 ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .running, incarnation: 1)))
@@ -210,11 +246,15 @@ struct APITests {
                 #expect(errorBody(response)?.reason.contains("take it offline first") == true)
             }
             #expect(try await check.get(layout.resource("iManager")) != nil)
-            _ = try await check.put(layout.assignment("iManager"), ModelCodec.encode(Assignment(generation: 3, placement: .offline, reason: "test")))
+            _ = try await check.put(
+                layout.assignment("iManager"),
+                ModelCodec.encode(Assignment(generation: 3, placement: .offline, reason: "test")))
             _ = try await check.put(
                 layout.status("iManager", node: "n2"),
                 ModelCodec.encode(ResourceStatus(node: "n2", generation: 3, state: .offline, incarnation: 1)))
-            try await client.execute(uri: "/v1/resources/iManager", method: .delete) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/resources/iManager", method: .delete) {
+                #expect($0.status == .noContent)
+            }
             #expect(try await check.get(layout.resource("iManager")) == nil)
             #expect(try await check.get(layout.assignment("iManager")) == nil)
         }
@@ -224,27 +264,39 @@ struct APITests {
     func settings() async throws {
         let fixture = try await APIFixture()
         try await fixture.test(local: true) { client in
-            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"QUORUM","value":"2"}"#)) {
+            try await client.execute(
+                uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"QUORUM","value":"2"}"#)
+            ) {
                 #expect($0.status == .ok)
             }
-            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"tolerance","value":"1s"}"#)) { response in
+            try await client.execute(
+                uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"tolerance","value":"1s"}"#)
+            ) { response in
                 // Too short for two heartbeats before the self-fence.
                 #expect(response.status == .badRequest)
                 #expect(errorBody(response)?.field == "timing.heartbeat")
             }
-            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"heartbeat","value":"100ms"}"#)) { response in
+            try await client.execute(
+                uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"heartbeat","value":"100ms"}"#)
+            ) { response in
                 #expect(response.status == .badRequest)
                 #expect(errorBody(response)?.field == "parameter")
             }
-            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"Tolerance","value":"3s"}"#)) {
+            try await client.execute(
+                uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"Tolerance","value":"3s"}"#)
+            ) {
                 #expect($0.status == .ok)
             }
-            try await client.execute(uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"quorum","value":"99"}"#)) { response in
+            try await client.execute(
+                uri: "/v1/settings/set", method: .post, body: body(#"{"parameter":"quorum","value":"99"}"#)
+            ) { response in
                 #expect(response.status == .badRequest)
                 #expect(errorBody(response)?.field == "quorum.nodeCount")
             }
             let until = ClusterControl.wallMilliseconds() + 60_000
-            try await client.execute(uri: "/v1/cluster/maintenance", method: .post, body: body(#"{"enabled":true,"until":\#(until)}"#)) {
+            try await client.execute(
+                uri: "/v1/cluster/maintenance", method: .post, body: body(#"{"enabled":true,"until":\#(until)}"#)
+            ) {
                 #expect($0.status == .ok)
             }
         }

@@ -1,4 +1,3 @@
-@testable import ClusterAPI
 import ClusterClient
 import ClusterModel
 import Foundation
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
+@testable import ClusterAPI
 
 @Suite("Login guard: bounded password checks and throttled failures")
 struct LoginGuardTests {
@@ -19,7 +20,10 @@ struct LoginGuardTests {
         }
         try throttle.check(source: "198.18.0.50", user: "someone", now: start)
         // The sixth failure starts a burst (reported once) and a one-second refusal.
-        #expect(throttle.failed(source: "198.18.0.50", user: "someone", now: start) == [.init(key: "source 198.18.0.50", failures: 6)])
+        #expect(
+            throttle.failed(source: "198.18.0.50", user: "someone", now: start) == [
+                .init(key: "source 198.18.0.50", failures: 6)
+            ])
         #expect(throws: APIError.self) { try throttle.check(source: "198.18.0.50", user: "admin", now: start) }
         do {
             try throttle.check(source: "198.18.0.50", user: nil, now: start)
@@ -71,7 +75,9 @@ struct LoginGuardTests {
         // The thread is busy and two more wait: the fourth check is refused.
         let waiting = (0..<2).map { _ in Task { try await hasher.run { 1 } } }
         let started = ContinuousClock.now
-        while hasher.pendingCount < 3, ContinuousClock.now - started < .seconds(60) { try await Task.sleep(for: .milliseconds(5)) }
+        while hasher.pendingCount < 3, ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         await #expect(throws: APIError.self) { try await hasher.verify("x", hash: Authenticator.dummyHash) }
         do {
             _ = try await hasher.run { 0 }
@@ -91,7 +97,9 @@ struct LoginGuardTests {
         try await fixture.test { client in
             var statuses: [Int] = []
             for _ in 0..<8 {
-                try await client.execute(uri: "/v1/cluster", method: .get, headers: [.authorization: basic("someone", "wrong-password")]) {
+                try await client.execute(
+                    uri: "/v1/cluster", method: .get, headers: [.authorization: basic("someone", "wrong-password")]
+                ) {
                     statuses.append($0.status.code)
                     if $0.status == .tooManyRequests { #expect($0.headers[.retryAfter] != nil) }
                 }

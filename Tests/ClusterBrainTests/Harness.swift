@@ -10,7 +10,9 @@ struct World {
             view.nodes[node] = NodeDefinition(name: node, index: index)
         }
         for node in members ?? nodes { member(node) }
-        if let master { view.master = Versioned(MasterRecord(node: master, term: 1), createRevision: 20, modRevision: 20) }
+        if let master {
+            view.master = Versioned(MasterRecord(node: master, term: 1), createRevision: 20, modRevision: 20)
+        }
     }
 
     /// The join revision of each node in tests: 11 for n1, 12 for n2, …
@@ -37,7 +39,10 @@ struct World {
             createRevision: 30, modRevision: revision)
     }
 
-    mutating func status(_ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1, moveAway: MoveAwayReason? = nil) {
+    mutating func status(
+        _ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1,
+        moveAway: MoveAwayReason? = nil
+    ) {
         view.statuses[resource, default: [:]][node] = Versioned(
             ResourceStatus(node: node, generation: generation, state: state, incarnation: 1, moveAway: moveAway),
             createRevision: 60, modRevision: 60)
@@ -143,10 +148,13 @@ func target(_ name: ResourceName = "vip", address: String? = "198.18.0.100") -> 
     Brain.FenceTarget(name, address: address)
 }
 
-func vip(_ name: ResourceName = "vip", preferred: [NodeName] = [], _ change: (inout ResourceSpec) -> Void = { _ in }) -> ResourceSpec {
+func vip(_ name: ResourceName = "vip", preferred: [NodeName] = [], _ change: (inout ResourceSpec) -> Void = { _ in })
+    -> ResourceSpec
+{
     var spec = ResourceSpec(
         name: name, template: "Generic_IP_Service",
-        load: ScriptSpec(body: "load", timeout: .seconds(60)), unload: ScriptSpec(body: "unload", timeout: .seconds(60)),
+        load: ScriptSpec(body: "load", timeout: .seconds(60)),
+        unload: ScriptSpec(body: "unload", timeout: .seconds(60)),
         variables: ["RESOURCE_IP": "198.18.0.100"], preferredNodes: preferred)
     change(&spec)
     return spec

@@ -30,7 +30,8 @@ struct LocalResourceTests {
         world.assign("vip", .node("n2"))
         world.bump()
         #expect(actions(harness.when(.viewChanged(world.view))) == [.writeStatus("vip", status(.loading), fence: 50)])
-        #expect(actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(vip(), .load))])
+        #expect(
+            actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(vip(), .load))])
     }
 
     @Test("a refused fence means no load, and no new attempt until the view moves on")
@@ -53,12 +54,18 @@ struct LocalResourceTests {
         var (harness, _) = assigned()
         _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
         let directives = actions(harness.when(.scriptFinished("vip", .load, generation: 1, .success)))
-        #expect(directives == [
-            .writeStatus("vip", status(.running, incarnation: 1, upSince: harness.now.wallMilliseconds, last: (.load, .success)), fence: 50)
-        ])
+        #expect(
+            directives == [
+                .writeStatus(
+                    "vip",
+                    status(.running, incarnation: 1, upSince: harness.now.wallMilliseconds, last: (.load, .success)),
+                    fence: 50)
+            ])
     }
 
-    @Test("a failed or timed-out load makes the resource Comatose", arguments: [ScriptOutcome.failure(exitCode: 3), .timedOut])
+    @Test(
+        "a failed or timed-out load makes the resource Comatose",
+        arguments: [ScriptOutcome.failure(exitCode: 3), .timedOut])
     func loadFails(outcome: ScriptOutcome) {
         var (harness, _) = assigned()
         _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
@@ -75,13 +82,16 @@ struct LocalResourceTests {
         _ = harness.when(.statusCommitted("vip", generation: 1, .running))
         world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 80)
         world.bump()
-        #expect(actions(harness.when(.viewChanged(world.view))) == [
-            .runScript(job(vip(), .unload, generation: 2)), .writeStatus("vip", status(.unloading, generation: 2), fence: 80),
-        ])
+        #expect(
+            actions(harness.when(.viewChanged(world.view))) == [
+                .runScript(job(vip(), .unload, generation: 2)),
+                .writeStatus("vip", status(.unloading, generation: 2), fence: 80),
+            ])
         _ = harness.when(.statusCommitted("vip", generation: 2, .unloading))
-        #expect(actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
-            .writeStatus("vip", status(.offline, generation: 2, last: (.unload, .success)), fence: 80)
-        ])
+        #expect(
+            actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
+                .writeStatus("vip", status(.offline, generation: 2, last: (.unload, .success)), fence: 80)
+            ])
     }
 
     @Test("a failed unload leaves the resource Comatose")
@@ -91,9 +101,10 @@ struct LocalResourceTests {
         world.assign("vip", .stopping("n2"))
         var harness = Harness("n2", world: world, local: ["vip"])
         _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
-        #expect(actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .failure(exitCode: 1)))) == [
-            .writeStatus("vip", status(.comatose, last: (.unload, .failure(exitCode: 1))), fence: 50)
-        ])
+        #expect(
+            actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .failure(exitCode: 1)))) == [
+                .writeStatus("vip", status(.comatose, last: (.unload, .failure(exitCode: 1))), fence: 50)
+            ])
     }
 
     @Test("a resource assigned elsewhere that is still active here is stopped at once")
@@ -102,9 +113,10 @@ struct LocalResourceTests {
         world.resource(vip())
         world.assign("vip", .node("n3"))
         var harness = Harness("n2", world: world, local: ["vip"], joined: false)
-        #expect(actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
-            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
-        ])
+        #expect(
+            actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
+                .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
+            ])
     }
 
     @Test("a restarted agent adopts a resource still assigned to its own membership: no reload")
@@ -137,7 +149,8 @@ struct LocalResourceTests {
     func monitored(max: Int, action: MonitorAction) -> ResourceSpec {
         vip {
             $0.monitor = MonitorSpec(
-                script: ScriptSpec(body: "monitor", timeout: .seconds(5)), interval: .seconds(10), maxLocalFailures: max,
+                script: ScriptSpec(body: "monitor", timeout: .seconds(5)), interval: .seconds(10),
+                maxLocalFailures: max,
                 window: .minutes(10), action: action)
         }
     }
@@ -166,7 +179,9 @@ struct LocalResourceTests {
         let spec = monitored(max: 1, action: .comatose)
         var harness = running(spec)
         _ = harness.after(10_000)
-        #expect(actions(harness.when(.scriptFinished("vip", .monitor, generation: 1, .failure(exitCode: 1)))).first == .runScript(job(spec, .unload)))
+        #expect(
+            actions(harness.when(.scriptFinished("vip", .monitor, generation: 1, .failure(exitCode: 1)))).first
+                == .runScript(job(spec, .unload)))
         _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
         let reload = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
         guard case .writeStatus(_, let loading, _)? = reload.first else {
@@ -174,7 +189,8 @@ struct LocalResourceTests {
             return
         }
         #expect(loading.state == .loading)
-        #expect(actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(spec, .load))])
+        #expect(
+            actions(harness.when(.statusCommitted("vip", generation: 1, .loading))) == [.runScript(job(spec, .load))])
     }
 
     @Test("beyond the limit the monitor action fires", arguments: [MonitorAction.comatose, .migrate, .reboot])
@@ -253,7 +269,10 @@ struct LocalResourceTests {
         _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
         _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
         // `vigil resource edit` changes the address and the unload of the running resource.
-        let edited = vip { $0.variables["RESOURCE_IP"] = "198.18.0.101"; $0.unload.body = "edited unload" }
+        let edited = vip {
+            $0.variables["RESOURCE_IP"] = "198.18.0.101"
+            $0.unload.body = "edited unload"
+        }
         world.resource(edited)
         world.bump()
         _ = harness.when(.viewChanged(world.view))
@@ -279,13 +298,17 @@ struct LocalResourceTests {
         world.resource(vip())
         world.assign("vip", .node("n3"))
         var harness = Harness("n2", world: world, local: ["vip"], joined: false)
-        #expect(actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
-            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
-        ])
+        #expect(
+            actions(harness.when(.joined(memberRevision: 12, sentAt: harness.now))) == [
+                .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
+            ])
         let failed = harness.when(.scriptFinished("vip", .unload, generation: 0, .failure(exitCode: 32)))
         #expect(actions(failed) == [.selfFence([target()])])
         #expect(harness.brain.local["vip"]?.phase == .comatose)
-        #expect(failed.contains { if case .record(let event) = $0 { event.message.contains("forced stop failed") } else { false } })
+        #expect(
+            failed.contains {
+                if case .record(let event) = $0 { event.message.contains("forced stop failed") } else { false }
+            })
         // Still a healthy member, but never petted again; and the stop is not retried in a loop.
         let later = harness.after(3000)
         #expect(!later.contains(.petWatchdog))
@@ -293,9 +316,10 @@ struct LocalResourceTests {
         // The master decides again (a new generation, e.g. the admin's offline): the stop is retried.
         world.assign("vip", .offline, generation: 2, revision: 51)
         world.bump()
-        #expect(actions(harness.when(.viewChanged(world.view))) == [
-            .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
-        ])
+        #expect(
+            actions(harness.when(.viewChanged(world.view))) == [
+                .selfFence([target()]), .runScript(job(vip(), .unload, generation: 0)),
+            ])
         _ = harness.when(.scriptFinished("vip", .unload, generation: 0, .success))
         #expect(harness.after(1000).contains(.petWatchdog))
     }
@@ -317,9 +341,12 @@ struct LocalResourceTests {
         world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 51)
         world.bump()
         let during = actions(harness.when(.viewChanged(world.view)))
-        #expect(!during.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } })
+        #expect(
+            !during.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } }
+        )
         let after = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
-        #expect(after.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } })
+        #expect(
+            after.contains { if case .writeStatus(_, let status, _) = $0 { status.state == .offline } else { false } })
     }
 
     @Test("a fenced node does not pet the watchdog while a forced stop runs; it does once the stop is done")
@@ -350,7 +377,10 @@ struct LocalResourceTests {
         _ = harness.when(.statusCommitted("web", generation: 1, .loading))
         let observed = harness.when(.addressesObserved(["198.18.0.12", "198.18.0.100", "198.18.0.101"]))
         #expect(actions(observed) == [.removeAddress("198.18.0.100", resource: "vip")])
-        #expect(observed.contains { if case .record(let event) = $0 { event.severity == .warning && event.resource == "vip" } else { false } })
+        #expect(
+            observed.contains {
+                if case .record(let event) = $0 { event.severity == .warning && event.resource == "vip" } else { false }
+            })
         #expect(actions(harness.when(.addressesObserved(["198.18.0.101"]))).isEmpty)
     }
 }

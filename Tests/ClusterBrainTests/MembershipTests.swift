@@ -11,13 +11,19 @@ struct MembershipTests {
         var brain = Brain.Instance(configuration: Brain.Configuration(node: "n1", version: "t"))
         let start = Moment(milliseconds: 0)
         #expect(actions(brain.handle(.started(localResources: [:]), now: start)).isEmpty)
-        #expect(actions(brain.handle(.viewChanged(world.view), now: start)) == [
-            .join(MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start, adopts: nil)
-        ])
+        #expect(
+            actions(brain.handle(.viewChanged(world.view), now: start)) == [
+                .join(
+                    MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start,
+                    adopts: nil)
+            ])
         #expect(actions(brain.handle(.joinFailed, now: start + .milliseconds(10))).isEmpty)
-        #expect(actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
-            .join(MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)), sentAt: start + .milliseconds(800), adopts: nil)
-        ])
+        #expect(
+            actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
+                .join(
+                    MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)),
+                    sentAt: start + .milliseconds(800), adopts: nil)
+            ])
     }
 
     @Test("a member heartbeats every interval, fenced by its join revision")
@@ -25,7 +31,11 @@ struct MembershipTests {
         var harness = Harness("n2", world: World())
         _ = harness.after(400)
         let directives = harness.after(400)
-        #expect(directives.contains(.sendHeartbeat(MemberRecord(node: "n2", heartbeat: 4, version: "t", tolerance: .seconds(2)), memberRevision: 12, sentAt: harness.now)))
+        #expect(
+            directives.contains(
+                .sendHeartbeat(
+                    MemberRecord(node: "n2", heartbeat: 4, version: "t", tolerance: .seconds(2)), memberRevision: 12,
+                    sentAt: harness.now)))
     }
 
     @Test("at the deadline a node stops its exclusive resources: addresses first, then the unload script")
@@ -43,7 +53,8 @@ struct MembershipTests {
         #expect(harness.brain.fenced)
     }
 
-    @Test("the fence thread's deadline fence stops the resources even if a later acknowledgement reached the brain first")
+    @Test(
+        "the fence thread's deadline fence stops the resources even if a later acknowledgement reached the brain first")
     func fenceThreadFenced() {
         let spec = vip()
         var world = World()
@@ -81,10 +92,13 @@ struct MembershipTests {
         world.assign("vip", .node("n2"))
         var harness = Harness("n2", world: world, local: ["vip"])
         let directives = actions(harness.when(.heartbeatRejected))
-        #expect(directives == [
-            .selfFence([target()]), .runScript(job(spec, .unload)),
-            .join(MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now, adopts: nil),
-        ])
+        #expect(
+            directives == [
+                .selfFence([target()]), .runScript(job(spec, .unload)),
+                .join(
+                    MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now,
+                    adopts: nil),
+            ])
         #expect(harness.brain.memberRevision == nil)
     }
 
@@ -93,9 +107,10 @@ struct MembershipTests {
         var harness = Harness("n1", world: World())
         #expect(actions(harness.after(1999)).isEmpty)
         let directives = actions(harness.after(1))
-        #expect(directives == [
-            .evictMember("n2", modRevision: 12, term: term1), .evictMember("n3", modRevision: 13, term: term1),
-        ])
+        #expect(
+            directives == [
+                .evictMember("n2", modRevision: 12, term: term1), .evictMember("n3", modRevision: 13, term: term1),
+            ])
     }
 
     @Test("a lowered tolerance applies to the self-fence deadline at once")
@@ -108,7 +123,10 @@ struct MembershipTests {
         world.bump()
         _ = harness.when(.viewChanged(world.view))
         let directives = harness.after(400)
-        #expect(directives.contains { if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .milliseconds(1500) } else { false } })
+        #expect(
+            directives.contains {
+                if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .milliseconds(1500) } else { false }
+            })
         // That heartbeat was acknowledged now: deadline = now + 1500 ms − 300 ms margin (20 %), not + 1600 ms.
         #expect(harness.brain.deadline == harness.now + .milliseconds(1200))
     }
@@ -124,7 +142,10 @@ struct MembershipTests {
         world.bump()
         _ = harness.when(.viewChanged(world.view))
         let directives = harness.after(400)
-        #expect(directives.contains { if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .seconds(4) } else { false } })
+        #expect(
+            directives.contains {
+                if case .sendHeartbeat(let record, _, _) = $0 { record.tolerance == .seconds(4) } else { false }
+            })
         // Not acknowledged: still the old deadline (t + 1600 ms).
         #expect(harness.brain.deadline == Moment(milliseconds: 10_000 + 1600))
         #expect(harness.brain.appliedTolerance == .seconds(2))
@@ -139,7 +160,9 @@ struct MembershipTests {
         world.view.members["n2"]?.value.tolerance = .seconds(3)
         world.view.members["n3"]?.value.tolerance = .seconds(1)
         var harness = Harness("n1", world: world)
-        func evictsN2(_ directives: [Brain.Directive]) -> Bool { directives.contains(.evictMember("n2", modRevision: 12, term: term1)) }
+        func evictsN2(_ directives: [Brain.Directive]) -> Bool {
+            directives.contains(.evictMember("n2", modRevision: 12, term: term1))
+        }
         let first = actions(harness.after(2000))
         #expect(first.contains(.evictMember("n3", modRevision: 13, term: term1)))
         #expect(!evictsN2(first))
@@ -240,12 +263,15 @@ struct MembershipTests {
         #expect(stop.first == .runScript(job(spec, .unload)))
         _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
         let done = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
-        #expect(done == [
-            .writeStatus(
-                "vip",
-                ResourceStatus(node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload, lastOutcome: .success, moveAway: .shutdown),
-                fence: 50)
-        ])
+        #expect(
+            done == [
+                .writeStatus(
+                    "vip",
+                    ResourceStatus(
+                        node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload,
+                        lastOutcome: .success, moveAway: .shutdown),
+                    fence: 50)
+            ])
         let left = actions(harness.when(.statusCommitted("vip", generation: 1, .offline)))
         #expect(left == [.leave("n2", memberRevision: 12), .shutdownComplete])
     }

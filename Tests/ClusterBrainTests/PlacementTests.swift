@@ -23,7 +23,8 @@ struct PlacementTests {
         world.view.settings.quorum = QuorumSettings(nodeCount: 2, timeout: .seconds(30))
         world.resource(vip())
         var harness = Harness("n1", world: world, joined: false)
-        #expect(assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == ["vip quorum-wait gen 1"])
+        #expect(
+            assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == ["vip quorum-wait gen 1"])
         world.member("n2")
         world.assign("vip", .quorumWait)
         world.bump()
@@ -48,9 +49,10 @@ struct PlacementTests {
         world.resource(vip { $0.policies.ignoreQuorum = true })
         world.resource(vip("other"))
         var harness = Harness("n1", world: world, joined: false)
-        #expect(assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == [
-            "other quorum-wait gen 1", "vip node(n1) gen 1",
-        ])
+        #expect(
+            assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == [
+                "other quorum-wait gen 1", "vip node(n1) gen 1",
+            ])
     }
 
     @Test("start mode MANUAL raises a start alert proposing the best node")
@@ -76,13 +78,19 @@ struct PlacementTests {
         var harness = Harness("n1", world: world, joined: false)
         let start = harness.when(.joined(memberRevision: 11, sentAt: harness.now))
         #expect(start.contains { if case .writeAssignment(_, let a, _, _, _) = $0 { !a.failover } else { false } })
-        #expect(start.contains { if case .record(let e) = $0 { e.kind == .assignment && e.severity == .info } else { false } })
+        #expect(
+            start.contains {
+                if case .record(let e) = $0 { e.kind == .assignment && e.severity == .info } else { false }
+            })
         world.assign("vip", .node("n2"))
         world.view.members["n2"] = nil
         world.bump()
         let failover = harness.when(.viewChanged(world.view))
         #expect(failover.contains { if case .writeAssignment(_, let a, _, _, _) = $0 { a.failover } else { false } })
-        #expect(failover.contains { if case .record(let e) = $0 { e.kind == .assignment && e.severity == .critical } else { false } })
+        #expect(
+            failover.contains {
+                if case .record(let e) = $0 { e.kind == .assignment && e.severity == .critical } else { false }
+            })
     }
 
     @Test("failover MANUAL raises a failover alert")
@@ -99,7 +107,8 @@ struct PlacementTests {
         world.resource(vip(preferred: ["n2", "n3"]))
         world.assign("vip", .node("n2"))
         let writes = decisions(world) {
-            $0.view.members["n2"] = Versioned(MemberRecord(node: "n2", heartbeat: 1, version: "t"), createRevision: 99, modRevision: 99)
+            $0.view.members["n2"] = Versioned(
+                MemberRecord(node: "n2", heartbeat: 1, version: "t"), createRevision: 99, modRevision: 99)
         }
         #expect(writes == ["vip node(n2) gen 2"])
     }
@@ -219,9 +228,10 @@ struct PlacementTests {
         world.resource(vip("high") { $0.priority = 9 })
         world.resource(vip("mid") { $0.priority = 5 })
         var harness = Harness("n1", world: world, joined: false)
-        #expect(assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == [
-            "high node(n1) gen 1", "mid node(n1) gen 1", "low node(n1) gen 1",
-        ])
+        #expect(
+            assignments(harness.when(.joined(memberRevision: 11, sentAt: harness.now))) == [
+                "high node(n1) gen 1", "mid node(n1) gen 1", "low node(n1) gen 1",
+            ])
     }
 
     @Test("everywhere resources start on every eligible node at once")
@@ -292,9 +302,10 @@ struct CommandTests {
     func migrateToNode() {
         let directives = handle(running(on: "n1"), .migrate(.node("n3")))
         #expect(assignments(directives) == ["vip migrating(n1->n3) gen 2"])
-        #expect(directives.contains {
-            if case .writeAssignment(_, _, _, _, let consuming) = $0 { consuming == "c1" } else { false }
-        })
+        #expect(
+            directives.contains {
+                if case .writeAssignment(_, _, _, _, let consuming) = $0 { consuming == "c1" } else { false }
+            })
     }
 
     @Test("migrate --next goes to the next preferred member, wrapping around")
@@ -317,9 +328,14 @@ struct CommandTests {
         world.view.members["n3"] = nil
         let directives = handle(world, .migrate(.node("n3")))
         #expect(actions(directives) == [.deleteCommand("c1", term: term1)])
-        #expect(directives.contains {
-            if case .record(let event) = $0 { event.message.contains("n3 is not an eligible member") && event.message.contains("alice") } else { false }
-        })
+        #expect(
+            directives.contains {
+                if case .record(let event) = $0 {
+                    event.message.contains("n3 is not an eligible member") && event.message.contains("alice")
+                } else {
+                    false
+                }
+            })
     }
 
     @Test("offline: unload on the holder, then Offline")

@@ -32,7 +32,8 @@ struct ResourceSpecTests {
                 script: ScriptSpec(body: "exit 0", timeout: .seconds(5)), interval: .seconds(10), maxLocalFailures: 3,
                 window: .minutes(10), action: .migrate),
             variables: ["RESOURCE_IP": "198.18.0.100"],
-            policies: ResourcePolicies(startMode: .manual, failoverMode: .manual, failbackMode: .auto, ignoreQuorum: true),
+            policies: ResourcePolicies(
+                startMode: .manual, failoverMode: .manual, failbackMode: .auto, ignoreQuorum: true),
             preferredNodes: ["n2", "n1"], priority: 5, exclusionGroups: ["db"])
         let decoded = try ModelCodec.decode(ResourceSpec.self, from: ModelCodec.encode(spec))
         #expect(decoded == spec)
@@ -79,7 +80,9 @@ struct ResourceSpecTests {
 
 @Suite("Timing profiles and cluster settings")
 struct SettingsTests {
-    @Test("every named profile is valid and keeps etcd's election within a quarter of the tolerance", arguments: TimingProfile.allCases)
+    @Test(
+        "every named profile is valid and keeps etcd's election within a quarter of the tolerance",
+        arguments: TimingProfile.allCases)
     func profiles(profile: TimingProfile) throws {
         let timing = TimingSettings(profile: profile)
         try timing.validate()
@@ -172,7 +175,8 @@ struct SettingsTests {
 struct SpanTests {
     @Test(
         "durations parse with units or as seconds",
-        arguments: [("400ms", 400), ("2s", 2000), ("1.5s", 1500), ("10m", 600_000), ("1h", 3_600_000), ("8", 8000)] as [(String, Int64)])
+        arguments: [("400ms", 400), ("2s", 2000), ("1.5s", 1500), ("10m", 600_000), ("1h", 3_600_000), ("8", 8000)]
+            as [(String, Int64)])
     func parse(text: String, milliseconds: Int64) throws {
         #expect(try Span(parsing: text, field: "f").milliseconds == milliseconds)
     }
@@ -205,7 +209,9 @@ struct KeyLayoutTests {
         #expect(layout.assignment("vip") == "/vigil/c1/assignments/vip")
         #expect(layout.status("vip", node: "n2") == "/vigil/c1/status/vip/n2")
         #expect(layout.master == "/vigil/c1/master")
-        #expect(layout.event(wallMilliseconds: 1_700_000_000_000, node: "n2", sequence: 42) == "/vigil/c1/events/1700000000000-n2-00000042")
+        #expect(
+            layout.event(wallMilliseconds: 1_700_000_000_000, node: "n2", sequence: 42)
+                == "/vigil/c1/events/1700000000000-n2-00000042")
     }
 
     @Test("a view decodes every kind of key, and a bad key is reported, not fatal")
@@ -214,8 +220,12 @@ struct KeyLayoutTests {
             entry(layout.member("n1"), MemberRecord(node: "n1", heartbeat: 3, version: "1"), revision: 7),
             entry(layout.master, MasterRecord(node: "n1", term: 2)),
             entry(layout.resource("vip"), ResourceSpec(name: "vip")),
-            entry(layout.assignment("vip"), Assignment(generation: 4, placement: .node("n1"), memberRevision: 7, reason: "r")),
-            entry(layout.status("vip", node: "n1"), ResourceStatus(node: "n1", generation: 4, state: .running, incarnation: 1)),
+            entry(
+                layout.assignment("vip"),
+                Assignment(generation: 4, placement: .node("n1"), memberRevision: 7, reason: "r")),
+            entry(
+                layout.status("vip", node: "n1"),
+                ResourceStatus(node: "n1", generation: 4, state: .running, incarnation: 1)),
             entry(layout.epoch, KeyLayout.EpochRecord(epoch: 9)),
             StoredEntry(key: layout.resource("broken"), value: Array("{".utf8), createRevision: 1, modRevision: 1),
             StoredEntry(key: "/vigil/c1/unknown/x", value: [], createRevision: 1, modRevision: 1),
@@ -235,7 +245,9 @@ struct KeyLayoutTests {
         var view = layout.view(
             from: [
                 entry(layout.member("n1"), MemberRecord(node: "n1", heartbeat: 1, version: "1")),
-                entry(layout.status("vip", node: "n1"), ResourceStatus(node: "n1", generation: 1, state: .running, incarnation: 1)),
+                entry(
+                    layout.status("vip", node: "n1"),
+                    ResourceStatus(node: "n1", generation: 1, state: .running, incarnation: 1)),
             ], revision: 5)
         layout.delete(layout.member("n1"), from: &view)
         layout.delete(layout.status("vip", node: "n1"), from: &view)
@@ -246,8 +258,10 @@ struct KeyLayoutTests {
     @Test("every placement round-trips through its flat JSON form")
     func placements() throws {
         let all: [Placement] = [
-            .offline, .quorumWait, .unassigned, .node("a"), .migrating(from: "a", to: "b"), .migrating(from: "a", to: nil),
-            .stopping("a"), .comatose("a"), .alert(.failback, on: "a", proposed: "b"), .alert(.start, on: nil, proposed: nil),
+            .offline, .quorumWait, .unassigned, .node("a"), .migrating(from: "a", to: "b"),
+            .migrating(from: "a", to: nil),
+            .stopping("a"), .comatose("a"), .alert(.failback, on: "a", proposed: "b"),
+            .alert(.start, on: nil, proposed: nil),
             .everywhere,
         ]
         for placement in all {
@@ -261,10 +275,12 @@ struct KeyLayoutTests {
 struct EventTests {
     @Test("an event stored before severities existed reads with its kind's default; new ones round-trip")
     func severityDecoding() throws {
-        let old = try JSONDecoder().decode(ClusterEvent.self, from: Data(#"{"kind":"fence","node":"n1","message":"self-fence"}"#.utf8))
+        let old = try JSONDecoder().decode(
+            ClusterEvent.self, from: Data(#"{"kind":"fence","node":"n1","message":"self-fence"}"#.utf8))
         #expect(old.severity == .critical)
         #expect(old.action == nil)
-        let script = ClusterEvent(kind: .script, node: "n1", resource: "vip", message: "load exit 3", severity: .critical, action: .load)
+        let script = ClusterEvent(
+            kind: .script, node: "n1", resource: "vip", message: "load exit 3", severity: .critical, action: .load)
         #expect(try JSONDecoder().decode(ClusterEvent.self, from: Data(ModelCodec.encode(script))) == script)
         #expect(ClusterEvent(kind: .admin, node: "n1", message: "x").severity == .info)
     }
@@ -274,8 +290,27 @@ struct EventTests {
         let stored = Assignment(generation: 3, placement: .node("n2"), reason: "r")
         let encoded = String(decoding: ModelCodec.encode(stored), as: UTF8.self)
         #expect(encoded.contains(#""failover":false"#))
-        let decoded = try JSONDecoder().decode(Assignment.self, from: Data(encoded.replacingOccurrences(of: #","failover":false"#, with: "").utf8))
+        let decoded = try JSONDecoder().decode(
+            Assignment.self, from: Data(encoded.replacingOccurrences(of: #","failover":false"#, with: "").utf8))
         #expect(decoded == stored)
     }
 }
 
+@Suite("Resource state names")
+struct ResourceStateNameTests {
+    @Test("every state is written as NCS names it and read back; an unknown name is refused")
+    func roundTrip() throws {
+        for state in ResourceStateName.allCases {
+            let encoded = try JSONEncoder().encode([state])
+            #expect(try JSONDecoder().decode([ResourceStateName].self, from: encoded) == [state])
+        }
+        #expect(
+            String(decoding: try JSONEncoder().encode([ResourceStateName.alert(.failover)]), as: UTF8.self)
+                == #"["Alert(failover)"]"#)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([ResourceStateName].self, from: Data(#"["Runnin"]"#.utf8))
+        }
+        #expect(ResourceStateName.alert(.start).metricLabel == "Alert")
+        #expect(!ResourceStateName.migrating.settled && ResourceStateName.comatose.settled)
+    }
+}

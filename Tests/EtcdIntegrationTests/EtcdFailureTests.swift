@@ -6,7 +6,9 @@ import Testing
 
 /// Puts with retries through a failover; returns the revision.
 @discardableResult
-func putRetrying(_ store: EtcdStore, _ key: String, _ value: String, limit: Duration = .seconds(15)) async throws -> Int64 {
+func putRetrying(_ store: EtcdStore, _ key: String, _ value: String, limit: Duration = .seconds(15)) async throws
+    -> Int64
+{
     let deadline = ContinuousClock.now + limit
     while true {
         do {
@@ -25,7 +27,9 @@ struct EtcdFailureTests {
         try await withEtcd(heartbeat: 100, election: 500) { cluster, store in
             // A client whose first endpoint is the leader, so the watch's own connection is cut.
             let leader = try await cluster.leaderIndex()
-            let ordered = [cluster.endpoints[leader]] + cluster.endpoints.enumerated().filter { $0.offset != leader }.map(\.element)
+            let ordered =
+                [cluster.endpoints[leader]]
+                + cluster.endpoints.enumerated().filter { $0.offset != leader }.map(\.element)
             let configuration = EtcdConfiguration(endpoints: ordered, requestTimeout: .seconds(3))
             let client = EtcdStore.makeHTTPClient(for: configuration)
             let watcher = EtcdStore(configuration: configuration, client: client)
@@ -82,7 +86,9 @@ struct EtcdFailureTests {
         }
     }
 
-    @Test("without quorum calls fail with unavailable or timeout within their timeout, and recover", .timeLimit(.minutes(2)))
+    @Test(
+        "without quorum calls fail with unavailable or timeout within their timeout, and recover",
+        .timeLimit(.minutes(2)))
     func quorumLoss() async throws {
         try await withEtcd(heartbeat: 100, election: 500, timeout: .seconds(2)) { cluster, store in
             try await putRetrying(store, "/q", "before")
@@ -104,7 +110,9 @@ struct EtcdFailureTests {
         }
     }
 
-    @Test("compaction while a watch is down: resuming reports compacted, a re-read gives the current state", .timeLimit(.minutes(2)))
+    @Test(
+        "compaction while a watch is down: resuming reports compacted, a re-read gives the current state",
+        .timeLimit(.minutes(2)))
     func compactionWhileWatchDown() async throws {
         try await withEtcd(size: 1) { _, store in
             let first = try await store.put("/c/k", Array("1".utf8))

@@ -27,16 +27,26 @@ func shell(_ arguments: [String]) throws -> String {
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
 func makeCertificates(in directory: String) throws -> (ca: String, server: (String, String), client: (String, String)) {
     func path(_ name: String) -> String { directory + "/" + name }
-    try shell(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil-test-ca",
-               "-keyout", path("ca.key"), "-out", path("ca.pem")])
-    for (name, extensions) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"), ("client", "extendedKeyUsage=clientAuth")] {
+    try shell([
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil-test-ca",
+        "-keyout", path("ca.key"), "-out", path("ca.pem"),
+    ])
+    for (name, extensions) in [
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
         try Data(extensions.utf8).write(to: URL(fileURLWithPath: path(name + ".ext")))
         // No CN on the client certificate: with authentication on, etcd 3.4's gateway refuses
         // requests whose client certificate carries a CN ("CommonName … will be ignored").
         let subject = name == "client" ? "/O=vigil-client" : "/CN=vigil-\(name)"
-        try shell(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", path(name + ".key"), "-out", path(name + ".csr")])
-        try shell(["openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-                   "-CAcreateserial", "-days", "2", "-extfile", path(name + ".ext"), "-out", path(name + ".pem")])
+        try shell([
+            "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", path(name + ".key"), "-out",
+            path(name + ".csr"),
+        ])
+        try shell([
+            "openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", path(name + ".ext"), "-out", path(name + ".pem"),
+        ])
     }
     return (path("ca.pem"), (path("server.pem"), path("server.key")), (path("client.pem"), path("client.key")))
 }
@@ -52,7 +62,8 @@ struct EtcdSecurityTests {
         let certificates = try makeCertificates(in: directory)
         let cluster = try EtcdTestCluster(
             size: 1,
-            tls: .init(certificate: certificates.server.0, key: certificates.server.1, certificateAuthority: certificates.ca))
+            tls: .init(
+                certificate: certificates.server.0, key: certificates.server.1, certificateAuthority: certificates.ca))
         defer { cluster.stop() }
         try await cluster.start()
 
@@ -61,8 +72,13 @@ struct EtcdSecurityTests {
         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.client.0).map { .certificate($0) }
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.client.1, format: .pem))
 
-        func withStore<T>(username: String? = nil, password: String? = nil, tls: TLSConfiguration?, _ body: (EtcdStore) async throws -> T) async throws -> T {
-            let configuration = EtcdConfiguration(endpoints: cluster.endpoints, requestTimeout: .seconds(3), username: username, password: password, tls: tls)
+        func withStore<T>(
+            username: String? = nil, password: String? = nil, tls: TLSConfiguration?,
+            _ body: (EtcdStore) async throws -> T
+        ) async throws -> T {
+            let configuration = EtcdConfiguration(
+                endpoints: cluster.endpoints, requestTimeout: .seconds(3), username: username, password: password,
+                tls: tls)
             let client = EtcdStore.makeHTTPClient(for: configuration)
             do {
                 let result = try await body(EtcdStore(configuration: configuration, client: client))
@@ -87,8 +103,10 @@ struct EtcdSecurityTests {
         }
 
         // Turn on authentication with etcdctl (root user), then use it through the client.
-        let etcdctl = ["env", "ETCDCTL_API=3", "etcdctl", "--endpoints", cluster.endpoints[0], "--cacert", certificates.ca,
-                       "--cert", certificates.client.0, "--key", certificates.client.1]
+        let etcdctl = [
+            "env", "ETCDCTL_API=3", "etcdctl", "--endpoints", cluster.endpoints[0], "--cacert", certificates.ca,
+            "--cert", certificates.client.0, "--key", certificates.client.1,
+        ]
         try shell(Array(etcdctl.dropFirst()) + ["user", "add", "root:s3cret-pass"])
         try shell(Array(etcdctl.dropFirst()) + ["user", "grant-role", "root", "root"])
         try shell(Array(etcdctl.dropFirst()) + ["auth", "enable"])
@@ -97,7 +115,9 @@ struct EtcdSecurityTests {
             #expect(try await store.get("/auth")?.value == Array("ok".utf8))
         }
         await #expect {
-            try await withStore(username: "root", password: "wrong", tls: tls) { try await $0.put("/auth", Array("x".utf8)) }
+            try await withStore(username: "root", password: "wrong", tls: tls) {
+                try await $0.put("/auth", Array("x".utf8))
+            }
         } throws: { ($0 as? StoreError)?.code == .unauthorized }
         await #expect {
             try await withStore(tls: tls) { try await $0.put("/auth", Array("x".utf8)) }

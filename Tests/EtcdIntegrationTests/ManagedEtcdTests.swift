@@ -8,14 +8,18 @@ import NodeAgent
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Managed etcd members", .serialized)
 struct ManagedEtcdTests {
-    @Test("three supervisors form a cluster, restart a killed member, and stop theirs on shutdown", .timeLimit(.minutes(2)))
+    @Test(
+        "three supervisors form a cluster, restart a killed member, and stop theirs on shutdown",
+        .timeLimit(.minutes(2)))
     func superviseThree() async throws {
-        let base = ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
+        let base =
+            ProcessInfo.processInfo.environment["VIGIL_TEST_TMP"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory
         let root = base.appendingPathComponent("vigil-managed-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
@@ -84,10 +88,14 @@ struct ManagedEtcdTests {
     @Test("the command line carries the profile's etcd timings, static bootstrap and compaction")
     func arguments() throws {
         let nodes = [
-            NodeDefinition(name: "a", index: 0, etcdPeerURL: "http://198.18.0.11:2380", etcdClientURL: "http://198.18.0.11:2379"),
-            NodeDefinition(name: "b", index: 1, etcdPeerURL: "http://198.18.0.12:2380", etcdClientURL: "http://198.18.0.12:2379"),
+            NodeDefinition(
+                name: "a", index: 0, etcdPeerURL: "http://198.18.0.11:2380", etcdClientURL: "http://198.18.0.11:2379"),
+            NodeDefinition(
+                name: "b", index: 1, etcdPeerURL: "http://198.18.0.12:2380", etcdClientURL: "http://198.18.0.12:2379"),
         ]
-        let member = ManagedEtcd(node: "b", cluster: "prod", nodes: nodes, dataDirectory: "/var/lib/vigil/etcd", timing: TimingSettings(profile: .fast))
+        let member = ManagedEtcd(
+            node: "b", cluster: "prod", nodes: nodes, dataDirectory: "/var/lib/vigil/etcd",
+            timing: TimingSettings(profile: .fast))
         try member.validate()
         let text = member.arguments.joined(separator: " ")
         #expect(text.contains("--initial-cluster a=http://198.18.0.11:2380,b=http://198.18.0.12:2380"))
@@ -101,10 +109,16 @@ struct ManagedEtcdTests {
     @Test("a node missing from the list, or without a peer URL, is refused with the field named")
     func invalid() {
         let nodes = [NodeDefinition(name: "a", index: 0, etcdPeerURL: nil, etcdClientURL: "http://127.0.0.1:2379")]
-        #expect { try ManagedEtcd(node: "z", cluster: "c", nodes: nodes, dataDirectory: "/d", timing: TimingSettings()).validate() } throws: {
+        #expect {
+            try ManagedEtcd(node: "z", cluster: "c", nodes: nodes, dataDirectory: "/d", timing: TimingSettings())
+                .validate()
+        } throws: {
             ($0 as? ValidationError)?.field == "node"
         }
-        #expect { try ManagedEtcd(node: "a", cluster: "c", nodes: nodes, dataDirectory: "/d", timing: TimingSettings()).validate() } throws: {
+        #expect {
+            try ManagedEtcd(node: "a", cluster: "c", nodes: nodes, dataDirectory: "/d", timing: TimingSettings())
+                .validate()
+        } throws: {
             ($0 as? ValidationError)?.field == "nodes.a.etcdPeerURL"
         }
     }

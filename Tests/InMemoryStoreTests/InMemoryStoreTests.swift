@@ -13,7 +13,8 @@ final class TestClock: Sendable {
 
 @Suite("Store conformance: in-memory store")
 struct InMemoryConformanceTests {
-    @Test("the in-memory store passes the conformance check", .timeLimit(.minutes(1)), arguments: StoreConformance.checks)
+    @Test(
+        "the in-memory store passes the conformance check", .timeLimit(.minutes(1)), arguments: StoreConformance.checks)
     func conformance(check: String) async throws {
         let clock = TestClock()
         let store = InMemoryStore(now: { clock.now })

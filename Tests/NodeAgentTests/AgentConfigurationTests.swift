@@ -28,13 +28,14 @@ struct AgentConfigurationTests {
 
     @Test("an existing etcd cluster is used through its endpoints")
     func external() throws {
-        let configuration = try AgentConfiguration.parse(yaml: """
-            node: n1
-            cluster: demo
-            store:
-              managed: false
-              endpoints: ["http://10.1.1.1:2379"]
-            """)
+        let configuration = try AgentConfiguration.parse(
+            yaml: """
+                node: n1
+                cluster: demo
+                store:
+                  managed: false
+                  endpoints: ["http://10.1.1.1:2379"]
+                """)
         #expect(configuration.storeEndpoints == ["http://10.1.1.1:2379"])
     }
 
@@ -45,11 +46,23 @@ struct AgentConfigurationTests {
             ("node: n1\ncluster: demo\nstore: { managed: false }\n", "store.endpoints"),
             ("node: n1\ncluster: demo\nstore: { managed: false, endpoints: [\"ftp://x\"] }\n", "store.endpoints[0]"),
             ("node: 'n 1'\ncluster: demo\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "node"),
-            ("node: n1\ncluster: demo\ncolour: red\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "colour"),
+            (
+                "node: n1\ncluster: demo\ncolour: red\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n",
+                "colour"
+            ),
             ("node: n1\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "cluster"),
-            ("node: n1\ncluster: demo\nprofile: turbo\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "profile"),
-            ("node: n1\ncluster: demo\nstore:\n  members:\n    - { node: n1, peerURL: \"http://a\", clientURL: \"http://a:1\" }\n", "store.members[0].peerURL"),
-            ("node: n1\ncluster: demo\nwatchdogDevice: /tmp/wd\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n", "watchdogTimeout"),
+            (
+                "node: n1\ncluster: demo\nprofile: turbo\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n",
+                "profile"
+            ),
+            (
+                "node: n1\ncluster: demo\nstore:\n  members:\n    - { node: n1, peerURL: \"http://a\", clientURL: \"http://a:1\" }\n",
+                "store.members[0].peerURL"
+            ),
+            (
+                "node: n1\ncluster: demo\nwatchdogDevice: /tmp/wd\nstore: { managed: false, endpoints: [\"http://x:1\"] }\n",
+                "watchdogTimeout"
+            ),
         ])
     func bad(yaml: String, field: String) {
         #expect {

@@ -13,7 +13,8 @@ struct DirectiveTransactionsTests {
     @Test("a heartbeat compares the member key's create revision with the join revision")
     func heartbeat() throws {
         let record = MemberRecord(node: "n2", heartbeat: 9, version: "t")
-        let txn = try #require(mapping.transaction(for: .sendHeartbeat(record, memberRevision: 12, sentAt: Moment(milliseconds: 5))))
+        let txn = try #require(
+            mapping.transaction(for: .sendHeartbeat(record, memberRevision: 12, sentAt: Moment(milliseconds: 5))))
         #expect(txn.compare == [Compare(key: "/vigil/c/members/n2", .createRevision(12))])
         #expect(txn.success == [.put(key: "/vigil/c/members/n2", value: ModelCodec.encode(record))])
     }
@@ -21,22 +22,28 @@ struct DirectiveTransactionsTests {
     @Test("an eviction compares the master's term and the member's last seen mod revision")
     func eviction() throws {
         let txn = try #require(mapping.transaction(for: .evictMember("n3", modRevision: 77, term: term)))
-        #expect(txn.compare == [
-            Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))), Compare(key: "/vigil/c/members/n3", .modRevision(77)),
-        ])
+        #expect(
+            txn.compare == [
+                Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))),
+                Compare(key: "/vigil/c/members/n3", .modRevision(77)),
+            ])
         #expect(txn.success == [.delete(key: "/vigil/c/members/n3")])
     }
 
     @Test("an assignment compares the term and the assignment it replaces, and consumes its command")
     func assignment() throws {
         let assignment = Assignment(generation: 3, placement: .node("n2"), memberRevision: 12, reason: "r")
-        let txn = try #require(mapping.transaction(for: .writeAssignment("vip", assignment, expected: 40, term: term, consuming: "c9")))
-        #expect(txn.compare == [
-            Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))), Compare(key: "/vigil/c/assignments/vip", .modRevision(40)),
-        ])
+        let txn = try #require(
+            mapping.transaction(for: .writeAssignment("vip", assignment, expected: 40, term: term, consuming: "c9")))
+        #expect(
+            txn.compare == [
+                Compare(key: "/vigil/c/master", .value(ModelCodec.encode(term))),
+                Compare(key: "/vigil/c/assignments/vip", .modRevision(40)),
+            ])
         #expect(txn.success.count == 2)
         #expect(txn.success.last == .delete(key: "/vigil/c/commands/c9"))
-        let first = try #require(mapping.transaction(for: .writeAssignment("vip", assignment, expected: nil, term: term, consuming: nil)))
+        let first = try #require(
+            mapping.transaction(for: .writeAssignment("vip", assignment, expected: nil, term: term, consuming: nil)))
         #expect(first.compare.last == .absent("/vigil/c/assignments/vip"))
     }
 
@@ -45,16 +52,30 @@ struct DirectiveTransactionsTests {
         let status = ResourceStatus(node: "n2", generation: 3, state: .loading, incarnation: 1)
         let txn = try #require(mapping.transaction(for: .writeStatus("vip", status, fence: 41)))
         #expect(txn.compare == [Compare(key: "/vigil/c/assignments/vip", .modRevision(41))])
-        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: false, revision: 50)) == .statusRejected("vip", generation: 3))
-        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: true, revision: 50)) == .statusCommitted("vip", generation: 3, .loading))
-        #expect(mapping.event(for: .writeStatus("vip", status, fence: 41), result: nil) == .statusRejected("vip", generation: 3))
+        #expect(
+            mapping.event(
+                for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: false, revision: 50))
+                == .statusRejected("vip", generation: 3))
+        #expect(
+            mapping.event(
+                for: .writeStatus("vip", status, fence: 41), result: TransactionResult(succeeded: true, revision: 50))
+                == .statusCommitted("vip", generation: 3, .loading))
+        #expect(
+            mapping.event(for: .writeStatus("vip", status, fence: 41), result: nil)
+                == .statusRejected("vip", generation: 3))
     }
 
     @Test("a campaign compares the master key's mod revision, or its absence")
     func campaign() throws {
         let record = MasterRecord(node: "n2", term: 5)
-        #expect(try #require(mapping.transaction(for: .campaign(record, expected: 33))).compare == [Compare(key: "/vigil/c/master", .modRevision(33))])
-        #expect(try #require(mapping.transaction(for: .campaign(record, expected: nil))).compare == [.absent("/vigil/c/master")])
+        #expect(
+            try #require(mapping.transaction(for: .campaign(record, expected: 33))).compare == [
+                Compare(key: "/vigil/c/master", .modRevision(33))
+            ])
+        #expect(
+            try #require(mapping.transaction(for: .campaign(record, expected: nil))).compare == [
+                .absent("/vigil/c/master")
+            ])
     }
 
     @Test("resigning rewrites the master record as resigned, compared on the current term")
@@ -71,19 +92,32 @@ struct DirectiveTransactionsTests {
         let record = MemberRecord(node: "n2", heartbeat: 1, version: "t", instance: "b")
         let sentAt = Moment(milliseconds: 9)
         let join = Brain.Directive.join(record, sentAt: sentAt, adopts: "a")
-        #expect(mapping.joinEvent(join, first: TransactionResult(succeeded: true, revision: 70), adoption: nil) == .joined(memberRevision: 70, sentAt: sentAt))
+        #expect(
+            mapping.joinEvent(join, first: TransactionResult(succeeded: true, revision: 70), adoption: nil)
+                == .joined(memberRevision: 70, sentAt: sentAt))
         // Written by the previous agent on this machine (instance a): adopted.
         let previous = MemberRecord(node: "n2", heartbeat: 7, version: "t", instance: "a")
-        let existing = KeyValue(key: "/vigil/c/members/n2", value: ModelCodec.encode(previous), createRevision: 12, modRevision: 60, version: 9)
+        let existing = KeyValue(
+            key: "/vigil/c/members/n2", value: ModelCodec.encode(previous), createRevision: 12, modRevision: 60,
+            version: 9)
         let found = TransactionResult(succeeded: false, revision: 70, gets: [existing])
         #expect(mapping.joinOutcome(found, of: join) == .adopt(existing))
-        #expect(mapping.adoption(of: existing, record: record).compare == [Compare(key: existing.key, .createRevision(12))])
-        #expect(mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: true, revision: 71)) == .joined(memberRevision: 12, sentAt: sentAt))
-        #expect(mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: false, revision: 71)) == .joinFailed)
+        #expect(
+            mapping.adoption(of: existing, record: record).compare == [Compare(key: existing.key, .createRevision(12))])
+        #expect(
+            mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: true, revision: 71))
+                == .joined(memberRevision: 12, sentAt: sentAt))
+        #expect(
+            mapping.joinEvent(join, first: found, adoption: TransactionResult(succeeded: false, revision: 71))
+                == .joinFailed)
         #expect(mapping.joinEvent(join, first: nil, adoption: nil) == .joinFailed)
         // By an agent that wrote no instance (an older version): adopted.
-        let older = KeyValue(key: existing.key, value: ModelCodec.encode(MemberRecord(node: "n2", heartbeat: 7, version: "t")), createRevision: 12, modRevision: 60, version: 9)
-        #expect(mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [older]), of: join) == .adopt(older))
+        let older = KeyValue(
+            key: existing.key, value: ModelCodec.encode(MemberRecord(node: "n2", heartbeat: 7, version: "t")),
+            createRevision: 12, modRevision: 60, version: 9)
+        #expect(
+            mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [older]), of: join)
+                == .adopt(older))
     }
 
     @Test("a member key written by another running agent with the same name is not adopted")
@@ -91,13 +125,18 @@ struct DirectiveTransactionsTests {
         let record = MemberRecord(node: "n2", heartbeat: 1, version: "t", instance: "b")
         let join = Brain.Directive.join(record, sentAt: Moment(milliseconds: 9), adopts: "a")
         let clone = MemberRecord(node: "n2", heartbeat: 40, version: "t", instance: "c")
-        let existing = KeyValue(key: "/vigil/c/members/n2", value: ModelCodec.encode(clone), createRevision: 12, modRevision: 60, version: 9)
+        let existing = KeyValue(
+            key: "/vigil/c/members/n2", value: ModelCodec.encode(clone), createRevision: 12, modRevision: 60, version: 9
+        )
         let found = TransactionResult(succeeded: false, revision: 70, gets: [existing])
         #expect(mapping.joinOutcome(found, of: join) == .inUse(instance: "c"))
         #expect(mapping.joinEvent(join, first: found, adoption: nil) == .joinRefused(otherInstance: "c"))
         // Its own key (a join whose answer was lost) is adopted.
-        let own = KeyValue(key: existing.key, value: ModelCodec.encode(record), createRevision: 12, modRevision: 60, version: 9)
-        #expect(mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [own]), of: join) == .adopt(own))
+        let own = KeyValue(
+            key: existing.key, value: ModelCodec.encode(record), createRevision: 12, modRevision: 60, version: 9)
+        #expect(
+            mapping.joinOutcome(TransactionResult(succeeded: false, revision: 70, gets: [own]), of: join) == .adopt(own)
+        )
     }
 
     @Test("directives that do not write have no transaction")

@@ -18,7 +18,9 @@ func makeTestRoot(_ prefix: String) throws -> String {
 
 /// A fake `ip` (bash) over a file of `DEV CIDR` lines: `-o addr show` prints them, `-force -batch -`
 /// applies `address del CIDR dev DEV` lines from stdin; every call is appended to `<file>.calls`.
-func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) throws -> (command: String, state: String) {
+func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) throws -> (
+    command: String, state: String
+) {
     let state = directory + "/addresses"
     try addresses.map { "\($0.device) \($0.cidr)\n" }.joined().write(toFile: state, atomically: true, encoding: .utf8)
     let command = directory + "/ip"
@@ -78,15 +80,18 @@ struct FenceKeeperTests {
         let thread = FenceKeeper.Thread()
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
-            thread: thread, store: InMemoryStore(now: { 0 }).client("n1"), transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")),
-            scripts: nil, addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
+            thread: thread, store: InMemoryStore(now: { 0 }).client("n1"),
+            transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")),
+            scripts: nil, addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")),
+            watchdog: nil,
             origin: .now, logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
         await keeper.fenceNow([Brain.FenceTarget("vip", address: "198.18.0.100")])
         #expect(events.withLock { $0 } == [.addressesNotRemoved(["198.18.0.100"])])
         // `ip` works again: a retry removes the address.
         try working.write(toFile: ip.command, atomically: false, encoding: .utf8)
         let start = ContinuousClock.now
-        while (try? String(contentsOfFile: ip.state, encoding: .utf8)) != "", ContinuousClock.now - start < .seconds(60) {
+        while (try? String(contentsOfFile: ip.state, encoding: .utf8)) != "", ContinuousClock.now - start < .seconds(60)
+        {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "")
@@ -94,7 +99,9 @@ struct FenceKeeperTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    @Test("a restarted agent fences at the previous agent's deadline, not a span after its own start", .timeLimit(.minutes(2)))
+    @Test(
+        "a restarted agent fences at the previous agent's deadline, not a span after its own start",
+        .timeLimit(.minutes(2)))
     func inheritedDeadline() async throws {
         let ip = try fakeIP(in: root, addresses: [("eth0", "198.18.0.100/24")])
         let events = Mutex<[Brain.Event]>([])
@@ -103,7 +110,8 @@ struct FenceKeeperTests {
         let keeper = FenceKeeper(
             thread: thread, store: InMemoryStore(now: { 0 }).client("n1"),
             transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")), scripts: nil,
-            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: .now,
+            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
+            origin: .now,
             logger: Logger(label: "test"), inheritedDeadline: .now + .milliseconds(100),
             report: { event in events.withLock { $0.append(event) } })
         // Its own span is an hour: only the inherited deadline can fence within the test.
@@ -138,13 +146,16 @@ struct FenceKeeperTests {
         let layout = KeyLayout(cluster: "c")
         let record = MemberRecord(node: "n1", heartbeat: 1, version: "test", tolerance: .seconds(1))
         let joined = try await store.transaction(
-            Transaction(compare: [.absent(layout.member("n1"))], success: [.put(key: layout.member("n1"), value: ModelCodec.encode(record))]))
+            Transaction(
+                compare: [.absent(layout.member("n1"))],
+                success: [.put(key: layout.member("n1"), value: ModelCodec.encode(record))]))
         let events = Mutex<[Brain.Event]>([])
         let thread = FenceKeeper.Thread()
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
             thread: thread, store: store, transactions: DirectiveTransactions(layout: layout), scripts: nil,
-            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil, origin: origin,
+            addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
+            origin: origin,
             logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
         let running = Task(executorPreference: thread) { await keeper.run() }
         let plan = FenceKeeper.Plan(
@@ -158,12 +169,14 @@ struct FenceKeeperTests {
         }
         // The keeper's loop has moved onto its thread once a heartbeat came back.
         let started = clock.now
-        while acknowledgements() == 0, clock.now - started < .seconds(60) { try await Task.sleep(for: .milliseconds(10)) }
+        while acknowledgements() == 0, clock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let stop = StopFlag()
         let spinners = (0..<4).map { _ in
             Task.detached {
                 var x: UInt64 = 1
-                while !stop.value.load(ordering: .relaxed) { x = x &* 6364136223846793005 &+ 1 }
+                while !stop.value.load(ordering: .relaxed) { x = x &* 6_364_136_223_846_793_005 &+ 1 }
                 return x
             }
         }
@@ -191,7 +204,9 @@ struct FenceKeeperTests {
 
         #expect(heartbeats >= 10, "heartbeats acknowledged while the pool was busy: \(heartbeats)")
         // Reported, not asserted (a measurement): how late the fence ran with the pool saturated.
-        print("fence ran \(keeper.lastFenceLateness.map { "\($0)" } ?? "never") after its deadline; \(heartbeats) heartbeats acknowledged in 1.8 s")
+        print(
+            "fence ran \(keeper.lastFenceLateness.map { "\($0)" } ?? "never") after its deadline; \(heartbeats) heartbeats acknowledged in 1.8 s"
+        )
         #expect(fencedEarly == 0, "fenced while the store answered")
         #expect(fenced)
         #expect(removed)

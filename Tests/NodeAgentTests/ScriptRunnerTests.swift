@@ -16,13 +16,16 @@ struct ScriptRunnerTests {
     func runner(scriptDirectory: String? = nil) -> ScriptRunner {
         ScriptRunner(
             settings: ScriptRunner.Settings(
-                node: "n1", cluster: "c", scriptDirectory: scriptDirectory ?? root + "/scripts", logDirectory: root + "/log",
+                node: "n1", cluster: "c", scriptDirectory: scriptDirectory ?? root + "/scripts",
+                logDirectory: root + "/log",
                 functionLibrary: "/usr/lib/vigil/vigilfuncs"),
             logger: Logger(label: "test"))
     }
 
     func job(_ body: String, timeout: Span = .seconds(10), action: ScriptAction = .load) -> Brain.ScriptJob {
-        Brain.ScriptJob(resource: "vip", action: action, generation: 7, script: ScriptSpec(body: body, timeout: timeout), variables: ["RESOURCE_IP": "198.18.0.9"])
+        Brain.ScriptJob(
+            resource: "vip", action: action, generation: 7, script: ScriptSpec(body: body, timeout: timeout),
+            variables: ["RESOURCE_IP": "198.18.0.9"])
     }
 
     @Test("exit codes, the environment and the output file", .timeLimit(.minutes(1)))
@@ -30,7 +33,8 @@ struct ScriptRunnerTests {
         let runner = runner()
         #expect(await runner.run(job("exit 0")) == .success)
         #expect(await runner.run(job("exit 3")) == .failure(exitCode: 3))
-        let outcome = await runner.run(job("echo \"$VIGIL_RESOURCE $VIGIL_NODE $VIGIL_ACTION $VIGIL_GENERATION $VIGIL_CLUSTER $RESOURCE_IP\""))
+        let outcome = await runner.run(
+            job("echo \"$VIGIL_RESOURCE $VIGIL_NODE $VIGIL_ACTION $VIGIL_GENERATION $VIGIL_CLUSTER $RESOURCE_IP\""))
         #expect(outcome == .success)
         #expect(runner.lastLines("vip", .load) == ["vip n1 load 7 c 198.18.0.9"])
         try? FileManager.default.removeItem(atPath: root)
@@ -44,7 +48,10 @@ struct ScriptRunnerTests {
         let outcome = await runner.run(job("sleep 300 & echo $! > \(marker); wait", timeout: .seconds(1)))
         #expect(outcome == .timedOut)
         #expect(ContinuousClock.now - started < .seconds(8))
-        let child = try #require(Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        let child = try #require(
+            Int32(
+                (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    ?? ""))
         var gone = false
         for _ in 0..<100 where !gone {
             gone = kill(child, 0) != 0
@@ -68,11 +75,17 @@ struct ScriptRunnerTests {
         let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
         let runner = ScriptRunner(
-            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            settings: ScriptRunner.Settings(
+                node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log",
+                functionLibrary: library),
             logger: Logger(label: "test"))
         #expect(await runner.run(job(". \"$VIGIL_FUNCS\"\nignore_error false\nexit_on_error true\nexit 0")) == .success)
-        #expect(await runner.run(job(". \"$VIGIL_FUNCS\"\nexit_on_error sh -c 'exit 4'\nexit 0")) == .failure(exitCode: 4))
-        #expect(runner.lastLines("vip", .load).contains { $0.contains("exit_on_error: 'sh -c exit 4' failed with exit code 4") })
+        #expect(
+            await runner.run(job(". \"$VIGIL_FUNCS\"\nexit_on_error sh -c 'exit 4'\nexit 0")) == .failure(exitCode: 4))
+        #expect(
+            runner.lastLines("vip", .load).contains {
+                $0.contains("exit_on_error: 'sh -c exit 4' failed with exit code 4")
+            })
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -83,15 +96,21 @@ struct ScriptRunnerTests {
             .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
         let tools = root + "/tools"
         for (name, body) in [("ip", ip), ("arping", arping)] {
-            #expect(FileManager.default.createFile(atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
+            #expect(
+                FileManager.default.createFile(
+                    atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
         }
         let runner = ScriptRunner(
-            settings: ScriptRunner.Settings(node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log", functionLibrary: library),
+            settings: ScriptRunner.Settings(
+                node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log",
+                functionLibrary: library),
             logger: Logger(label: "test"))
         return (runner, "VIGIL_IP=\(tools)/ip\nVIGIL_ARPING=\(tools)/arping\n. \"$VIGIL_FUNCS\"\n")
     }
 
-    @Test("a node that let its address go sends no late gratuitous ARP (the next holder's probe would see a duplicate)", .timeLimit(.minutes(1)))
+    @Test(
+        "a node that let its address go sends no late gratuitous ARP (the next holder's probe would see a duplicate)",
+        .timeLimit(.minutes(1)))
     func noLateAnnouncement() async throws {
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
@@ -108,17 +127,21 @@ struct ScriptRunnerTests {
             esac
             exit 0
             """
-        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n")
-        let script = prefix + """
-            exit_on_error add_secondary_ipaddress 198.18.0.100
-            ignore_error del_secondary_ipaddress 198.18.0.100
-            sleep 1.5
-            exit 0
-            """
+        let (runner, prefix) = try runnerWithFakeTools(
+            ip: fakeIP, arping: "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n")
+        let script =
+            prefix + """
+                exit_on_error add_secondary_ipaddress 198.18.0.100
+                ignore_error del_secondary_ipaddress 198.18.0.100
+                sleep 1.5
+                exit 0
+                """
         #expect(await runner.run(job(script)) == .success, "\(runner.lastLines("vip", .load))")
         let calls = (try? String(contentsOfFile: "\(tools)/arping.log", encoding: .utf8))?.split(separator: "\n") ?? []
         #expect(calls.filter { $0.contains("-D") }.count == 1, "\(calls)")
-        #expect(calls.filter { $0.contains("-U") }.count == 1, "one announcement while the address was up, none after: \(calls)")
+        #expect(
+            calls.filter { $0.contains("-U") }.count == 1,
+            "one announcement while the address was up, none after: \(calls)")
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -158,7 +181,9 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    @Test("a script killed by someone else (OOM, kill -9) is a failure; one the runner killed is .killed", .timeLimit(.minutes(1)))
+    @Test(
+        "a script killed by someone else (OOM, kill -9) is a failure; one the runner killed is .killed",
+        .timeLimit(.minutes(1)))
     func killedScripts() async throws {
         let runner = runner()
         #expect(await runner.run(job("kill -9 $$")) == .failure(exitCode: 137))
@@ -175,7 +200,9 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    @Test("a script waiting for a slot when its resource is fenced never starts; one asked for after the fence runs", .timeLimit(.minutes(1)))
+    @Test(
+        "a script waiting for a slot when its resource is fenced never starts; one asked for after the fence runs",
+        .timeLimit(.minutes(1)))
     func queuedScriptCancelled() async throws {
         var settings = runner().settings
         settings.parallelScripts = 1
@@ -209,15 +236,20 @@ struct ScriptRunnerTests {
         var child: Int32?
         let start = ContinuousClock.now
         while child == nil || runner.processGroup(of: "vip") == nil, ContinuousClock.now - start < .seconds(50) {
-            child = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            child = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap {
+                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
         let pid = try #require(child)
         let group = getpgid(pid)
-        #expect(ScriptRunner.waitForGroups([group], limit: .milliseconds(1)) == [group], "a live group is reported as live")
+        #expect(
+            ScriptRunner.waitForGroups([group], limit: .milliseconds(1)) == [group], "a live group is reported as live")
         #expect(runner.kill("vip") == group)
         #expect(ScriptRunner.waitForGroups([group], limit: .seconds(30)).isEmpty)
-        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true)
+        #expect(
+            kill(pid, 0) != 0
+                || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true)
         #expect(await running.value == .killed)
         try? FileManager.default.removeItem(atPath: root)
     }

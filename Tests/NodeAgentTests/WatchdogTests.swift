@@ -48,7 +48,8 @@ struct WatchdogTests {
     func timeoutSet() throws {
         let driver = FakeWatchdogDriver()
         do {
-            let device = try WatchdogDevice(path: "/dev/fake-watchdog", timeout: .milliseconds(1500), kind: .linux, driver: driver)
+            let device = try WatchdogDevice(
+                path: "/dev/fake-watchdog", timeout: .milliseconds(1500), kind: .linux, driver: driver)
             #expect(device.timeoutSeconds == 2)
             device.pet()
         }
@@ -69,11 +70,13 @@ struct WatchdogTests {
     @Test("a missing device, or a plain file where a device is expected, is refused")
     func badDevice() {
         #expect {
-            try WatchdogDevice(path: "/missing/watchdog", timeout: .seconds(1), kind: .linux, driver: FakeWatchdogDriver())
+            try WatchdogDevice(
+                path: "/missing/watchdog", timeout: .seconds(1), kind: .linux, driver: FakeWatchdogDriver())
         } throws: { "\($0)".contains("/missing/watchdog") && "\($0)".contains("cannot open") }
         #expect {
             try WatchdogDevice(
-                path: "/tmp/plain", timeout: .seconds(1), kind: .linux, driver: FakeWatchdogDriver(characterDevice: false))
+                path: "/tmp/plain", timeout: .seconds(1), kind: .linux,
+                driver: FakeWatchdogDriver(characterDevice: false))
         } throws: { "\($0)".contains("not a character device") }
     }
 

@@ -14,7 +14,9 @@ struct ClusterDownTests {
             var random = SeededRandom(seed: seed)
             var cluster = ClusterSettings()
             cluster.quorum = QuorumSettings(nodeCount: Int(random.next() % 3) + 1, timeout: .seconds(30))
-            let sim = Simulation(SimulationSettings(nodes: three, resources: [ipService(preferred: ["n1", "n2", "n3"])], cluster: cluster, seed: seed))
+            let sim = Simulation(
+                SimulationSettings(
+                    nodes: three, resources: [ipService(preferred: ["n1", "n2", "n3"])], cluster: cluster, seed: seed))
             sim.recordEvents = true
             guard sim.run(until: { $0.runningOn("iManager").count == 1 }, limit: 40_000) else {
                 Issue.record("seed \(seed): never started\n\(sim.summary())")
@@ -30,7 +32,10 @@ struct ClusterDownTests {
                 sim.startAgentLater(node, after: Int64(random.next() % 400))
             }
             let back = sim.run(until: { $0.runningOn("iManager").count == 1 }, limit: 40_000)
-            #expect(back, "seed \(seed): iManager not back after down and join: \(sim.assignment("iManager").map { "\($0.placement) gen \($0.generation): \($0.reason)" } ?? "none")\n\(sim.summary())")
+            #expect(
+                back,
+                "seed \(seed): iManager not back after down and join: \(sim.assignment("iManager").map { "\($0.placement) gen \($0.generation): \($0.reason)" } ?? "none")\n\(sim.summary())"
+            )
             #expect(sim.violations.isEmpty, "seed \(seed): \(sim.violations)")
         }
     }

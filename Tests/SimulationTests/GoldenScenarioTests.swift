@@ -40,7 +40,9 @@ struct GoldenScenarioTests {
 
     @Test("every golden file belongs to a scenario")
     func noStrayGoldens() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: testdata.path).filter { $0.hasSuffix(".golden") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: testdata.path).filter {
+            $0.hasSuffix(".golden")
+        }
         let names = Set(scenarios.map { $0.name + ".golden" })
         #expect(Set(files) == names)
     }

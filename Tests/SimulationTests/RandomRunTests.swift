@@ -39,7 +39,8 @@ struct RandomRunTests {
             await Task.yield()
             let outcome = RandomRun.run(seed: seed, steps: 300, watchdog: false, freezes: false)
             if let violation = outcome.violations.first {
-                Issue.record("seed \(seed): \(violation)\n  replay: \(outcome.replayCommand) --no-watchdog --no-freezes")
+                Issue.record(
+                    "seed \(seed): \(violation)\n  replay: \(outcome.replayCommand) --no-watchdog --no-freezes")
             }
         }
     }
@@ -75,7 +76,8 @@ struct CheckerTests {
     func loweredToleranceWhilePartitioned(_ faults: Brain.InjectedFaults) -> Simulation {
         var cluster = ClusterSettings()
         cluster.timing.tolerance = .seconds(4)
-        var settings = SimulationSettings(nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 5)
+        var settings = SimulationSettings(
+            nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 5)
         settings.faults = faults
         let sim = Simulation(settings)
         sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 8000)
@@ -122,7 +124,9 @@ struct CheckerTests {
         var outcomes: [RandomRun.Outcome] = []
         for seed in UInt64(1)...30 {
             await Task.yield()
-            outcomes.append(RandomRun.run(seed: seed, steps: 300, faults: Brain.InjectedFaults(selfFenceDelay: .seconds(2)), freezes: false))
+            outcomes.append(
+                RandomRun.run(
+                    seed: seed, steps: 300, faults: Brain.InjectedFaults(selfFenceDelay: .seconds(2)), freezes: false))
         }
         let failing = outcomes.filter { !$0.violations.isEmpty }
         #expect(!failing.isEmpty)
@@ -138,7 +142,9 @@ struct FrozenAgentTests {
     func frozenHolder(watchdog: Bool, freezeFor: Int64) -> Simulation {
         var cluster = ClusterSettings()
         if watchdog { cluster.timing.watchdogTimeout = .seconds(1) }
-        let sim = Simulation(SimulationSettings(nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 11))
+        let sim = Simulation(
+            SimulationSettings(
+                nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 11))
         sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
         sim.run(for: 3000)
         sim.pause("n2", for: freezeFor)
@@ -146,7 +152,9 @@ struct FrozenAgentTests {
         return sim
     }
 
-    @Test("with the watchdog a freeze longer than the tolerance never leaves two holders", arguments: [Int64(2500), 5000, 10_000])
+    @Test(
+        "with the watchdog a freeze longer than the tolerance never leaves two holders",
+        arguments: [Int64(2500), 5000, 10_000])
     func watchdogCovers(freeze: Int64) {
         let sim = frozenHolder(watchdog: true, freezeFor: freeze)
         #expect(sim.violations.isEmpty, "\(sim.violations)")

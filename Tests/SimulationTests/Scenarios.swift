@@ -30,12 +30,18 @@ struct Scenario: Sendable, CustomTestStringConvertible {
 
 let three: [NodeName] = ["n1", "n2", "n3"]
 
-func ipService(_ name: ResourceName = "iManager", ip: String = "198.18.0.100", preferred: [NodeName] = [],
-               _ change: (inout ResourceSpec) -> Void = { _ in }) -> ResourceSpec {
+func ipService(
+    _ name: ResourceName = "iManager", ip: String = "198.18.0.100", preferred: [NodeName] = [],
+    _ change: (inout ResourceSpec) -> Void = { _ in }
+) -> ResourceSpec {
     var spec = ResourceSpec(
         name: name, template: "Generic_IP_Service",
-        load: ScriptSpec(body: ". /opt/novell/ncs/lib/ncsfuncs\nexit_on_error add_secondary_ipaddress \(ip)\nexit 0", timeout: .seconds(60)),
-        unload: ScriptSpec(body: ". /opt/novell/ncs/lib/ncsfuncs\nignore_error del_secondary_ipaddress \(ip)\nexit 0", timeout: .seconds(60)),
+        load: ScriptSpec(
+            body: ". /opt/novell/ncs/lib/ncsfuncs\nexit_on_error add_secondary_ipaddress \(ip)\nexit 0",
+            timeout: .seconds(60)),
+        unload: ScriptSpec(
+            body: ". /opt/novell/ncs/lib/ncsfuncs\nignore_error del_secondary_ipaddress \(ip)\nexit 0",
+            timeout: .seconds(60)),
         variables: ["RESOURCE_IP": ip], preferredNodes: preferred)
     change(&spec)
     return spec
@@ -49,19 +55,33 @@ func expect(_ condition: Bool, _ message: @autoclosure () -> String, _ failures:
 func placement(_ sim: Simulation, _ resource: ResourceName) -> Placement? { sim.assignment(resource)?.placement }
 
 /// Runs until `resource` is Running on `node` (within `limit` ms), recording a failure otherwise.
-func settle(_ sim: Simulation, _ resource: ResourceName, on node: NodeName, within limit: Int64 = 10_000, _ failures: inout [String]) {
+func settle(
+    _ sim: Simulation, _ resource: ResourceName, on node: NodeName, within limit: Int64 = 10_000,
+    _ failures: inout [String]
+) {
     let ok = sim.run(until: { $0.runningOn(resource) == [node] && $0.holders(resource).count <= 1 }, limit: limit)
-    expect(ok, "\(resource) not Running on \(node) within \(limit)ms; running on \(sim.runningOn(resource)), placement \(String(describing: placement(sim, resource)))", &failures)
+    expect(
+        ok,
+        "\(resource) not Running on \(node) within \(limit)ms; running on \(sim.runningOn(resource)), placement \(String(describing: placement(sim, resource)))",
+        &failures)
 }
 
-func settle(_ sim: Simulation, _ resource: ResourceName, placement wanted: Placement, within limit: Int64 = 10_000, _ failures: inout [String]) {
+func settle(
+    _ sim: Simulation, _ resource: ResourceName, placement wanted: Placement, within limit: Int64 = 10_000,
+    _ failures: inout [String]
+) {
     let ok = sim.run(until: { placement($0, resource) == wanted }, limit: limit)
-    expect(ok, "\(resource) did not reach \(wanted) within \(limit)ms (is \(String(describing: placement(sim, resource))))", &failures)
+    expect(
+        ok,
+        "\(resource) did not reach \(wanted) within \(limit)ms (is \(String(describing: placement(sim, resource))))",
+        &failures)
 }
 
 let scenarios: [Scenario] = [
-    Scenario(name: "01_cluster_start_quorum_wait", nodes: three, resources: [ipService()],
-             cluster: ClusterSettings(quorum: QuorumSettings(nodeCount: 2, timeout: .seconds(30))), startNodes: ["n1"]) { sim, f in
+    Scenario(
+        name: "01_cluster_start_quorum_wait", nodes: three, resources: [ipService()],
+        cluster: ClusterSettings(quorum: QuorumSettings(nodeCount: 2, timeout: .seconds(30))), startNodes: ["n1"]
+    ) { sim, f in
         sim.run(for: 3000)
         sim.snapshot("one node up, quorum is two")
         expect(placement(sim, "iManager") == .quorumWait, "not waiting for quorum", &f)
@@ -69,21 +89,28 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n1", &f)
         sim.snapshot("second node joined")
     },
-    Scenario(name: "02_quorum_timeout", nodes: three, resources: [ipService()],
-             cluster: ClusterSettings(quorum: QuorumSettings(nodeCount: 3, timeout: .seconds(5))), startNodes: ["n2"]) { sim, f in
+    Scenario(
+        name: "02_quorum_timeout", nodes: three, resources: [ipService()],
+        cluster: ClusterSettings(quorum: QuorumSettings(nodeCount: 3, timeout: .seconds(5))), startNodes: ["n2"]
+    ) { sim, f in
         sim.run(for: 4000)
         expect(placement(sim, "iManager") == .quorumWait, "loaded before the quorum timeout", &f)
         settle(sim, "iManager", on: "n2", within: 3000, &f)
         sim.snapshot("quorum timeout passed")
     },
-    Scenario(name: "03_node_failure_failover_auto", nodes: three, resources: [ipService(preferred: ["n2", "n3", "n1"])]) { sim, f in
+    Scenario(
+        name: "03_node_failure_failover_auto", nodes: three, resources: [ipService(preferred: ["n2", "n3", "n1"])]
+    ) { sim, f in
         settle(sim, "iManager", on: "n2", &f)
         sim.snapshot("running on n2")
         sim.crash("n2")
         settle(sim, "iManager", on: "n3", within: 3000, &f)
         sim.snapshot("after n2 crashed")
     },
-    Scenario(name: "04_failover_manual_alert", nodes: three, resources: [ipService(preferred: ["n2", "n3"]) { $0.policies.failoverMode = .manual }]) { sim, f in
+    Scenario(
+        name: "04_failover_manual_alert", nodes: three,
+        resources: [ipService(preferred: ["n2", "n3"]) { $0.policies.failoverMode = .manual }]
+    ) { sim, f in
         settle(sim, "iManager", on: "n2", &f)
         sim.crash("n2")
         settle(sim, "iManager", placement: .alert(.failover, on: nil, proposed: "n3"), &f)
@@ -92,7 +119,10 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n3", &f)
         sim.snapshot("alert answered yes")
     },
-    Scenario(name: "05_failback_auto", nodes: three, resources: [ipService(preferred: ["n1", "n2"]) { $0.policies.failbackMode = .auto }]) { sim, f in
+    Scenario(
+        name: "05_failback_auto", nodes: three,
+        resources: [ipService(preferred: ["n1", "n2"]) { $0.policies.failbackMode = .auto }]
+    ) { sim, f in
         settle(sim, "iManager", on: "n1", &f)
         sim.crash("n1", bootAfter: 5000)
         settle(sim, "iManager", on: "n2", &f)
@@ -100,7 +130,10 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n1", within: 15_000, &f)
         sim.snapshot("failed back to n1")
     },
-    Scenario(name: "06_failback_manual", nodes: three, resources: [ipService(preferred: ["n1", "n2"]) { $0.policies.failbackMode = .manual }]) { sim, f in
+    Scenario(
+        name: "06_failback_manual", nodes: three,
+        resources: [ipService(preferred: ["n1", "n2"]) { $0.policies.failbackMode = .manual }]
+    ) { sim, f in
         settle(sim, "iManager", on: "n1", &f)
         sim.crash("n1", bootAfter: 5000)
         settle(sim, "iManager", on: "n2", &f)
@@ -133,7 +166,8 @@ let scenarios: [Scenario] = [
         sim.run(for: 500)
         sim.snapshot("online on n3; a second online is refused")
     },
-    Scenario(name: "09_migrate_node_most_next", nodes: three, resources: [ipService(preferred: ["n1", "n2", "n3"])]) { sim, f in
+    Scenario(name: "09_migrate_node_most_next", nodes: three, resources: [ipService(preferred: ["n1", "n2", "n3"])]) {
+        sim, f in
         settle(sim, "iManager", on: "n1", &f)
         sim.command("iManager", .migrate(.node("n3")))
         settle(sim, "iManager", on: "n3", &f)
@@ -147,7 +181,13 @@ let scenarios: [Scenario] = [
         sim.run(for: 500)
         sim.snapshot("after n3, next, next, most, most (refused)")
     },
-    Scenario(name: "10_start_manual_alert", nodes: three, resources: [ipService { $0.policies.startMode = .manual }, ipService("Other", ip: "198.18.0.101") { $0.policies.startMode = .manual }]) { sim, f in
+    Scenario(
+        name: "10_start_manual_alert", nodes: three,
+        resources: [
+            ipService { $0.policies.startMode = .manual },
+            ipService("Other", ip: "198.18.0.101") { $0.policies.startMode = .manual },
+        ]
+    ) { sim, f in
         settle(sim, "iManager", placement: .alert(.start, on: nil, proposed: "n1"), &f)
         sim.snapshot("start alerts")
         sim.command("iManager", .alert(answer: true))
@@ -169,7 +209,9 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n3", within: 4000, &f)
         sim.snapshot("maintenance off: failover")
     },
-    Scenario(name: "12_follows_master", nodes: three, resources: [ipService("MasterIP") { $0.policies.followsMaster = true }]) { sim, f in
+    Scenario(
+        name: "12_follows_master", nodes: three, resources: [ipService("MasterIP") { $0.policies.followsMaster = true }]
+    ) { sim, f in
         sim.run(for: 1000)
         guard let master = sim.master else { return expect(false, "no master", &f) }
         settle(sim, "MasterIP", on: master, &f)
@@ -179,32 +221,47 @@ let scenarios: [Scenario] = [
         settle(sim, "MasterIP", on: next, &f)
         sim.snapshot("master IP followed the new master")
     },
-    Scenario(name: "13_exclusion_groups", nodes: three, resources: [
-        ipService("DB_A", ip: "198.18.0.110", preferred: ["n1", "n2"]) { $0.exclusionGroups = ["db"] },
-        ipService("DB_B", ip: "198.18.0.111", preferred: ["n1", "n2"]) { $0.exclusionGroups = ["db"] },
-    ]) { sim, f in
+    Scenario(
+        name: "13_exclusion_groups", nodes: three,
+        resources: [
+            ipService("DB_A", ip: "198.18.0.110", preferred: ["n1", "n2"]) { $0.exclusionGroups = ["db"] },
+            ipService("DB_B", ip: "198.18.0.111", preferred: ["n1", "n2"]) { $0.exclusionGroups = ["db"] },
+        ]
+    ) { sim, f in
         sim.run(for: 1500)
         expect(Set(sim.runningOn("DB_A") + sim.runningOn("DB_B")) == ["n1", "n2"], "both on one node", &f)
         sim.snapshot("one per node")
         sim.crash("n2")
         sim.run(for: 4000)
         let stuck = sim.runningOn("DB_A").isEmpty ? "DB_A" : "DB_B"
-        expect(placement(sim, ResourceName(stringLiteral: stuck)) == .unassigned, "group member placed on the same node", &f)
+        expect(
+            placement(sim, ResourceName(stringLiteral: stuck)) == .unassigned, "group member placed on the same node",
+            &f)
         sim.snapshot("n2 failed: its group member stays Unassigned rather than join n1")
     },
-    Scenario(name: "14_priority_order", nodes: three, resources: [
-        ipService("Low", ip: "198.18.0.120", preferred: ["n2", "n1"]) { $0.priority = 1 },
-        ipService("High", ip: "198.18.0.121", preferred: ["n2", "n1"]) { $0.priority = 9 },
-        ipService("Mid", ip: "198.18.0.122", preferred: ["n2", "n1"]) { $0.priority = 5 },
-    ]) { sim, f in
+    Scenario(
+        name: "14_priority_order", nodes: three,
+        resources: [
+            ipService("Low", ip: "198.18.0.120", preferred: ["n2", "n1"]) { $0.priority = 1 },
+            ipService("High", ip: "198.18.0.121", preferred: ["n2", "n1"]) { $0.priority = 9 },
+            ipService("Mid", ip: "198.18.0.122", preferred: ["n2", "n1"]) { $0.priority = 5 },
+        ]
+    ) { sim, f in
         settle(sim, "Low", on: "n2", &f)
         sim.crash("n2")
         settle(sim, "Low", on: "n1", within: 4000, &f)
         sim.snapshot("all three failed over to n1, loaded High, Mid, Low")
     },
-    Scenario(name: "15_monitor_restart_then_comatose", nodes: three, resources: [ipService {
-        $0.monitor = MonitorSpec(script: ScriptSpec(body: "status_secondary_ipaddress 198.18.0.100", timeout: .seconds(5)), interval: .seconds(5), maxLocalFailures: 1, window: .minutes(5), action: .comatose)
-    }]) { sim, f in
+    Scenario(
+        name: "15_monitor_restart_then_comatose", nodes: three,
+        resources: [
+            ipService {
+                $0.monitor = MonitorSpec(
+                    script: ScriptSpec(body: "status_secondary_ipaddress 198.18.0.100", timeout: .seconds(5)),
+                    interval: .seconds(5), maxLocalFailures: 1, window: .minutes(5), action: .comatose)
+            }
+        ]
+    ) { sim, f in
         settle(sim, "iManager", on: "n1", &f)
         sim.injectScriptFault(.fail(1), node: "n1", resource: "iManager", action: .monitor)
         sim.run(for: 6000)
@@ -219,10 +276,17 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n1", &f)
         sim.snapshot("offline, then online again")
     },
-    Scenario(name: "16_monitor_migrate", nodes: three, resources: [ipService(preferred: ["n1", "n2", "n3"]) {
-        $0.policies.failbackMode = .auto
-        $0.monitor = MonitorSpec(script: ScriptSpec(body: "status_secondary_ipaddress 198.18.0.100", timeout: .seconds(5)), interval: .seconds(5), maxLocalFailures: 0, window: .minutes(5), action: .migrate)
-    }]) { sim, f in
+    Scenario(
+        name: "16_monitor_migrate", nodes: three,
+        resources: [
+            ipService(preferred: ["n1", "n2", "n3"]) {
+                $0.policies.failbackMode = .auto
+                $0.monitor = MonitorSpec(
+                    script: ScriptSpec(body: "status_secondary_ipaddress 198.18.0.100", timeout: .seconds(5)),
+                    interval: .seconds(5), maxLocalFailures: 0, window: .minutes(5), action: .migrate)
+            }
+        ]
+    ) { sim, f in
         settle(sim, "iManager", on: "n1", &f)
         sim.injectScriptFault(.fail(1), node: "n1", resource: "iManager", action: .monitor)
         settle(sim, "iManager", on: "n2", &f)
@@ -243,12 +307,15 @@ let scenarios: [Scenario] = [
         settle(sim, "iManager", on: "n2", &f)
         sim.snapshot("offline, then online on n2")
     },
-    Scenario(name: "18_load_hang_timeout", nodes: three, resources: [ipService { $0.load.timeout = .seconds(3) }]) { sim, f in
+    Scenario(name: "18_load_hang_timeout", nodes: three, resources: [ipService { $0.load.timeout = .seconds(3) }]) {
+        sim, f in
         sim.injectScriptFault(.hang, node: "n1", resource: "iManager", action: .load)
         settle(sim, "iManager", placement: .comatose("n1"), &f)
         sim.snapshot("load hung: killed at its 3s timeout, comatose")
     },
-    Scenario(name: "19_everywhere", nodes: three, resources: [ResourceSpec(name: "Tomcat", mode: .everywhere), ipService()]) { sim, f in
+    Scenario(
+        name: "19_everywhere", nodes: three, resources: [ResourceSpec(name: "Tomcat", mode: .everywhere), ipService()]
+    ) { sim, f in
         sim.run(for: 1500)
         expect(sim.runningOn("Tomcat") == three, "service not on every node", &f)
         sim.crash("n3")
@@ -291,8 +358,15 @@ let scenarios: [Scenario] = [
         expect(sim.assignment("iManager")?.generation == generation, "the resource was bounced", &f)
         sim.snapshot("agent restarted: resource adopted, not bounced")
     },
-    Scenario(name: "24_frozen_agent_watchdog", nodes: three, resources: [ipService(preferred: ["n2", "n3"])],
-             cluster: ClusterSettings(timing: { var t = TimingSettings(); t.watchdogTimeout = .seconds(1); return t }())) { sim, f in
+    Scenario(
+        name: "24_frozen_agent_watchdog", nodes: three, resources: [ipService(preferred: ["n2", "n3"])],
+        cluster: ClusterSettings(
+            timing: {
+                var t = TimingSettings()
+                t.watchdogTimeout = .seconds(1)
+                return t
+            }())
+    ) { sim, f in
         settle(sim, "iManager", on: "n2", &f)
         sim.pause("n2", for: 5000)
         settle(sim, "iManager", on: "n3", within: 4000, &f)

@@ -20,13 +20,15 @@ func ms(_ duration: Duration) -> String {
     return String(format: "%.2f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
 }
 
-func withCluster<T>(_ timing: TimingSettings, _ body: (EtcdTestCluster, EtcdStore) async throws -> T) async throws -> T {
+func withCluster<T>(_ timing: TimingSettings, _ body: (EtcdTestCluster, EtcdStore) async throws -> T) async throws -> T
+{
     let cluster = try EtcdTestCluster(
         size: 3, heartbeatMilliseconds: Int(timing.etcdHeartbeat.milliseconds),
         electionMilliseconds: Int(timing.etcdElection.milliseconds))
     // As the agent configures it: calls bounded by the self-fence time, attempts by etcd's election.
     let configuration = EtcdConfiguration(
-        endpoints: cluster.endpoints, requestTimeout: timing.selfFenceAfter.duration, attemptTimeout: timing.etcdElection.duration / 2)
+        endpoints: cluster.endpoints, requestTimeout: timing.selfFenceAfter.duration,
+        attemptTimeout: timing.etcdElection.duration / 2)
     let client = EtcdStore.makeHTTPClient(for: configuration)
     defer { cluster.stop() }
     try await cluster.start()
@@ -40,27 +42,37 @@ let runs = arguments.firstIndex(of: "--runs").flatMap { Int(arguments[$0 + 1]) }
 let clock = ContinuousClock()
 let value = Array(repeating: UInt8(ascii: "x"), count: 100)
 
-print("Vigil etcd client, etcd \(EtcdTestCluster.etcdPath ?? "?"), 3 members on loopback, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print(
+    "Vigil etcd client, etcd \(EtcdTestCluster.etcdPath ?? "?"), 3 members on loopback, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+)
 try await withCluster(TimingSettings(profile: .default)) { _, store in
     for _ in 0..<50 { try await store.put("/bench/warm", value) }
     var puts: [Duration] = []
     for index in 0..<1000 {
         puts.append(try await clock.measure { try await store.put("/bench/put/\(index % 10)", value) })
     }
-    print("put (100 B, sequential, 1000): p50 \(ms(percentile(puts, 0.5)))  p99 \(ms(percentile(puts, 0.99)))  max \(ms(puts.max()!))")
+    print(
+        "put (100 B, sequential, 1000): p50 \(ms(percentile(puts, 0.5)))  p99 \(ms(percentile(puts, 0.99)))  max \(ms(puts.max()!))"
+    )
     let lease = try await store.grantLease(ttlSeconds: 10)
     var keepAlives: [Duration] = []
     for _ in 0..<500 {
         keepAlives.append(try await clock.measure { _ = try await store.keepAlive(lease.id) })
     }
-    print("lease keep-alive (500): p50 \(ms(percentile(keepAlives, 0.5)))  p99 \(ms(percentile(keepAlives, 0.99)))  max \(ms(keepAlives.max()!))")
+    print(
+        "lease keep-alive (500): p50 \(ms(percentile(keepAlives, 0.5)))  p99 \(ms(percentile(keepAlives, 0.99)))  max \(ms(keepAlives.max()!))"
+    )
     var txns: [Duration] = []
     let key = "/bench/member"
     let created = try await store.put(key, value)
     for _ in 0..<500 {
-        txns.append(try await clock.measure {
-            _ = try await store.transaction(Transaction(compare: [Compare(key: key, .createRevision(created))], success: [.put(key: key, value: value)]))
-        })
+        txns.append(
+            try await clock.measure {
+                _ = try await store.transaction(
+                    Transaction(
+                        compare: [Compare(key: key, .createRevision(created))], success: [.put(key: key, value: value)])
+                )
+            })
     }
     print("fenced heartbeat txn (500): p50 \(ms(percentile(txns, 0.5)))  p99 \(ms(percentile(txns, 0.99)))")
 }
@@ -88,11 +100,15 @@ for profile in TimingProfile.allCases {
                     try await Task.sleep(for: .milliseconds(5))
                 }
             }
-            guard let firstAfter else { throw EtcdTestCluster.Failure(description: "no write succeeded after the kill") }
+            guard let firstAfter else {
+                throw EtcdTestCluster.Failure(description: "no write succeeded after the kill")
+            }
             return firstAfter - lastSuccess
         }
         outages.append(outage)
     }
     let sorted = outages.sorted()
-    print("leader kill, profile \(profile.rawValue) (etcd \(timing.etcdHeartbeat)/\(timing.etcdElection), tolerance \(timing.tolerance)), \(runs) runs: min \(ms(sorted.first!))  median \(ms(sorted[sorted.count / 2]))  max \(ms(sorted.last!))")
+    print(
+        "leader kill, profile \(profile.rawValue) (etcd \(timing.etcdHeartbeat)/\(timing.etcdElection), tolerance \(timing.tolerance)), \(runs) runs: min \(ms(sorted.first!))  median \(ms(sorted[sorted.count / 2]))  max \(ms(sorted.last!))"
+    )
 }

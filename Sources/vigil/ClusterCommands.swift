@@ -1,0 +1,191 @@
+import ArgumentParser
+import ClusterClient
+import ClusterModel
+import Foundation
+
+// MARK: Cluster
+
+struct Maintenance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cluster-wide maintenance: placement frozen (no failover) until off or --until.",
+        discussion:
+            "Examples: vigil maintenance on --until 30m; vigil maintenance on --until 2026-11-25T18:00:00Z; vigil maintenance off"
+    )
+    @OptionGroup var connection: Connection
+    @Argument(help: "on or off") var mode: String
+    @Option(help: "When maintenance ends by itself: a duration (30m, 2h) or an ISO 8601 time.") var until: String?
+
+    func run() async throws {
+        guard ["on", "off"].contains(mode) else { throw ValidationError("MODE: value '\(mode)': on or off") }
+        var end: Int64?
+        if let until {
+            if let span = try? Span(parsing: until, field: "--until") {
+                end = Int64(Date().timeIntervalSince1970 * 1000) + span.milliseconds
+            } else if let date = ISO8601DateFormatter().date(from: until) {
+                end = Int64(date.timeIntervalSince1970 * 1000)
+            } else {
+                throw ValidationError(
+                    "--until: value '\(until)': a duration such as 30m or an ISO 8601 time such as 2026-11-25T18:00:00Z"
+                )
+            }
+        }
+        try await withClient(connection) { client in
+            let settings = try await client.post(
+                ClusterSettings.self, "/v1/cluster/maintenance", MaintenanceRequest(enabled: mode == "on", until: end))
+            if connection.json { return printJSON(settings.maintenance) }
+            print(
+                "maintenance \(settings.maintenance.enabled ? "on" : "off")"
+                    + (settings.maintenance.untilWallMilliseconds.map { " until \(formatTime($0))" } ?? ""))
+        }
+    }
+}
+
+struct Info: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show configuration: basic, protocol, quorum, notification, priority or all.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "basic | protocol | quorum | notification | priority | all") var section = "all"
+
+    func run() async throws {
+        let sections = ["basic", "protocol", "quorum", "notification", "priority", "all"]
+        guard sections.contains(section) else {
+            throw ValidationError("SECTION: value '\(section)': one of \(sections.joined(separator: ", "))")
+        }
+        try await withClient(connection) { client in
+            let settings = try await client.get(ClusterSettings.self, "/v1/settings")
+            let status = try await client.get(ClusterStatus.self, "/v1/cluster")
+            if connection.json { return printJSON(settings) }
+            let all = section == "all"
+            if all || section == "basic" {
+                print("Cluster name      \(status.name)")
+                print("Nodes             \(status.nodes.map(\.name).joined(separator: " "))")
+                print("Quorum            \(settings.quorum.nodeCount) nodes, wait \(settings.quorum.timeout)")
+            }
+            if all || section == "protocol" {
+                let timing = settings.timing
+                print("Profile           \(timing.profile.rawValue)")
+                print("Heartbeat         \(timing.heartbeat)")
+                print("Tolerance         \(timing.tolerance) (self-fence after \(timing.selfFenceAfter))")
+                print("etcd heartbeat    \(timing.etcdHeartbeat), election \(timing.etcdElection)")
+                print("Watchdog          \(timing.watchdogTimeout.map { "\($0)" } ?? "none")")
+            }
+            if section == "quorum" {
+                print("Quorum            \(settings.quorum.nodeCount) nodes, wait \(settings.quorum.timeout)")
+            }
+            if all || section == "notification" {
+                let notification = settings.notification
+                print("Notification      \(notification.level.rawValue)")
+                print(
+                    "E-mail addresses  \(notification.emailAddresses.isEmpty ? "-" : notification.emailAddresses.joined(separator: " "))"
+                )
+                print("SMTP relay        \(notification.smtpRelay ?? "-") (sender \(notification.sender))")
+                print(
+                    "Webhooks          \(notification.webhooks.isEmpty ? "-" : notification.webhooks.joined(separator: " "))"
+                )
+            }
+            if all || section == "priority" {
+                let resources = try await client.get([ResourceState].self, "/v1/resources")
+                var rows: [(Int, String)] = []
+                for resource in resources {
+                    let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource.name))")
+                    rows.append((detail.definition.priority, resource.name))
+                }
+                print("Priority (loaded first to last):")
+                for (priority, name) in rows.sorted(by: { ($0.0, $1.1) > ($1.0, $0.1) }) {
+                    print("  \(priority)  \(name)")
+                }
+            }
+        }
+    }
+}
+
+struct SetParameter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Change a cluster parameter (NCS `cluster set`).",
+        discussion: """
+            Parameters: quorum N, quorumwait 60s, enableemail off|critical|verbose, emailaddresses "a@x b@y",
+            smtprelay host:port, emailsender vigil@host, webhooks "https://…". Protocol timings (tolerance,
+            heartbeat) come from the timing profile in vigil.yaml.
+            Example: vigil set quorum 2
+            """)
+    @OptionGroup var connection: Connection
+    @Argument var parameter: String
+    @Argument var value: String
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let settings = try await client.post(
+                ClusterSettings.self, "/v1/settings/set", SetRequest(parameter: parameter, value: value))
+            if connection.json { return printJSON(settings) }
+            print("\(parameter.lowercased()) set to \(value)")
+        }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Heartbeat counters per member, events by kind, resources by state.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let stats = try await client.get(ClusterStats.self, "/v1/stats")
+            if connection.json { return printJSON(stats) }
+            print("Epoch \(stats.epoch)  store revision \(stats.revision)")
+            printTable(
+                ["MEMBER", "HEARTBEATS", "LAST (REVISIONS AGO)"],
+                stats.members.map {
+                    [$0.node, String($0.heartbeat), String(stats.revision - $0.lastHeartbeatRevision)]
+                })
+            print("")
+            print(
+                "Events: \(stats.events) ("
+                    + stats.eventsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", ") + ")")
+            print(
+                "Resources: "
+                    + stats.resourcesByState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", "))
+        }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the cluster event log (newest last); -f follows it.")
+    @OptionGroup var connection: Connection
+    @Option(name: .shortAndLong, help: "How many of the newest events.") var last = 50
+    @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
+
+    static func line(_ event: EventEntry) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        var text =
+            "\(formatter.string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))  \(event.node)  \(event.kind)  "
+        if event.severity != "info" { text += "\(event.severity.uppercased())  " }
+        text += event.resource.map { "\($0): " } ?? ""
+        text += event.message
+        for output in event.output ?? [] { text += "\n      | " + output }
+        return text
+    }
+
+    func run() async throws {
+        guard (1...2000).contains(last) else { throw ValidationError("--last: value '\(last)': 1 to 2000") }
+        try await withClient(connection) { client in
+            let page = try await client.get(EventPage.self, "/v1/events?limit=\(last)")
+            for event in page.events {
+                print(connection.json ? String(decoding: ModelCodec.encode(event), as: UTF8.self) : Events.line(event))
+            }
+            guard follow else { return }
+            fflush(nil)  // the page is out before waiting on the stream (stdout may be a file)
+            try await client.lines("/v1/events/stream?from=\(page.revision + 1)") { line in
+                guard line.hasPrefix("data: "),
+                    let event = try? JSONDecoder().decode(EventEntry.self, from: Data(line.dropFirst(6).utf8))
+                else { return }
+                print(connection.json ? String(line.dropFirst(6)) : Events.line(event))
+                fflush(nil)
+            }
+        }
+    }
+}
