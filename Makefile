@@ -32,6 +32,13 @@ test: check-purity lint etcd
 	@# The 2,000 random seeds (+200 without watchdog) on the release-built simulator: ~5x less CPU.
 	$(SWIFT) build -c release --product vigil-sim $(SWIFT_FLAGS)
 	scripts/random-runs
+	$(MAKE) tsan
+
+## tsan: the fence path's and the script runner's concurrency tests under ThreadSanitizer (own build directory)
+tsan:
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan $(SWIFT_FLAGS)
+	TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan-suppressions.txt halt_on_error=0" \
+	  scripts/run-tests --scratch-path .build-tsan --sanitize=thread --filter 'FenceKeeperTests|ScriptRunnerTests|LoginGuardTests|WatchdogTests'
 
 ## etcd: Debian's etcd-server, needed by the store tiers (installed if missing; needs root)
 etcd:

@@ -61,6 +61,31 @@ enum Spawn {
         return true
     }
 
+    /// Writes `bytes` to a pipe whose reader may have exited (an `ip` that failed early) without
+    /// the process dying of SIGPIPE, whatever its signal disposition: SIGPIPE is blocked on this
+    /// thread meanwhile and a pending one consumed (the write then fails with EPIPE).
+    static func writeIgnoringSIGPIPE(_ descriptor: Int32, _ bytes: [UInt8]) {
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0, errno == EINTR { continue }
+            if written <= 0 { break }
+            offset += written
+        }
+        var pending = sigset_t()
+        sigpending(&pending)
+        if sigismember(&pending, SIGPIPE) == 1 {
+            var none = timespec()
+            _ = sigtimedwait(&pipeSignal, nil, &none)
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+    }
+
     /// Runs `path` with `arguments`, feeding `input` to its stdin; nil if it could not be started.
     static func run(_ path: String, _ arguments: [String], input: String?) -> (status: Int32, output: String)? {
         var stdinPipe: [Int32] = [-1, -1]
@@ -91,17 +116,7 @@ enum Spawn {
             close(stdoutPipe[0])
             return nil
         }
-        if let input {
-            var bytes = Array(input.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeMutableBytes {
-                    write(stdinPipe[1], $0.baseAddress! + offset, $0.count - offset)
-                }
-                if written <= 0 { break }
-                offset += written
-            }
-        }
+        if let input { writeIgnoringSIGPIPE(stdinPipe[1], Array(input.utf8)) }
         close(stdinPipe[1])
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
