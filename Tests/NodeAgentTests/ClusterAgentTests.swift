@@ -1,0 +1,96 @@
+import ClusterBrain
+import ClusterModel
+import CoordinationStore
+import Foundation
+import InMemoryStore
+import Logging
+import NodeAgent
+import Testing
+
+/// The real `ClusterAgent` (brain driver, fence thread, script runner, address manager, local
+/// record) on the in-memory store, with a fake `ip` over a file and scripts that write to it.
+@Suite("Cluster agent on the in-memory store")
+struct ClusterAgentTests {
+    let root: String
+
+    init() throws {
+        root = try makeTestRoot("vigil-agent")
+    }
+
+    func makeAgent(_ memory: InMemoryStore, ip: String, thread: FenceKeeper.Thread) throws -> ClusterAgent {
+        let configuration = try AgentConfiguration.parse(
+            yaml: """
+                node: n1
+                cluster: c
+                profile: default
+                stateDirectory: \(root)/state
+                logDirectory: \(root)/log
+                api: { socket: "\(root)/vigil.sock", listen: "" }
+                store: { managed: false, endpoints: ["http://127.0.0.1:9"] }
+                """)
+        let logger = Logger(label: "test")
+        let scripts = ScriptRunner(
+            settings: ScriptRunner.Settings(
+                node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log",
+                functionLibrary: "/usr/lib/vigil/vigilfuncs"),
+            logger: logger)
+        return ClusterAgent(
+            configuration: configuration, store: memory.client("n1"), scripts: scripts,
+            addresses: AddressManager(ipCommand: ip, logger: logger), fenceThread: thread,
+            fenceStore: memory.client("n1"), logger: logger)
+    }
+
+    /// Polls `condition` every 20 ms for up to a minute (a hang guard, not a measurement).
+    func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let end = ContinuousClock.now + .seconds(60)
+        while !condition(), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
+        return condition()
+    }
+
+    func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    @Test(
+        "an assigned resource is loaded and recorded; cut off from the store, its address goes at the deadline before its slow unload starts",
+        .timeLimit(.minutes(3)))
+    func deadlineWithSlowUnload() async throws {
+        let ip = try fakeIP(in: root, addresses: [])
+        let memory = InMemoryStore { Int64(Date().timeIntervalSince1970 * 1000) }
+        let unloadDone = root + "/unload-done"
+        let unloadSaw = root + "/unload-saw"
+        let spec = ResourceSpec(
+            name: "vip", template: "Generic_IP_Service",
+            load: ScriptSpec(body: "echo 'eth0 198.18.0.100/24' >> \(ip.state)\nexit 0", timeout: .seconds(30)),
+            unload: ScriptSpec(
+                body: "cp \(ip.state) \(unloadSaw)\nsleep 3\ntouch \(unloadDone)\nexit 0", timeout: .seconds(30)),
+            variables: ["RESOURCE_IP": "198.18.0.100"])
+        let layout = KeyLayout(cluster: "c")
+        _ = try await memory.client("admin").put(layout.resource("vip"), ModelCodec.encode(spec))
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let agent = try makeAgent(memory, ip: ip.command, thread: thread)
+        let running = Task { try await agent.run() }
+
+        #expect(try await eventually { contents(ip.state).contains("198.18.0.100") }, "never loaded")
+        // The local record names the resource as loaded before its script could add the address.
+        let record = try #require(try HeldRecordFile(stateDirectory: root + "/state").read())
+        #expect(record.resources.map(\.name) == ["vip"])
+        #expect(DeadlineFile(stateDirectory: root + "/state").read() != nil)
+
+        memory.partition("n1")
+        #expect(try await eventually { !contents(ip.state).contains("198.18.0.100") }, "the address stayed")
+        // Removed by the fence, not by the unload: the unload (3 s) has not finished yet.
+        #expect(!FileManager.default.fileExists(atPath: unloadDone))
+        #expect(try await eventually { FileManager.default.fileExists(atPath: unloadDone) }, "no forced unload")
+        // Addresses first, then the unload script (ARCHITECTURE.md §4.2): it started without them.
+        #expect(FileManager.default.fileExists(atPath: unloadSaw))
+        #expect(!contents(unloadSaw).contains("198.18.0.100"), "the forced unload started while the address was up")
+        #expect(
+            try await eventually {
+                (try? HeldRecordFile(stateDirectory: root + "/state").read())??.resources.isEmpty == true
+            })
+
+        running.cancel()
+        _ = try? await running.value
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
