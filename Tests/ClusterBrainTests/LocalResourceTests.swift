@@ -156,12 +156,19 @@ struct LocalResourceTests {
     }
 
     /// n2 running `spec` (loaded by this agent), with its load reported.
-    func running(_ spec: ResourceSpec) -> Harness {
-        var (harness, _) = assigned(spec)
-        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
-        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
-        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
-        return harness
+    func running(_ spec: ResourceSpec) -> Harness { runningHere(spec).0 }
+
+    /// n2 running `spec` at generation 1 (assignment revision 50), its Running status committed.
+    func runningHere(_ spec: ResourceSpec = vip(), watchdogTimeout: Span? = nil) -> (Harness, World) {
+        var world = World()
+        world.view.settings.timing.watchdogTimeout = watchdogTimeout
+        world.resource(spec)
+        world.assign(spec.name, .node("n2"))
+        var harness = Harness("n2", world: world)
+        _ = harness.when(.statusCommitted(spec.name, generation: 1, .loading))
+        _ = harness.when(.scriptFinished(spec.name, .load, generation: 1, .success))
+        _ = harness.when(.statusCommitted(spec.name, generation: 1, .running))
+        return (harness, world)
     }
 
     @Test("the monitor runs every interval while the resource runs")
@@ -261,13 +268,7 @@ struct LocalResourceTests {
 
     @Test("a fence stops the resource as it was loaded: an edited address or unload does not count")
     func fenceUsesLoadedDefinition() {
-        var world = World()
-        world.resource(vip())
-        world.assign("vip", .node("n2"))
-        world.status("vip", "n2", .running)
-        var harness = Harness("n2", world: world)
-        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
-        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        var (harness, world) = runningHere()
         // `vigil resource edit` changes the address and the unload of the running resource.
         let edited = vip {
             $0.variables["RESOURCE_IP"] = "198.18.0.101"
@@ -326,13 +327,7 @@ struct LocalResourceTests {
 
     @Test("a release asked for while a forced stop runs reports Offline only once the unload has finished")
     func releaseDuringForcedStop() {
-        var world = World()
-        world.resource(vip())
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world)
-        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
-        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
-        _ = harness.when(.statusCommitted("vip", generation: 1, .running))
+        var (harness, world) = runningHere()
         harness.storeReachable = false
         #expect(actions(harness.after(1600)).contains(.runScript(job(vip(), .unload))))
         // Membership proven again, and the master asks for a migration while the forced unload runs.
@@ -351,13 +346,7 @@ struct LocalResourceTests {
 
     @Test("a fenced node does not pet the watchdog while a forced stop runs; it does once the stop is done")
     func noPetWhileStopping() {
-        var world = World()
-        world.view.settings.timing.watchdogTimeout = .seconds(1)
-        world.resource(vip())
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world)
-        _ = harness.when(.statusCommitted("vip", generation: 1, .loading))
-        _ = harness.when(.scriptFinished("vip", .load, generation: 1, .success))
+        var (harness, _) = runningHere(watchdogTimeout: .seconds(1))
         harness.storeReachable = false
         let fenced = harness.after(1000)
         #expect(fenced.contains(.runScript(job(vip(), .unload))))
