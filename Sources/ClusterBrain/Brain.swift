@@ -16,11 +16,18 @@ extension Brain {
         public var evictEarly: Span
         /// Evict by the settings' tolerance alone, ignoring the longer one a node advertised.
         public var ignoreAdvertisedTolerance: Bool
+        /// The shell as it was before issue 9: a failed forced unload counts as stopped, and the
+        /// watchdog is petted while a fenced node's forced unload still runs.
+        public var stopFailuresIgnored: Bool
 
-        public init(selfFenceDelay: Span = .zero, evictEarly: Span = .zero, ignoreAdvertisedTolerance: Bool = false) {
+        public init(
+            selfFenceDelay: Span = .zero, evictEarly: Span = .zero, ignoreAdvertisedTolerance: Bool = false,
+            stopFailuresIgnored: Bool = false
+        ) {
             self.selfFenceDelay = selfFenceDelay
             self.evictEarly = evictEarly
             self.ignoreAdvertisedTolerance = ignoreAdvertisedTolerance
+            self.stopFailuresIgnored = stopFailuresIgnored
         }
 
         public static let none = InjectedFaults()

@@ -294,7 +294,7 @@ extension Brain.Instance {
         case (.unload, .unloading(let purpose)):
             switch purpose {
             case .forced:
-                if outcome.succeeded {
+                if outcome.succeeded || configuration.faults.stopFailuresIgnored {
                     resource.phase = .fenced
                 } else {
                     // §4.9: it may still be active here (a mount): Comatose, the address removed

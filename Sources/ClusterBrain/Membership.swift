@@ -26,7 +26,9 @@ extension Brain.Instance {
 
     /// Whether the watchdog may be petted at all: not once a forced stop failed, and not while a
     /// fenced node is still stopping (a slow unmount must end in a reset, not on two nodes).
-    public var watchdogMayBePetted: Bool { !stopFailed && !(fenced && stopping) }
+    public var watchdogMayBePetted: Bool {
+        configuration.faults.stopFailuresIgnored || (!stopFailed && !(fenced && stopping))
+    }
 
     /// A heartbeat (or the join) sent at `sentAt` committed: membership held at least until then.
     mutating func acknowledge(sentAt: Moment, now: Moment, into out: inout [Brain.Directive]) {

@@ -68,9 +68,14 @@ public enum RandomRun {
                 case 5 where freezes: sim.restartAgent(node, after: random.int(20...2000))
                 case 3, 5: sim.crash(node, bootAfter: random.int(500...5000))
                 case 6:
-                    sim.injectScriptFault(
-                        .fail(1), node: node, resource: resource, action: random.chance(0.5) ? .load : .unload)
-                case 7: sim.injectScriptFault(.hang, node: node, resource: resource, action: .load)
+                    // Likewise a failing unload (its resource stays active: Comatose, then a reset).
+                    let unload = watchdog && random.chance(0.5)
+                    sim.injectScriptFault(.fail(1), node: node, resource: resource, action: unload ? .unload : .load)
+                case 7:
+                    // A hanging unload of a resource that is more than an address can only be made
+                    // safe by the watchdog (docs/design/0013): without it, only loads hang.
+                    let unload = watchdog && random.chance(0.5)
+                    sim.injectScriptFault(.hang, node: node, resource: resource, action: unload ? .unload : .load)
                 case 8: sim.injectScriptFault(.fail(2), node: node, resource: "vip_c", action: .monitor)
                 case 9:
                     let verbs: [AdminCommand.Verb] = [

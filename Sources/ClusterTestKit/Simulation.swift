@@ -364,8 +364,11 @@ public final class Simulation {
         case .runScript(let job):
             startScript(name, job)
         case .selfFence(let targets):
+            // The fence removes addresses at once and kills running scripts; a resource that is more
+            // than an address (vip_b, vip_c: no RESOURCE_IP, think of a mount) stays active until
+            // an unload succeeds, or the machine is reset.
             for target in targets {
-                nodes[name]!.held.remove(target.resource)
+                if target.address != nil { nodes[name]!.held.remove(target.resource) }
                 nodes[name]!.scripts[target.resource] = nil
             }
         case .removeAddress(_, let resource):

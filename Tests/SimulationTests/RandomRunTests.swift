@@ -132,6 +132,36 @@ struct CheckerTests {
         #expect(!failing.isEmpty)
         #expect(failing.first?.replayCommand.contains("--seed") == true)
     }
+
+    /// Issue 9's forced-stop gap: a resource that is more than an address (a mount: no
+    /// RESOURCE_IP) on a node cut off from the store, whose forced unload hangs or fails. The
+    /// fixed shell stops petting the watchdog, so the node is reset before the others load it;
+    /// the old one (a failed forced unload counted as stopped, petting meanwhile) leaves it active
+    /// on two nodes.
+    func forcedStopScenario(_ fault: Simulation.ScriptFault, faults: Brain.InjectedFaults) -> Simulation {
+        var cluster = ClusterSettings()
+        cluster.timing.watchdogTimeout = .seconds(1)
+        let mount = ResourceSpec(name: "data", preferredNodes: ["n2", "n3"])
+        var settings = SimulationSettings(nodes: three, resources: [mount], cluster: cluster, seed: 5)
+        settings.faults = faults
+        let sim = Simulation(settings)
+        sim.run(until: { $0.runningOn("data") == ["n2"] }, limit: 10_000)
+        sim.injectScriptFault(fault, node: "n2", resource: "data", action: .unload)
+        sim.partition("n2", for: 8000)
+        sim.run(for: 12_000)
+        return sim
+    }
+
+    @Test(
+        "a forced stop that hangs or fails ends in a reset, never on two nodes; the old shell is caught",
+        arguments: [Simulation.ScriptFault.hang, .fail(32)])
+    func forcedStopFailures(fault: Simulation.ScriptFault) {
+        let fixed = forcedStopScenario(fault, faults: .none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.runningOn("data") == ["n3"])
+        let old = forcedStopScenario(fault, faults: Brain.InjectedFaults(stopFailuresIgnored: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old shell was not caught")
+    }
 }
 
 /// ARCHITECTURE.md §4.8: a frozen agent cannot remove its address. With the watchdog the node is
