@@ -100,7 +100,10 @@ public final class ClusterAgent: Service, Sendable {
         } catch {
             throw StartFailure(description: "\(error)")
         }
-        try writeHeld(HeldRecord(instance: instance, resources: previous?.resources ?? []))
+        // Rewritten at once (a state directory that cannot be written stops the agent here); the
+        // instance stays the previous one until this agent owns the member key (a crash before
+        // that must leave the key adoptable for the next start).
+        try writeHeld(HeldRecord(instance: previous?.instance ?? instance, resources: previous?.resources ?? []))
         // Opened once for the agent's life: a real watchdog device can be open only once at a time.
         let watchdog: WatchdogDevice?
         do {
@@ -178,7 +181,8 @@ public final class ClusterAgent: Service, Sendable {
         return false
     }
 
-    /// Writes the local record; a failure stops nothing (the store still fences) but is loud.
+    /// Writes the local record. At start a failure stops the agent; later it is loud (metric,
+    /// critical log) and tried again at the next brain step, while the store still fences.
     private func writeHeld(_ record: HeldRecord) throws(StartFailure) {
         do {
             try heldFile.write(record)
@@ -239,7 +243,7 @@ public final class ClusterAgent: Service, Sendable {
             configuration: Brain.Configuration(
                 node: configuration.node, instance: instance, previousInstance: previous?.instance))
         continuation.yield(.started(localResources: present))
-        var lastHeld = HeldRecord(instance: instance, resources: previous?.resources ?? [])
+        var lastHeld = HeldRecord(instance: previous?.instance ?? instance, resources: previous?.resources ?? [])
         // Members heartbeat every interval, so a healthy watch is never silent for three of them.
         let watcher = StoreWatcher(
             store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
@@ -270,7 +274,7 @@ public final class ClusterAgent: Service, Sendable {
                     // The fence thread and the local record learn what is held before any script
                     // can add an address.
                     keeper.update(Self.fencePlan(brain), isMaster: brain.isMaster)
-                    let held = Self.heldRecord(brain, instance: instance)
+                    let held = Self.heldRecord(brain, instance: instance, previous: previous?.instance)
                     if held != lastHeld, (try? writeHeld(held)) != nil { lastHeld = held }
                     var finished = false
                     for directive in directives {
@@ -313,10 +317,11 @@ public final class ClusterAgent: Service, Sendable {
             mayPetWatchdog: brain.watchdogMayBePetted)
     }
 
-    /// The local record for what `brain` may hold: its exclusive resources as loaded.
-    static func heldRecord(_ brain: Brain.Instance, instance: String) -> HeldRecord {
+    /// The local record for what `brain` may hold: its exclusive resources as loaded, and the
+    /// instance that owns this node's member key (this one once joined, else still the previous).
+    static func heldRecord(_ brain: Brain.Instance, instance: String, previous: String?) -> HeldRecord {
         HeldRecord(
-            instance: instance,
+            instance: brain.memberRevision != nil ? instance : previous ?? instance,
             resources: brain.heldExclusive.compactMap { brain.local[$0]?.spec ?? brain.view?.resources[$0] })
     }
 

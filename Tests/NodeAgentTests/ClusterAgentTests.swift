@@ -74,6 +74,9 @@ struct ClusterAgentTests {
         // The local record names the resource as loaded before its script could add the address.
         let record = try #require(try HeldRecordFile(stateDirectory: root + "/state").read())
         #expect(record.resources.map(\.name) == ["vip"])
+        // …and the instance that owns the member key, which a restarted agent may adopt.
+        let member = try #require(try await memory.client("admin").get(layout.member("n1")))
+        #expect(try ModelCodec.decode(MemberRecord.self, from: member.value).instance == record.instance)
         #expect(DeadlineFile(stateDirectory: root + "/state").read() != nil)
 
         memory.partition("n1")
