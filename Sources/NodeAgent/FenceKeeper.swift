@@ -255,7 +255,7 @@ public final class FenceKeeper: Sendable {
 
     /// Runs the self-fence now, on the fence thread: kills the scripts and removes the addresses of `targets`.
     public func fenceNow(_ targets: [Brain.FenceTarget]) async {
-        let future = thread.loop.submit { self.removeHeld(targets, reason: "the brain's self-fence") }
+        let future = thread.loop.flatSubmit { self.removeHeld(targets, reason: "the brain's self-fence") }
         try? await future.get()
     }
 
@@ -378,26 +378,43 @@ public final class FenceKeeper: Sendable {
         logger.critical(
             "self-fence deadline passed without an acknowledged heartbeat: removing virtual IPs",
             metadata: ["vigil.resources": "\(held.map(\.description))", "vigil.late": "\(late)"])
-        removeHeld(held, reason: "self-fence deadline")
+        _ = removeHeld(held, reason: "self-fence deadline")
         report(.deadlineFenced)
     }
 
-    /// Kills the resources' scripts (queued ones never start) and removes their addresses,
-    /// blocking this thread: a few milliseconds, plus up to ``scriptDeathLimit`` while killed
-    /// scripts die. A script killed in the middle of adding its address may have added it after
-    /// the first removal, so the addresses are removed again once the scripts are gone.
-    private func removeHeld(_ held: [Brain.FenceTarget], reason: String) {
-        let groups = held.compactMap { scripts?.kill($0.resource) }
+    /// Kills the resources' scripts (queued ones never start) and removes their addresses at once,
+    /// on this thread (a few milliseconds). A script killed in the middle of adding its address may
+    /// add it after that removal, so once the killed process groups are gone (checked every 5 ms,
+    /// for up to ``scriptDeathLimit``, without blocking the thread: heartbeats go on) the addresses
+    /// are removed again; the future completes then.
+    private func removeHeld(_ held: [Brain.FenceTarget], reason: String) -> EventLoopFuture<Void> {
+        let groups = Set(held.compactMap { scripts?.kill($0.resource) })
         let wanted = Array(Set(held.compactMap(\.address))).sorted()
-        var remaining = addresses.removeAllNow(wanted)
-        if !groups.isEmpty {
-            let survivors = ScriptRunner.waitForGroups(groups, limit: Self.scriptDeathLimit)
-            if !survivors.isEmpty {
-                logger.critical(
-                    "killed scripts still running after the fence", metadata: ["vigil.groups": "\(survivors)"])
-            }
-            remaining = addresses.removeAllNow(wanted)
+        let remaining = addresses.removeAllNow(wanted)
+        guard !groups.isEmpty else {
+            finishRemoval(remaining, reason: reason)
+            return thread.loop.makeSucceededVoidFuture()
         }
+        let promise = thread.loop.makePromise(of: Void.self)
+        let end = ContinuousClock.now + Self.scriptDeathLimit
+        @Sendable func check() {
+            let live = ScriptRunner.liveGroups(among: groups)
+            guard live.isEmpty || ContinuousClock.now >= end else {
+                thread.loop.scheduleTask(in: .milliseconds(5)) { check() }
+                return
+            }
+            if !live.isEmpty {
+                logger.critical(
+                    "killed scripts still running after the fence", metadata: ["vigil.groups": "\(live.sorted())"])
+            }
+            finishRemoval(addresses.removeAllNow(wanted), reason: reason)
+            promise.succeed()
+        }
+        check()
+        return promise.futureResult
+    }
+
+    private func finishRemoval(_ remaining: [String], reason: String) {
         guard !remaining.isEmpty else { return }
         reportRemovalFailure(remaining, reason: reason)
         retryRemoval(remaining, attempt: 1)

@@ -258,22 +258,9 @@ public final class ScriptRunner: Sendable {
         state.withLock { $0.running[resource] }
     }
 
-    /// Waits, blocking the calling thread, until no live process is left in the process `groups`
-    /// (zombies do not count: they can do nothing), or until `limit` passes.
-    /// - Returns: the groups with live processes left.
-    public static func waitForGroups(_ groups: [pid_t], limit: Duration) -> [pid_t] {
-        var left = Set(groups)
-        let end = ContinuousClock.now + limit
-        while !left.isEmpty {
-            left = liveGroups(among: left)
-            if left.isEmpty || ContinuousClock.now >= end { break }
-            usleep(2_000)
-        }
-        return left.sorted()
-    }
-
-    /// The groups among `groups` that still have a process that is not a zombie (from /proc/<pid>/stat).
-    static func liveGroups(among groups: Set<pid_t>) -> Set<pid_t> {
+    /// The process groups among `groups` that still have a process that is not a zombie (from
+    /// `/proc/<pid>/stat`; a zombie can do nothing more). The fence polls this after a kill.
+    public static func liveGroups(among groups: Set<pid_t>) -> Set<pid_t> {
         guard let directory = opendir("/proc") else { return groups }
         defer { closedir(directory) }
         var live = Set<pid_t>()
