@@ -25,6 +25,8 @@ vigil 1 template show Generic_IP_Service | grep -q add_secondary_ipaddress || fa
 vigil 1 resource show iManager | grep -q '"RESOURCE_IP" : "198.18.0.100"' || fail "resource show"
 vigil "${HOLDER#n}" resource scripts iManager | grep -q "last output on $HOLDER" || fail "resource scripts"
 vigil 1 migrate iManager --list | grep -q "running here" || fail "migrate --list"
+# This lab has no watchdog: status says so (ARCHITECTURE.md §4.8).
+vigil 1 status | grep -q "Frozen-agent protection: off" || fail "status does not say the watchdog is off"
 for verb in "status" "view" "resources" "info" "stats" "template list" "resource scripts iManager" "user list" "events --last 5"; do
   # shellcheck disable=SC2086
   vigil 1 $verb --json > "$WORK/verb.json" || fail "vigil $verb --json failed"

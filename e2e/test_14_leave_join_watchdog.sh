@@ -21,4 +21,5 @@ vigil "${HOLDER#n}" join > /dev/null
 sleep 2
 [ -f "$WORK/watchdog.log" ] && fail "a watchdog reset after $HOLDER joined: $(cat "$WORK/watchdog.log")"
 answer > /dev/null || fail "the VIP does not answer"
+vigil 1 status | grep -q "Frozen-agent protection: off" && fail "status says the watchdog is off while it is on"
 log "PASS: $HOLDER left and joined with the watchdog on: no reset, the VIP kept answering"

@@ -14,6 +14,9 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     public var master: String?
     public var masterTerm: UInt64?
     public var maintenance: MaintenanceSettings
+    /// The hardware watchdog's timeout in milliseconds; nil: no frozen-agent protection
+    /// (ARCHITECTURE.md §4.8, docs/design/0004 — and resources that are more than an address need it).
+    public var watchdogTimeoutMilliseconds: Int64?
     public var members: [String]
     public var nodes: [NodeState]
     public var resources: [ResourceState]
@@ -28,6 +31,7 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         self.master = master?.node.rawValue
         masterTerm = master?.term
         maintenance = view.settings.maintenance
+        watchdogTimeoutMilliseconds = view.settings.timing.watchdogTimeout?.milliseconds
         members = view.members.keys.sorted().map(\.rawValue)
         let resources = view.resources.keys.sorted().map { ResourceState(view: view, name: $0) }
         self.resources = resources

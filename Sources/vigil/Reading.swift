@@ -29,6 +29,9 @@ struct Status: AsyncParsableCommand {
             print(
                 "Cluster \(status.name)  epoch \(status.epoch)  master \(master)  members \(status.members.joined(separator: " "))"
             )
+            if status.watchdogTimeoutMilliseconds == nil {
+                print("Frozen-agent protection: off (no watchdog; docs/design/0004, 0013)")
+            }
             if status.maintenance.enabled {
                 print(
                     "MAINTENANCE is on"

@@ -334,3 +334,14 @@ struct APITests {
         }
     }
 }
+
+@Suite("API shapes")
+struct APIShapeTests {
+    @Test("the cluster status says whether frozen-agent protection (the watchdog) is on")
+    func watchdogShown() {
+        var view = ClusterView()
+        #expect(ClusterStatus(view: view, cluster: "c").watchdogTimeoutMilliseconds == nil)
+        view.settings.timing.watchdogTimeout = .seconds(1)
+        #expect(ClusterStatus(view: view, cluster: "c").watchdogTimeoutMilliseconds == 1000)
+    }
+}
