@@ -1,6 +1,7 @@
 import ClusterModel
 import Foundation
 import Logging
+import NIOPosix
 import Subprocess
 import SystemPackage
 
@@ -38,11 +39,12 @@ public struct AddressManager: Sendable {
     }
 
     /// Removes `addresses` from every interface that carries them (ARCHITECTURE.md §4.9): the fence
-    /// path's batch removal, in a detached task (it blocks one pool thread for its few `ip` runs;
-    /// used only for the rare stray address).
+    /// path's batch removal, on NIO's blocking-work thread pool (never on the cooperative pool,
+    /// whatever `ip` does; used for the rare stray address).
     /// - Returns: the addresses still up (or not known to be gone) afterwards.
     public func remove(_ addresses: [String]) async -> [String] {
-        let left = await Task.detached { self.removeAllNow(addresses) }.value
+        let left =
+            (try? await NIOThreadPool.singleton.runIfActive { self.removeAllNow(addresses) }) ?? addresses.sorted()
         if !left.isEmpty { logger.critical("virtual IPs still up after removal", metadata: ["vigil.vip": "\(left)"]) }
         return left
     }

@@ -35,6 +35,22 @@ public final class ClusterAgent: Service, Sendable {
     private let deadlineFile: DeadlineFile
     /// This agent process, written into the member key and the local record.
     private let instance = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+    /// An address listing is under way (at most one at a time, even if `ip` hangs).
+    private let observing = InFlight()
+
+    final class InFlight: Sendable {
+        private let busy = Mutex(false)
+
+        /// True, and marks it busy, if nothing was under way.
+        func begin() -> Bool {
+            busy.withLock { busy in
+                defer { busy = true }
+                return !busy
+            }
+        }
+
+        func end() { busy.withLock { $0 = false } }
+    }
 
     /// Why the agent cannot run (it stops with this error; systemd restarts it).
     public struct StartFailure: Error, CustomStringConvertible {
@@ -287,10 +303,14 @@ public final class ClusterAgent: Service, Sendable {
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
                         lastReconcile = ContinuousClock.now
                         // The brain decides what to do about addresses it does not expect.
-                        let addresses = self.addresses
-                        group.addTask {
-                            if let observed = await addresses.localAddresses() {
-                                continuation.yield(.addressesObserved(observed))
+                        if observing.begin() {
+                            let addresses = self.addresses
+                            let observing = self.observing
+                            group.addTask {
+                                defer { observing.end() }
+                                if let observed = await addresses.localAddresses() {
+                                    continuation.yield(.addressesObserved(observed))
+                                }
                             }
                         }
                         if let view = brain.view { metrics.recordView(view, node: me) }
@@ -407,13 +427,10 @@ public final class ClusterAgent: Service, Sendable {
             metrics.selfFences.increment()
             // Scripts killed and addresses removed on the fence thread, in one batch.
             await keeper.fenceNow(targets)
-        case .removeAddress(let address, let resource):
+        case .removeAddress(let address, _):
+            // The brain's record of it is logged with the other cluster events.
             let addresses = self.addresses
-            let logger = self.logger
             group.addTask {
-                logger.warning(
-                    "address of a resource this node does not hold: removing it",
-                    metadata: ["vigil.resource": "\(resource)", "vigil.vip": "\(address)"])
                 let left = await addresses.remove([address])
                 if !left.isEmpty { continuation.yield(.addressesNotRemoved(left)) }
             }
