@@ -427,12 +427,8 @@ public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// How urgent it is, set where the event is decided (the brain): notifications, logs and the
     /// CLI read this, never the message.
-    public enum Severity: String, Codable, Hashable, Sendable, Comparable, CaseIterable {
+    public enum Severity: String, Codable, Hashable, Sendable, CaseIterable {
         case info, warning, critical
-
-        public static func < (lhs: Severity, rhs: Severity) -> Bool {
-            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-        }
     }
 
     public var kind: Kind

@@ -167,11 +167,11 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
 
     /// The virtual IP this resource moves (its `RESOURCE_IP`, without a prefix length), if any:
     /// what a self-fence removes.
-    public var virtualAddress: String? {
-        guard let value = variables["RESOURCE_IP"], let address = value.split(separator: "/").first, !address.isEmpty
-        else {
-            return nil
-        }
+    public var virtualAddress: String? { variables["RESOURCE_IP"].flatMap(Self.address(fromResourceIP:)) }
+
+    /// The address in a `RESOURCE_IP` value (`198.18.0.100` or `198.18.0.100/24`), if any.
+    public static func address(fromResourceIP value: String) -> String? {
+        guard let address = value.split(separator: "/").first, !address.isEmpty else { return nil }
         return String(address)
     }
 
@@ -210,7 +210,7 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
             }
         }
         if let ip = variables["RESOURCE_IP"],
-            !ResourceTemplate.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "")
+            !ResourceTemplate.isIPv4(Self.address(fromResourceIP: ip) ?? "")
         {
             throw ValidationError(
                 field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")

@@ -19,7 +19,7 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
             throw ValidationError(
                 .missingField, field: "variables.\(variable)", value: "", reason: "template \(self.name) needs it")
         }
-        if let ip = values["RESOURCE_IP"], !Self.isIPv4(ip.split(separator: "/").first.map(String.init) ?? "") {
+        if let ip = values["RESOURCE_IP"], !Self.isIPv4(ResourceSpec.address(fromResourceIP: ip) ?? "") {
             throw ValidationError(
                 field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
         }

@@ -39,7 +39,8 @@ public final class FenceKeeper: Sendable {
         public var targets: [Brain.FenceTarget]
         /// Pet the watchdog at least this often (a third of its timeout), if there is one.
         public var watchdogPetInterval: Duration?
-        /// False once a forced stop failed (the brain's word): only a reset makes the node safe.
+        /// The brain's word (`watchdogMayBePetted`): false once a forced stop failed, and while a
+        /// fenced node's forced unload runs — only a reset makes the node safe then.
         public var mayPetWatchdog: Bool
 
         public init(
@@ -434,7 +435,7 @@ public final class FenceKeeper: Sendable {
         report(.addressesNotRemoved(remaining))
     }
 
-    /// Tries again every ``removalRetryInterval``, up to ``removalRetries`` times, reporting each failure.
+    /// Tries again every ``removalRetryInterval``, up to ``removalRetries`` times; reports if the last try fails.
     private func retryRemoval(_ addresses: [String], attempt: Int) {
         guard attempt <= Self.removalRetries, !state.withLock({ $0.stopped }) else { return }
         thread.loop.scheduleTask(in: TimeAmount(Self.removalRetryInterval)) {

@@ -53,6 +53,11 @@ public final class ScriptRunner: Sendable {
         /// How many times each resource's scripts were killed: a job whose ticket predates a kill
         /// never starts (a load queued for a slot must not add its address back after a fence).
         var kills: [ResourceName: UInt64] = [:]
+
+        /// Whether `resource` was killed since `ticket` was taken.
+        func cancelled(_ resource: ResourceName, _ ticket: Ticket) -> Bool {
+            (kills[resource] ?? 0) != ticket.kills
+        }
     }
 
     /// Taken when the brain asks for a script, before it waits for a slot: the script runs only if
@@ -135,12 +140,8 @@ public final class ScriptRunner: Sendable {
         await run(job, ticket: ticket(for: job.resource))
     }
 
-    private func cancelled(_ resource: ResourceName, _ ticket: Ticket) -> Bool {
-        state.withLock { ($0.kills[resource] ?? 0) != ticket.kills }
-    }
-
     private func runNow(_ job: Brain.ScriptJob, ticket: Ticket) async -> ScriptOutcome {
-        if cancelled(job.resource, ticket) {
+        if state.withLock({ $0.cancelled(job.resource, ticket) }) {
             logger.notice(
                 "script not started: its resource was fenced while it waited",
                 metadata: ["vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)"])
@@ -205,7 +206,7 @@ public final class ScriptRunner: Sendable {
                     // A kill between the check above and this spawn: the script dies before it does anything.
                     let killedMeanwhile = self.state.withLock { state in
                         state.running[resource] = leader
-                        guard (state.kills[resource] ?? 0) != ticket.kills else { return false }
+                        guard state.cancelled(resource, ticket) else { return false }
                         state.killedByVigil.insert(leader)
                         return true
                     }
