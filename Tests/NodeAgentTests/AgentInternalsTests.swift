@@ -23,8 +23,9 @@ struct TimerSlotTests {
     func replaced() async throws {
         let slot = TimerSlot()
         let fired = Mutex<[String]>([])
-        slot.replace(at: .now + .milliseconds(50)) { fired.withLock { $0.append("first") } }
-        slot.replace(at: .now + .milliseconds(200)) { fired.withLock { $0.append("second") } }
+        // Due a second apart: only a stall of a second between these two lines could fire the first.
+        slot.replace(at: .now + .seconds(1)) { fired.withLock { $0.append("first") } }
+        slot.replace(at: .now + .seconds(2)) { fired.withLock { $0.append("second") } }
         let start = ContinuousClock.now
         while fired.withLock({ $0.isEmpty }), ContinuousClock.now - start < .seconds(50) {
             try await Task.sleep(for: .milliseconds(10))
