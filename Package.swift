@@ -33,7 +33,9 @@ let package = Package(
         // The coordination store protocol and its value types.
         .target(name: "CoordinationStore"),
         // Deterministic in-memory store: etcd semantics, injected time, fault injection.
-        .target(name: "InMemoryStore", dependencies: ["CoordinationStore"]),
+        .target(
+            name: "InMemoryStore",
+            dependencies: ["CoordinationStore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // etcd v3 client over the JSON gateway (HTTP/1.1), behind the CoordinationStore protocol.
         .target(
             name: "EtcdStore",
@@ -41,6 +43,7 @@ let package = Package(
                 "CoordinationStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +61,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The API's JSON shapes, shared by the server and the CLI (no Hummingbird, no agent).
@@ -79,6 +83,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,10 +124,17 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore"]),
+            dependencies: [
+                "NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),
         .testTarget(
-            name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "CoordinationStore", "ClusterTestKit"]),
+            name: "InMemoryStoreTests",
+            dependencies: [
+                "InMemoryStore", "CoordinationStore", "ClusterTestKit",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "EtcdIntegrationTests",
             dependencies: [
@@ -138,6 +150,7 @@ let package = Package(
                 "NodeAgent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

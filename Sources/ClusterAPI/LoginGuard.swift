@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdBcrypt
 import Metrics
+import NIOConcurrencyHelpers
 import NIOPosix
 import Synchronization
 
@@ -115,10 +116,10 @@ public final class LoginThrottle: Sendable {
     let userPolicy: Policy
     /// Password checks one source address may have under way at once.
     public let inFlightPerSource: Int
-    private let inFlight = Mutex<[String: Int]>([:])
+    private let inFlight = NIOLockedValueBox<[String: Int]>([:])
     /// At most this many keys are tracked; the oldest are dropped first.
     let capacity: Int
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
     private let failures = Counter(label: "vigil_login_failures_total")
     private let throttled = Counter(label: "vigil_login_throttled_total")
 
@@ -131,7 +132,7 @@ public final class LoginThrottle: Sendable {
 
     /// Runs `check` (a password check) as one of `source`'s checks under way; 429 if it has too many.
     public func limited<T>(source: String, _ check: () async throws -> T) async throws -> T {
-        let admitted = inFlight.withLock { counts -> Bool in
+        let admitted = inFlight.withLockedValue { counts -> Bool in
             guard counts[source, default: 0] < inFlightPerSource else { return false }
             counts[source, default: 0] += 1
             return true
@@ -143,7 +144,7 @@ public final class LoginThrottle: Sendable {
                 reason: "too many logins under way from \(source); retry in 1 s", retryAfter: 1)
         }
         defer {
-            inFlight.withLock { counts in
+            inFlight.withLockedValue { counts in
                 counts[source, default: 1] -= 1
                 if counts[source] == 0 { counts[source] = nil }
             }
@@ -157,7 +158,7 @@ public final class LoginThrottle: Sendable {
 
     /// 429 with `Retry-After` if the source or the user is being refused now.
     public func check(source: String, user: String?, now: ContinuousClock.Instant = .now) throws {
-        let wait = entries.withLock { entries -> Duration? in
+        let wait = entries.withLockedValue { entries -> Duration? in
             Self.keys(source: source, user: user).compactMap { key in
                 entries[key]?.refusedUntil.flatMap { $0 > now ? $0 - now : nil }
             }.max()
@@ -177,7 +178,7 @@ public final class LoginThrottle: Sendable {
     @discardableResult
     public func failed(source: String, user: String?, now: ContinuousClock.Instant = .now) -> [Burst] {
         failures.increment()
-        return entries.withLock { entries -> [Burst] in
+        return entries.withLockedValue { entries -> [Burst] in
             if entries.count >= capacity { Self.prune(&entries, now: now, keep: capacity / 2) }
             var bursts: [Burst] = []
             for key in Self.keys(source: source, user: user) {
@@ -203,10 +204,10 @@ public final class LoginThrottle: Sendable {
 
     /// A correct login from `source`: that address's failures are forgotten (the user's stay counted).
     public func succeeded(source: String) {
-        _ = entries.withLock { $0.removeValue(forKey: "source " + source) }
+        _ = entries.withLockedValue { $0.removeValue(forKey: "source " + source) }
     }
 
-    var trackedKeys: Int { entries.withLock { $0.count } }
+    var trackedKeys: Int { entries.withLockedValue { $0.count } }
 
     /// Drops entries not refusing anything, oldest first, until at most `keep` remain.
     static func prune(_ entries: inout [String: Entry], now: ContinuousClock.Instant, keep: Int) {

@@ -2,9 +2,9 @@ import AsyncHTTPClient
 import CoordinationStore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
-import Synchronization
 
 /// How to reach an etcd cluster.
 public struct EtcdConfiguration: Sendable {
@@ -44,7 +44,7 @@ public final class EtcdStore: CoordinationStore {
     private let client: HTTPClient
     private let logger: Logger
     /// Index of the endpoint that answered last, and the auth token.
-    private let state = Mutex<(endpoint: Int, token: String?)>((0, nil))
+    private let state = NIOLockedValueBox<(endpoint: Int, token: String?)>((0, nil))
 
     /// - Parameters:
     ///   - client: an HTTP client the caller owns and shuts down.
@@ -158,7 +158,7 @@ public final class EtcdStore: CoordinationStore {
         let count = configuration.endpoints.count
         var attempt = 0
         while attempt < count * 3, ContinuousClock.now < deadline {
-            let (index, token) = state.withLock { ($0.endpoint, $0.token) }
+            let (index, token) = state.withLockedValue { ($0.endpoint, $0.token) }
             let endpoint = configuration.endpoints[index % count]
             do {
                 if configuration.username != nil, token == nil {
@@ -166,18 +166,18 @@ public final class EtcdStore: CoordinationStore {
                 }
                 let attemptDeadline = min(deadline, ContinuousClock.now + configuration.attemptTimeout)
                 return try await post(
-                    endpoint + path, payload, token: state.withLock { $0.token }, deadline: attemptDeadline)
+                    endpoint + path, payload, token: state.withLockedValue { $0.token }, deadline: attemptDeadline)
             } catch let error as StoreError {
                 lastError = error
                 switch error.code {
                 case .unauthorized where configuration.username != nil && !reauthenticated:
                     reauthenticated = true
-                    state.withLock { $0.token = nil }
+                    state.withLockedValue { $0.token = nil }
                     continue
                 case .unavailable, .timeout:
                     logger.debug(
                         "etcd endpoint failed", metadata: ["vigil.endpoint": "\(endpoint)", "vigil.error": "\(error)"])
-                    state.withLock { $0.endpoint = (index + 1) % count }
+                    state.withLockedValue { $0.endpoint = (index + 1) % count }
                     attempt += 1
                 default:
                     throw error
@@ -200,7 +200,7 @@ public final class EtcdStore: CoordinationStore {
         let data = try await post(endpoint + "/v3/auth/authenticate", body, token: nil, deadline: deadline)
         let token = try JSONDecoder().decode(EtcdWire.AuthenticateResponse.self, from: data).token
         guard let token else { throw StoreError(.unauthorized, "etcd gave no token for user \(username)") }
-        state.withLock { $0.token = token }
+        state.withLockedValue { $0.token = token }
     }
 
     private func request(_ url: String, _ payload: Data, token: String?) -> HTTPClientRequest {
@@ -333,10 +333,10 @@ public final class EtcdStore: CoordinationStore {
             var lastError: any Error = StoreError(.unavailable, "no etcd endpoint answered the watch")
             let count = store.configuration.endpoints.count
             for offset in 0..<count {
-                let index = (store.state.withLock { $0.endpoint } + offset) % count
+                let index = (store.state.withLockedValue { $0.endpoint } + offset) % count
                 let endpoint = store.configuration.endpoints[index]
                 do {
-                    let token = store.state.withLock { $0.token }
+                    let token = store.state.withLockedValue { $0.token }
                     let request = store.request(endpoint + "/v3/watch", payload, token: token)
                     let response = try await store.client.execute(request, deadline: .distantFuture)
                     guard response.status == .ok else {

@@ -1,5 +1,5 @@
 import CoordinationStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// An in-memory coordination store shared by several clients, with fault injection.
 ///
@@ -22,14 +22,14 @@ public final class InMemoryStore: Sendable {
         var nextWatcher = 0
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let now: @Sendable () -> Int64
 
     /// - Parameters:
     ///   - minimumLeaseTTLSeconds: smallest TTL granted (etcd rounds up to 1.5 × election timeout).
     ///   - now: the current time in milliseconds, from the test's clock.
     public init(minimumLeaseTTLSeconds: Int64 = 1, now: @escaping @Sendable () -> Int64) {
-        self.state = Mutex(State(kv: InMemoryKV(minimumLeaseTTLSeconds: minimumLeaseTTLSeconds)))
+        self.state = NIOLockedValueBox(State(kv: InMemoryKV(minimumLeaseTTLSeconds: minimumLeaseTTLSeconds)))
         self.now = now
     }
 
@@ -38,7 +38,7 @@ public final class InMemoryStore: Sendable {
 
     /// Cuts `client` off: its calls fail with `unavailable` and its watches end with that error.
     public func partition(_ client: String) {
-        let ended = state.withLock { state in
+        let ended = state.withLockedValue { state in
             state.partitioned.insert(client)
             let ids = state.watchers.filter { $0.value.client == client }.map(\.key)
             return ids.compactMap { state.watchers.removeValue(forKey: $0)?.continuation }
@@ -50,17 +50,17 @@ public final class InMemoryStore: Sendable {
 
     /// Reconnects `client`.
     public func heal(_ client: String) {
-        _ = state.withLock { $0.partitioned.remove(client) }
+        _ = state.withLockedValue { $0.partitioned.remove(client) }
     }
 
     /// The next `count` transactions (of any client) fail with `unavailable` without being applied.
     public func failNextCommits(_ count: Int) {
-        state.withLock { $0.failingCommits = count }
+        state.withLockedValue { $0.failingCommits = count }
     }
 
     /// Ends every open watch with an error, as a lost connection does; clients must resume.
     public func dropWatches() {
-        let ended = state.withLock { state in
+        let ended = state.withLockedValue { state in
             defer { state.watchers.removeAll() }
             return state.watchers.values.map(\.continuation)
         }
@@ -69,7 +69,7 @@ public final class InMemoryStore: Sendable {
 
     /// Expires leases whose time has come and delivers the resulting events.
     public func advance() {
-        let deliveries = state.withLock { state in
+        let deliveries = state.withLockedValue { state in
             state.kv.expireLeases(nowMilliseconds: now())
             return Self.pendingDeliveries(&state)
         }
@@ -77,7 +77,7 @@ public final class InMemoryStore: Sendable {
     }
 
     /// Direct access to the data, for assertions.
-    public func snapshot() -> InMemoryKV { state.withLock { $0.kv } }
+    public func snapshot() -> InMemoryKV { state.withLockedValue { $0.kv } }
 
     typealias Delivery = (AsyncThrowingStream<[WatchEvent], any Error>.Continuation, [[WatchEvent]])
 
@@ -102,7 +102,7 @@ public final class InMemoryStore: Sendable {
     fileprivate func perform<T>(
         _ client: String, _ body: (inout InMemoryKV, Int64) throws(StoreError) -> T
     ) throws(StoreError) -> T {
-        let result: Result<(T, [Delivery]), StoreError> = state.withLock { state in
+        let result: Result<(T, [Delivery]), StoreError> = state.withLockedValue { state in
             guard !state.partitioned.contains(client) else {
                 return .failure(StoreError(.unavailable, "client \(client) is partitioned from the store"))
             }
@@ -125,7 +125,7 @@ public final class InMemoryStore: Sendable {
     }
 
     fileprivate func commit(_ client: String, _ transaction: Transaction) throws(StoreError) -> TransactionResult {
-        let failing = state.withLock { state in
+        let failing = state.withLockedValue { state in
             guard state.failingCommits > 0 else { return false }
             state.failingCommits -= 1
             return true
@@ -138,7 +138,7 @@ public final class InMemoryStore: Sendable {
         _ client: String, prefix: String, fromRevision: Int64
     ) -> AsyncThrowingStream<[WatchEvent], any Error> {
         let (stream, continuation) = AsyncThrowingStream<[WatchEvent], any Error>.makeStream()
-        let opened: Result<(Int, [[WatchEvent]]), StoreError> = state.withLock { state in
+        let opened: Result<(Int, [[WatchEvent]]), StoreError> = state.withLockedValue { state in
             guard !state.partitioned.contains(client) else {
                 return .failure(StoreError(.unavailable, "client \(client) is partitioned from the store"))
             }
@@ -161,7 +161,7 @@ public final class InMemoryStore: Sendable {
         case .success(let (id, backlog)):
             for batch in backlog { continuation.yield(batch) }
             continuation.onTermination = { [weak self] _ in
-                _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+                _ = self?.state.withLockedValue { $0.watchers.removeValue(forKey: id) }
             }
         }
         return stream

@@ -3,8 +3,8 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -39,17 +39,17 @@ public final class ClusterAgent: Service, Sendable {
     private let observing = InFlight()
 
     final class InFlight: Sendable {
-        private let busy = Mutex(false)
+        private let busy = NIOLockedValueBox(false)
 
         /// True, and marks it busy, if nothing was under way.
         func begin() -> Bool {
-            busy.withLock { busy in
+            busy.withLockedValue { busy in
                 defer { busy = true }
                 return !busy
             }
         }
 
-        func end() { busy.withLock { $0 = false } }
+        func end() { busy.withLockedValue { $0 = false } }
     }
 
     /// Why the agent cannot run (it stops with this error; systemd restarts it).
@@ -59,7 +59,7 @@ public final class ClusterAgent: Service, Sendable {
 
     final class Tails: Sendable {
         /// Last output lines and run time (milliseconds) by `<resource>.<action>`.
-        let lines = Mutex<[String: (lines: [String], milliseconds: Int64)]>([:])
+        let lines = NIOLockedValueBox<[String: (lines: [String], milliseconds: Int64)]>([:])
     }
 
     public init(
@@ -416,7 +416,7 @@ public final class ClusterAgent: Service, Sendable {
                 metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
                 let lines = scripts.lastLines(job.resource, job.action)
-                tails.lines.withLock {
+                tails.lines.withLockedValue {
                     $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds)
                 }
                 continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
@@ -439,7 +439,7 @@ public final class ClusterAgent: Service, Sendable {
         case .record(var event):
             var output: [String]?
             if event.kind == .script, let resource = event.resource, let action = event.action,
-                let tail = tails.lines.withLock({ $0.removeValue(forKey: "\(resource).\(action.rawValue)") })
+                let tail = tails.lines.withLockedValue({ $0.removeValue(forKey: "\(resource).\(action.rawValue)") })
             {
                 output = tail.lines
                 event.message += " in \(tail.milliseconds) ms"
@@ -470,7 +470,7 @@ public final class ClusterAgent: Service, Sendable {
 
 /// The brain's one timer: each request replaces the one before (`Brain.Directive.scheduleTimer`).
 final class TimerSlot: Sendable {
-    private let current = Mutex<Task<Void, Never>?>(nil)
+    private let current = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// Cancels the pending timer, if any, and calls `fire` at `instant` unless replaced or cancelled first.
     func replace(at instant: ContinuousClock.Instant, fire: @escaping @Sendable () -> Void) {
@@ -478,14 +478,14 @@ final class TimerSlot: Sendable {
             guard (try? await Task.sleep(until: instant, clock: .continuous)) != nil else { return }
             fire()
         }
-        current.withLock { current in
+        current.withLockedValue { current in
             current?.cancel()
             current = task
         }
     }
 
     func cancel() {
-        current.withLock { $0?.cancel() }
+        current.withLockedValue { $0?.cancel() }
     }
 }
 

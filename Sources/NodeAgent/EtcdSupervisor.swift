@@ -1,9 +1,9 @@
 import ClusterModel
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Subprocess
-import Synchronization
 import SystemPackage
 
 /// Runs the node's managed etcd member and keeps it running: restarts it when it exits (with a
@@ -19,7 +19,7 @@ public final class EtcdSupervisor: Service, Sendable {
     public let member: ManagedEtcd
     public let executable: String
     private let logger: Logger
-    private let state = Mutex(Status(processIdentifier: nil, starts: 0, lastExit: nil))
+    private let state = NIOLockedValueBox(Status(processIdentifier: nil, starts: 0, lastExit: nil))
 
     /// - Parameter executable: path of the etcd binary (Debian's `etcd-server`: `/usr/bin/etcd`).
     public init(member: ManagedEtcd, executable: String = "/usr/bin/etcd", logger: Logger) throws(ValidationError) {
@@ -32,7 +32,7 @@ public final class EtcdSupervisor: Service, Sendable {
     }
 
     /// What the supervisor is doing now.
-    public var status: Status { state.withLock { $0 } }
+    public var status: Status { state.withLockedValue { $0 } }
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
@@ -58,14 +58,14 @@ public final class EtcdSupervisor: Service, Sendable {
                 .path(FilePath(executable)), arguments: Arguments(member.arguments), platformOptions: options,
                 input: .none, output: .discarded, error: .discarded
             ) { execution in
-                self.state.withLock {
+                self.state.withLockedValue {
                     $0.processIdentifier = execution.processIdentifier.value
                     $0.starts += 1
                 }
                 // Wait for the process to end (or for cancellation, which tears it down).
                 return ()
             }
-            state.withLock {
+            state.withLockedValue {
                 $0.processIdentifier = nil
                 $0.lastExit = "\(result.terminationStatus)"
             }

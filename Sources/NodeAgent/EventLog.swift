@@ -2,7 +2,7 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The cluster event log in the store (`/vigil/<cluster>/events/`): every node appends what its
 /// brain records (with the last lines of a script's output for script results); the master keeps
@@ -13,7 +13,7 @@ public final class EventLog: Sendable {
     private let layout: KeyLayout
     private let node: NodeName
     private let logger: Logger
-    private let sequence = Mutex<UInt64>(0)
+    private let sequence = NIOLockedValueBox<UInt64>(0)
 
     /// - Parameter firstSequence: where this writer's sequence numbers start; two writers on one
     ///   node (the agent and its API) use ranges far apart so their keys never meet.
@@ -27,13 +27,13 @@ public final class EventLog: Sendable {
         self.node = node
         self.capacity = capacity
         self.logger = logger
-        self.sequence.withLock { $0 = firstSequence }
+        self.sequence.withLockedValue { $0 = firstSequence }
     }
 
     /// Appends one event; a store failure is logged, never thrown (the local log keeps it).
     public func append(_ event: ClusterEvent, output: [String]? = nil) async {
         let time = Int64(Date().timeIntervalSince1970 * 1000)
-        let number = sequence.withLock {
+        let number = sequence.withLockedValue {
             $0 += 1
             return $0
         }

@@ -3,9 +3,9 @@ import ClusterModel
 import CoordinationStore
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -129,7 +129,7 @@ public final class FenceKeeper: Sendable {
     private let deadlineFences = Counter(label: "vigil_fence_deadline_total")
     private let removalFailures = Counter(label: "vigil_address_removal_failures_total")
     private let heartbeatRoundTrip = Timer(label: "vigil_heartbeat_round_trip_seconds", preferredDisplayUnit: .seconds)
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     /// Where acknowledgements and rejections go (the brain's event stream).
     private let report: @Sendable (Brain.Event) -> Void
     private let deadlineFile: DeadlineFile?
@@ -159,7 +159,8 @@ public final class FenceKeeper: Sendable {
         self.logger = logger
         self.report = report
         let now = ContinuousClock.now
-        self.state = Mutex(State(lastBrainAt: now, lastAckSentAt: now, inheritedDeadline: inheritedDeadline))
+        self.state = NIOLockedValueBox(
+            State(lastBrainAt: now, lastAckSentAt: now, inheritedDeadline: inheritedDeadline))
         self.deadlineFile = deadlineFile
     }
 
@@ -177,7 +178,7 @@ public final class FenceKeeper: Sendable {
     /// Stops the timers; later calls do nothing.
     public func stop() {
         sendQueue.finish()
-        state.withLock { state in
+        state.withLockedValue { state in
             state.stopped = true
             state.deadlineTimer?.cancel()
             state.tick?.cancel()
@@ -189,7 +190,7 @@ public final class FenceKeeper: Sendable {
     /// The brain's current plan, after each of its steps; also proves the brain is alive.
     public func update(_ plan: Plan, isMaster: Bool) {
         let now = ContinuousClock.now
-        let (reschedule, restartTick) = state.withLock { state -> (Bool, Bool) in
+        let (reschedule, restartTick) = state.withLockedValue { state -> (Bool, Bool) in
             let old = state.plan
             state.plan = plan
             state.lastBrainAt = now
@@ -208,7 +209,7 @@ public final class FenceKeeper: Sendable {
     /// cadence covers it: one write per interval, not two).
     public func keep(_ directive: Brain.Directive) {
         let now = ContinuousClock.now
-        let sendNow = state.withLock { state -> Bool in
+        let sendNow = state.withLockedValue { state -> Bool in
             let interval = state.plan?.heartbeatInterval ?? .milliseconds(400)
             let recent = state.lastSentAt.map { now - $0 < interval * 3 / 4 } ?? false
             switch directive {
@@ -231,7 +232,7 @@ public final class FenceKeeper: Sendable {
 
     /// The member key is being created again (or deleted): nothing to repeat until the next heartbeat directive.
     public func forgetMembership() {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.heartbeat = nil
             state.renewal = nil
         }
@@ -239,12 +240,12 @@ public final class FenceKeeper: Sendable {
 
     /// The master record is resigned: no more renewals.
     public func forgetMastership() {
-        state.withLock { $0.renewal = nil }
+        state.withLockedValue { $0.renewal = nil }
     }
 
     /// A heartbeat or join sent at `sentAt` committed (the join's result comes through the agent).
     public func acknowledged(sentAt: ContinuousClock.Instant) {
-        let later = state.withLock { state -> Bool in
+        let later = state.withLockedValue { state -> Bool in
             guard sentAt > state.lastAckSentAt else { return false }
             state.lastAckSentAt = sentAt
             state.inheritedDeadline = nil
@@ -260,10 +261,10 @@ public final class FenceKeeper: Sendable {
         try? await future.get()
     }
 
-    public var isFenced: Bool { state.withLock { $0.fenced } }
+    public var isFenced: Bool { state.withLockedValue { $0.fenced } }
 
     /// How long after its deadline the last deadline fence ran, if one did.
-    public var lastFenceLateness: Duration? { state.withLock { $0.lastFenceLateness } }
+    public var lastFenceLateness: Duration? { state.withLockedValue { $0.lastFenceLateness } }
 
     // MARK: On the fence thread
 
@@ -277,11 +278,11 @@ public final class FenceKeeper: Sendable {
             stamped = .sendHeartbeat(record, memberRevision: revision, sentAt: moment(sentAt))
         }
         guard let transaction = transactions.transaction(for: stamped) else { return }
-        state.withLock {
+        state.withLockedValue {
             $0.inFlight += 1
             $0.lastSentAt = max($0.lastSentAt ?? sentAt, sentAt)
         }
-        defer { state.withLock { $0.inFlight -= 1 } }
+        defer { state.withLockedValue { $0.inFlight -= 1 } }
         let result: TransactionResult?
         do {
             result = try await store.transaction(transaction)
@@ -301,7 +302,7 @@ public final class FenceKeeper: Sendable {
     }
 
     private func startTicking() {
-        let interval = state.withLock { state -> Duration? in
+        let interval = state.withLockedValue { state -> Duration? in
             guard !state.stopped, let plan = state.plan else { return nil }
             state.tick?.cancel()
             return [plan.heartbeatInterval / 4, plan.watchdogPetInterval ?? .seconds(3600)].min()
@@ -311,13 +312,13 @@ public final class FenceKeeper: Sendable {
             _ in
             self.tick()
         }
-        state.withLock { $0.tick = task }
+        state.withLockedValue { $0.tick = task }
     }
 
     /// Every quarter interval: repeat the heartbeat when one is due, pet the watchdog when safe.
     private func tick() {
         let now = ContinuousClock.now
-        let (due, pet) = state.withLock { state -> ([Brain.Directive], Bool) in
+        let (due, pet) = state.withLockedValue { state -> ([Brain.Directive], Bool) in
             guard let plan = state.plan, !state.stopped else { return ([], false) }
             let brainAlive = now - state.lastBrainAt < plan.brainGrace
             var due: [Brain.Directive] = []
@@ -345,7 +346,7 @@ public final class FenceKeeper: Sendable {
 
     /// (Re)arms the deadline timer at the last acknowledged send + selfFenceAfter.
     private func armDeadline() {
-        let deadline = state.withLock { state -> ContinuousClock.Instant? in
+        let deadline = state.withLockedValue { state -> ContinuousClock.Instant? in
             guard !state.stopped, let plan = state.plan else { return nil }
             let deadline = state.deadline(plan)
             if state.scheduledDeadline == deadline, state.deadlineTimer != nil { return nil }
@@ -357,12 +358,12 @@ public final class FenceKeeper: Sendable {
         deadlineFile?.write(deadline)
         let delay = max(deadline - ContinuousClock.now, .zero)
         let timer = thread.loop.scheduleTask(in: TimeAmount(delay)) { self.deadlinePassed() }
-        state.withLock { $0.deadlineTimer = timer }
+        state.withLockedValue { $0.deadlineTimer = timer }
     }
 
     private func deadlinePassed() {
         let now = ContinuousClock.now
-        let fence = state.withLock { state -> (held: [Brain.FenceTarget], late: Duration)? in
+        let fence = state.withLockedValue { state -> (held: [Brain.FenceTarget], late: Duration)? in
             guard let plan = state.plan, !state.stopped, !state.fenced else { return nil }
             state.deadlineTimer = nil
             let deadline = state.deadline(plan)
@@ -437,7 +438,7 @@ public final class FenceKeeper: Sendable {
 
     /// Tries again every ``removalRetryInterval``, up to ``removalRetries`` times; reports if the last try fails.
     private func retryRemoval(_ addresses: [String], attempt: Int) {
-        guard attempt <= Self.removalRetries, !state.withLock({ $0.stopped }) else { return }
+        guard attempt <= Self.removalRetries, !state.withLockedValue({ $0.stopped }) else { return }
         thread.loop.scheduleTask(in: TimeAmount(Self.removalRetryInterval)) {
             let remaining = self.addresses.removeAllNow(addresses)
             guard !remaining.isEmpty else {

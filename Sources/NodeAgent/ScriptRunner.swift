@@ -2,8 +2,8 @@ import ClusterBrain
 import ClusterModel
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import Subprocess
-import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -41,7 +41,7 @@ public final class ScriptRunner: Sendable {
 
     public let settings: Settings
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let slots: Slots
 
     struct State {
@@ -122,7 +122,7 @@ public final class ScriptRunner: Sendable {
 
     /// A ticket for a script of `resource`, to take when the brain asks for it.
     public func ticket(for resource: ResourceName) -> Ticket {
-        Ticket(kills: state.withLock { $0.kills[resource] ?? 0 })
+        Ticket(kills: state.withLockedValue { $0.kills[resource] ?? 0 })
     }
 
     /// Runs `job` to its end (or its timeout); never throws: a failure to start is a failed script.
@@ -141,7 +141,7 @@ public final class ScriptRunner: Sendable {
     }
 
     private func runNow(_ job: Brain.ScriptJob, ticket: Ticket) async -> ScriptOutcome {
-        if state.withLock({ $0.cancelled(job.resource, ticket) }) {
+        if state.withLockedValue({ $0.cancelled(job.resource, ticket) }) {
             logger.notice(
                 "script not started: its resource was fenced while it waited",
                 metadata: ["vigil.resource": "\(job.resource)", "vigil.action": "\(job.action.rawValue)"])
@@ -204,7 +204,7 @@ public final class ScriptRunner: Sendable {
                 ) { execution in
                     let leader = execution.processIdentifier.value
                     // A kill between the check above and this spawn: the script dies before it does anything.
-                    let killedMeanwhile = self.state.withLock { state in
+                    let killedMeanwhile = self.state.withLockedValue { state in
                         state.running[resource] = leader
                         guard state.cancelled(resource, ticket) else { return false }
                         state.killedByVigil.insert(leader)
@@ -212,7 +212,7 @@ public final class ScriptRunner: Sendable {
                     }
                     if killedMeanwhile { Glibc.kill(-leader, SIGKILL) }
                 }
-                let ours = self.state.withLock { state in
+                let ours = self.state.withLockedValue { state in
                     _ = state.running.removeValue(forKey: resource)
                     return state.killedByVigil.remove(result.processIdentifier.value) != nil
                 }
@@ -244,7 +244,7 @@ public final class ScriptRunner: Sendable {
     /// - Returns: the process group of the running script, if one was found.
     @discardableResult
     public func kill(_ resource: ResourceName) -> pid_t? {
-        let leader = state.withLock { state -> pid_t? in
+        let leader = state.withLockedValue { state -> pid_t? in
             state.kills[resource, default: 0] += 1
             guard let leader = state.running[resource] else { return nil }
             state.killedByVigil.insert(leader)
@@ -256,7 +256,7 @@ public final class ScriptRunner: Sendable {
 
     /// The process group of the resource's running script, once its spawn has registered it.
     public func processGroup(of resource: ResourceName) -> pid_t? {
-        state.withLock { $0.running[resource] }
+        state.withLockedValue { $0.running[resource] }
     }
 
     /// The process groups among `groups` that still have a process that is not a zombie (from

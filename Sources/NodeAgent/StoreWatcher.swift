@@ -1,7 +1,7 @@
 import ClusterModel
 import CoordinationStore
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Reads the whole cluster prefix, then follows it with one watch resumed from the last revision
 /// seen; on compaction, any error, or silence longer than `idleLimit` it reads everything again
@@ -23,7 +23,7 @@ public struct StoreWatcher: Sendable {
     }
 
     final class LastEvent: Sendable {
-        let time = Mutex(ContinuousClock.now)
+        let time = NIOLockedValueBox(ContinuousClock.now)
     }
 
     struct Silent: Error, CustomStringConvertible {
@@ -64,7 +64,7 @@ public struct StoreWatcher: Sendable {
             group.addTask {
                 var view = initial
                 for try await batch in store.watch(prefix: layout.prefix, fromRevision: initial.revision + 1) {
-                    lastEvent.time.withLock { $0 = ContinuousClock.now }
+                    lastEvent.time.withLockedValue { $0 = ContinuousClock.now }
                     for event in batch {
                         switch event.kind {
                         case .put: layout.put(StoredEntry(event.keyValue), into: &view)
@@ -79,7 +79,7 @@ public struct StoreWatcher: Sendable {
             group.addTask {
                 while true {
                     try await Task.sleep(for: idleLimit / 4)
-                    if ContinuousClock.now - lastEvent.time.withLock({ $0 }) > idleLimit {
+                    if ContinuousClock.now - lastEvent.time.withLockedValue({ $0 }) > idleLimit {
                         throw Silent(limit: idleLimit)
                     }
                 }

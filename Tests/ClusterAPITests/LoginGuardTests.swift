@@ -3,7 +3,7 @@ import ClusterModel
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import ClusterAPI
@@ -70,8 +70,8 @@ struct LoginGuardTests {
     @Test("password checks beyond the queue limit get 503 at once, with Retry-After", .timeLimit(.minutes(2)))
     func queueLimit() async throws {
         let hasher = PasswordHasher(threads: 1, queueLimit: 2)
-        let release = Mutex(false)
-        let occupied = Task { try await hasher.run { while !release.withLock({ $0 }) { usleep(1000) } } }
+        let release = NIOLockedValueBox(false)
+        let occupied = Task { try await hasher.run { while !release.withLockedValue({ $0 }) { usleep(1000) } } }
         // The thread is busy and two more wait: the fourth check is refused.
         let waiting = (0..<2).map { _ in Task { try await hasher.run { 1 } } }
         let started = ContinuousClock.now
@@ -85,7 +85,7 @@ struct LoginGuardTests {
             #expect(error.status == .serviceUnavailable)
             #expect(error.retryAfter == 1)
         }
-        release.withLock { $0 = true }
+        release.withLockedValue { $0 = true }
         try await occupied.value
         for task in waiting { #expect(try await task.value == 1) }
         #expect(try await hasher.verify("x", hash: Authenticator.dummyHash) == false)

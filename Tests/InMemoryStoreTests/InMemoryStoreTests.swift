@@ -1,14 +1,14 @@
 import ClusterTestKit
 import CoordinationStore
 import InMemoryStore
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// A clock the test moves by hand.
 final class TestClock: Sendable {
-    private let milliseconds = Mutex<Int64>(0)
-    var now: Int64 { milliseconds.withLock { $0 } }
-    func advance(_ delta: Int64) { milliseconds.withLock { $0 += delta } }
+    private let milliseconds = NIOLockedValueBox<Int64>(0)
+    var now: Int64 { milliseconds.withLockedValue { $0 } }
+    func advance(_ delta: Int64) { milliseconds.withLockedValue { $0 += delta } }
 }
 
 @Suite("Store conformance: in-memory store")

@@ -1,5 +1,5 @@
 // Tests of NodeAgent internals the public API does not reach: the fence path's spawn helper, the brain's timer.
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import NodeAgent
@@ -22,15 +22,15 @@ struct TimerSlotTests {
     @Test("a replaced timer never fires; its replacement does", .timeLimit(.minutes(1)))
     func replaced() async throws {
         let slot = TimerSlot()
-        let fired = Mutex<[String]>([])
+        let fired = NIOLockedValueBox<[String]>([])
         // Due a second apart: only a stall of a second between these two lines could fire the first.
-        slot.replace(at: .now + .seconds(1)) { fired.withLock { $0.append("first") } }
-        slot.replace(at: .now + .seconds(2)) { fired.withLock { $0.append("second") } }
+        slot.replace(at: .now + .seconds(1)) { fired.withLockedValue { $0.append("first") } }
+        slot.replace(at: .now + .seconds(2)) { fired.withLockedValue { $0.append("second") } }
         let start = ContinuousClock.now
-        while fired.withLock({ $0.isEmpty }), ContinuousClock.now - start < .seconds(50) {
+        while fired.withLockedValue({ $0.isEmpty }), ContinuousClock.now - start < .seconds(50) {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(fired.withLock { $0 } == ["second"])
+        #expect(fired.withLockedValue { $0 } == ["second"])
         slot.cancel()
     }
 }

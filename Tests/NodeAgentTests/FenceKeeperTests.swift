@@ -4,6 +4,7 @@ import CoordinationStore
 import Foundation
 import InMemoryStore
 import Logging
+import NIOConcurrencyHelpers
 import NodeAgent
 import Synchronization
 import Testing
@@ -76,7 +77,7 @@ struct FenceKeeperTests {
         let working = try String(contentsOfFile: ip.command, encoding: .utf8)
         try working.replacingOccurrences(of: "if [ \"$*\" = \"-force -batch -\" ]", with: "if false")
             .write(toFile: ip.command, atomically: false, encoding: .utf8)
-        let events = Mutex<[Brain.Event]>([])
+        let events = NIOLockedValueBox<[Brain.Event]>([])
         let thread = FenceKeeper.Thread()
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
@@ -84,9 +85,10 @@ struct FenceKeeperTests {
             transactions: DirectiveTransactions(layout: KeyLayout(cluster: "c")),
             scripts: nil, addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")),
             watchdog: nil,
-            origin: .now, logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
+            origin: .now, logger: Logger(label: "test"),
+            report: { event in events.withLockedValue { $0.append(event) } })
         await keeper.fenceNow([Brain.FenceTarget("vip", address: "198.18.0.100")])
-        #expect(events.withLock { $0 } == [.addressesNotRemoved(["198.18.0.100"])])
+        #expect(events.withLockedValue { $0 } == [.addressesNotRemoved(["198.18.0.100"])])
         // `ip` works again: a retry removes the address.
         try working.write(toFile: ip.command, atomically: false, encoding: .utf8)
         let start = ContinuousClock.now
@@ -104,7 +106,7 @@ struct FenceKeeperTests {
         .timeLimit(.minutes(2)))
     func inheritedDeadline() async throws {
         let ip = try fakeIP(in: root, addresses: [("eth0", "198.18.0.100/24")])
-        let events = Mutex<[Brain.Event]>([])
+        let events = NIOLockedValueBox<[Brain.Event]>([])
         let thread = FenceKeeper.Thread()
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
@@ -113,7 +115,7 @@ struct FenceKeeperTests {
             addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
             origin: .now,
             logger: Logger(label: "test"), inheritedDeadline: .now + .milliseconds(100),
-            report: { event in events.withLock { $0.append(event) } })
+            report: { event in events.withLockedValue { $0.append(event) } })
         // Its own span is an hour: only the inherited deadline can fence within the test.
         keeper.update(
             FenceKeeper.Plan(
@@ -121,10 +123,10 @@ struct FenceKeeperTests {
                 targets: [Brain.FenceTarget("vip", address: "198.18.0.100")], watchdogPetInterval: nil),
             isMaster: false)
         let start = ContinuousClock.now
-        while !events.withLock({ $0.contains(.deadlineFenced) }), ContinuousClock.now - start < .seconds(60) {
+        while !events.withLockedValue({ $0.contains(.deadlineFenced) }), ContinuousClock.now - start < .seconds(60) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(events.withLock { $0.contains(.deadlineFenced) })
+        #expect(events.withLockedValue { $0.contains(.deadlineFenced) })
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "")
         keeper.stop()
         try? FileManager.default.removeItem(atPath: root)
@@ -149,14 +151,14 @@ struct FenceKeeperTests {
             Transaction(
                 compare: [.absent(layout.member("n1"))],
                 success: [.put(key: layout.member("n1"), value: ModelCodec.encode(record))]))
-        let events = Mutex<[Brain.Event]>([])
+        let events = NIOLockedValueBox<[Brain.Event]>([])
         let thread = FenceKeeper.Thread()
         defer { thread.shutdown() }
         let keeper = FenceKeeper(
             thread: thread, store: store, transactions: DirectiveTransactions(layout: layout), scripts: nil,
             addresses: AddressManager(ipCommand: ip.command, logger: Logger(label: "test")), watchdog: nil,
             origin: origin,
-            logger: Logger(label: "test"), report: { event in events.withLock { $0.append(event) } })
+            logger: Logger(label: "test"), report: { event in events.withLockedValue { $0.append(event) } })
         let running = Task(executorPreference: thread) { await keeper.run() }
         let plan = FenceKeeper.Plan(
             selfFenceAfter: .milliseconds(600), heartbeatInterval: .milliseconds(100), brainGrace: .seconds(60),
@@ -165,7 +167,7 @@ struct FenceKeeperTests {
         keeper.keep(.sendHeartbeat(record, memberRevision: joined.revision, sentAt: Moment(milliseconds: 0)))
 
         func acknowledgements() -> Int {
-            events.withLock { $0.filter { if case .heartbeatAcknowledged = $0 { true } else { false } }.count }
+            events.withLockedValue { $0.filter { if case .heartbeatAcknowledged = $0 { true } else { false } }.count }
         }
         // The keeper's loop has moved onto its thread once a heartbeat came back.
         let started = clock.now
@@ -190,7 +192,7 @@ struct FenceKeeperTests {
         let quietUntil = clock.now + .milliseconds(1800)
         #expect(poll { clock.now >= quietUntil })
         let heartbeats = acknowledgements() - 1
-        func fences() -> Int { events.withLock { $0.filter { $0 == .deadlineFenced }.count } }
+        func fences() -> Int { events.withLockedValue { $0.filter { $0 == .deadlineFenced }.count } }
         let fencedEarly = fences()
         // Cut off from the store: the deadline passes and the address goes, pool still saturated.
         memory.partition("n1")

@@ -1,17 +1,17 @@
 import ClusterModel
 import Foundation
+import NIOConcurrencyHelpers
 import NodeAgent
-import Synchronization
 import SystemPackage
 import Testing
 
 /// A stand-in for the kernel's watchdog driver: it records every call and keeps the timeout it
 /// is willing to keep (softdog's 60 s when `fixedTimeout` is set).
 final class FakeWatchdogDriver: WatchdogDriver {
-    let calls = Mutex<[String]>([])
+    let calls = NIOLockedValueBox<[String]>([])
     let characterDevice: Bool
     let fixedTimeout: Int32?
-    let current = Mutex<Int32>(60)
+    let current = NIOLockedValueBox<Int32>(60)
 
     init(characterDevice: Bool = true, fixedTimeout: Int32? = nil) {
         self.characterDevice = characterDevice
@@ -19,26 +19,26 @@ final class FakeWatchdogDriver: WatchdogDriver {
     }
 
     func open(_ path: String, append: Bool) -> Result<Int32, Errno> {
-        calls.withLock { $0.append("open \(path)") }
+        calls.withLockedValue { $0.append("open \(path)") }
         return path.hasPrefix("/missing") ? .failure(.noSuchFileOrDirectory) : .success(42)
     }
     func isCharacterDevice(_ descriptor: Int32) -> Bool { characterDevice }
     func setTimeout(_ descriptor: Int32, seconds: Int32) -> Int32? {
-        calls.withLock { $0.append("set \(seconds)") }
-        return current.withLock { current in
+        calls.withLockedValue { $0.append("set \(seconds)") }
+        return current.withLockedValue { current in
             current = fixedTimeout ?? seconds
             return current
         }
     }
     func timeout(_ descriptor: Int32) -> Int32? {
-        calls.withLock { $0.append("get") }
-        return current.withLock { $0 }
+        calls.withLockedValue { $0.append("get") }
+        return current.withLockedValue { $0 }
     }
     func write(_ descriptor: Int32, _ byte: UInt8) {
-        calls.withLock { $0.append("write \(Character(Unicode.Scalar(byte)))") }
+        calls.withLockedValue { $0.append("write \(Character(Unicode.Scalar(byte)))") }
     }
     func close(_ descriptor: Int32) {
-        calls.withLock { $0.append("close") }
+        calls.withLockedValue { $0.append("close") }
     }
 }
 
@@ -53,7 +53,7 @@ struct WatchdogTests {
             #expect(device.timeoutSeconds == 2)
             device.pet()
         }
-        #expect(driver.calls.withLock { $0 } == ["open /dev/fake-watchdog", "set 2", "get", "write 1", "close"])
+        #expect(driver.calls.withLockedValue { $0 } == ["open /dev/fake-watchdog", "set 2", "get", "write 1", "close"])
     }
 
     @Test("a driver that keeps another timeout (softdog's 60 s) is refused, disarmed, with both values named")
@@ -64,7 +64,7 @@ struct WatchdogTests {
         } throws: { error in
             "\(error)".contains("60 s") && "\(error)".contains("watchdogTimeout of 1 s")
         }
-        #expect(driver.calls.withLock { $0.suffix(2) } == ["write V", "close"])
+        #expect(driver.calls.withLockedValue { $0.suffix(2) } == ["write V", "close"])
     }
 
     @Test("a missing device, or a plain file where a device is expected, is refused")
