@@ -11,8 +11,9 @@ import ServiceLifecycle
 /// Sends cluster events to the administrators, as NCS's notification settings: e-mail through an
 /// SMTP relay and JSON webhooks, for critical events or all (`vigil set enableemail …`).
 ///
-/// Every agent watches the event log, but only the master sends, so each event goes out once
-/// (an event written during a change of master may be sent by neither or, rarely, by both).
+/// Every agent watches the event log and sends the events it wrote itself, so each event goes out
+/// once whatever happens to the master meanwhile (the master writes the cluster's decisions:
+/// evictions, failovers). An event is lost only if its writer dies between writing and sending.
 public final class Notifier: Service, Sendable {
     let store: any CoordinationStore
     let layout: KeyLayout
@@ -67,12 +68,10 @@ public final class Notifier: Service, Sendable {
         }
     }
 
-    /// Sends `events` if this node is the master and the settings ask for them.
+    /// Sends those of `events` this node wrote, if the settings ask for them.
     func deliver(_ events: [StoredEvent]) async {
-        guard let masterKV = try? await store.get(layout.master),
-            let master = try? ModelCodec.decode(MasterRecord.self, from: masterKV.value),
-            master.node == node, !master.resigned
-        else { return }
+        let events = events.filter { $0.event.node == node }
+        guard !events.isEmpty else { return }
         let settings = (try? await store.get(layout.config)).flatMap {
             $0.flatMap { try? ModelCodec.decode(ClusterSettings.self, from: $0.value) }
         }

@@ -19,15 +19,19 @@ extension Brain {
         /// The shell as it was before issue 9: a failed forced unload counts as stopped, and the
         /// watchdog is petted while a fenced node's forced unload still runs.
         public var stopFailuresIgnored: Bool
+        /// The shell as it was before issue 9: the self-fence removes the address of the current
+        /// definition, not the one the resource was loaded with (wrong after an edit).
+        public var fenceUsesCurrentDefinition: Bool
 
         public init(
             selfFenceDelay: Span = .zero, evictEarly: Span = .zero, ignoreAdvertisedTolerance: Bool = false,
-            stopFailuresIgnored: Bool = false
+            stopFailuresIgnored: Bool = false, fenceUsesCurrentDefinition: Bool = false
         ) {
             self.selfFenceDelay = selfFenceDelay
             self.evictEarly = evictEarly
             self.ignoreAdvertisedTolerance = ignoreAdvertisedTolerance
             self.stopFailuresIgnored = stopFailuresIgnored
+            self.fenceUsesCurrentDefinition = fenceUsesCurrentDefinition
         }
 
         public static let none = InjectedFaults()
@@ -100,10 +104,14 @@ extension Brain {
         public var variables: [String: String]
         /// Loads only: how long an address still answering elsewhere is waited for (`VIGIL_TAKEOVER_WAIT`).
         public var takeoverWait: Span?
+        /// Unloads of exclusive resources: the address (as loaded) that must be gone once the script
+        /// exits 0. The shell removes it if the script left it up, and reports `.addressStayed` if
+        /// it stays: an unload whose `ip` failed under `ignore_error` is not a clean stop.
+        public var addressMustBeGone: String?
 
         public init(
             resource: ResourceName, action: ScriptAction, generation: UInt64, script: ScriptSpec,
-            variables: [String: String], takeoverWait: Span? = nil
+            variables: [String: String], takeoverWait: Span? = nil, addressMustBeGone: String? = nil
         ) {
             self.resource = resource
             self.action = action
@@ -111,6 +119,7 @@ extension Brain {
             self.script = script
             self.variables = variables
             self.takeoverWait = takeoverWait
+            self.addressMustBeGone = addressMustBeGone
         }
     }
 

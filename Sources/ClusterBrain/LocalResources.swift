@@ -50,7 +50,8 @@ extension Brain.Instance {
         }
         return Brain.ScriptJob(
             resource: name, action: action, generation: generation, script: script, variables: spec.variables,
-            takeoverWait: action == .load ? timing.takeoverWait : nil)
+            takeoverWait: action == .load ? timing.takeoverWait : nil,
+            addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.virtualAddress : nil)
     }
 
     mutating func reconcileLocal(now: Moment, into out: inout [Brain.Directive]) {

@@ -14,7 +14,9 @@ extension Brain.Instance {
     }
 
     func fenceTarget(_ name: ResourceName) -> Brain.FenceTarget {
-        Brain.FenceTarget(name, address: (local[name]?.spec ?? view?.resources[name])?.virtualAddress)
+        let loaded = local[name]?.spec ?? view?.resources[name]
+        let spec = configuration.faults.fenceUsesCurrentDefinition ? view?.resources[name] ?? loaded : loaded
+        return Brain.FenceTarget(name, address: spec?.virtualAddress)
     }
 
     /// A resource whose forced stop failed may still be active here: only a reset makes the node safe.

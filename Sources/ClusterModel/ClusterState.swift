@@ -265,6 +265,9 @@ public enum ScriptOutcome: Hashable, Sendable, Codable, CustomStringConvertible 
     case timedOut
     /// Killed by Vigil (self-fence or shutdown), not a verdict on the script.
     case killed
+    /// An unload exited 0 but its resource's virtual address is still up, and removing it failed
+    /// too (an `ignore_error del_secondary_ipaddress` whose `ip` failed): a failed unload.
+    case addressStayed
 
     public var succeeded: Bool { self == .success }
 
@@ -274,6 +277,7 @@ public enum ScriptOutcome: Hashable, Sendable, Codable, CustomStringConvertible 
         case .failure(let code): "exit \(code)"
         case .timedOut: "timed out"
         case .killed: "killed"
+        case .addressStayed: "exit 0 but its address is still up"
         }
     }
 }

@@ -42,7 +42,7 @@ public enum RandomRun {
     ///     one Vigil covers with no watchdog.
     public static func run(
         seed: UInt64, steps: Int = 300, watchdog: Bool = true, faults: Brain.InjectedFaults = .none,
-        verbose: Bool = false,
+        shellFaults: ShellFaults = .none, verbose: Bool = false,
         freezes: Bool = true
     ) -> Outcome {
         var cluster = ClusterSettings()
@@ -50,6 +50,9 @@ public enum RandomRun {
         var settings = SimulationSettings(
             nodes: ["n1", "n2", "n3"], resources: resources(), cluster: cluster, seed: seed)
         settings.faults = faults
+        settings.shellFaults = shellFaults
+        // Few slots, so scripts queue behind each other (and a fence meets queued ones).
+        settings.parallelScripts = 2
         let sim = Simulation(settings)
         sim.recordEvents = verbose
         var random = SeededRandom(seed: seed ^ 0xA5A5_5A5A_F00D_BEEF)
@@ -60,7 +63,7 @@ public enum RandomRun {
             if random.chance(0.04) {
                 let node = nodes[Int(random.int(0...Int64(nodes.count - 1)))]
                 let resource = exclusive[Int(random.int(0...Int64(exclusive.count - 1)))]
-                switch random.int(0...12) {
+                switch random.int(0...15) {
                 case 0, 1: sim.crash(node, bootAfter: random.int(500...5000))
                 case 2: if let master = sim.master { sim.crash(master, bootAfter: random.int(500...5000)) }
                 case 3 where freezes: sim.pause(node, for: random.int(100...4000))
@@ -87,6 +90,19 @@ public enum RandomRun {
                 case 11:
                     let tolerances: [Span] = [.seconds(2), .milliseconds(2500), .seconds(3), .seconds(4)]
                     sim.setTolerance(tolerances[Int(random.int(0...3))])
+                case 12:
+                    // An admin edits the VIP of a resource that may be running (the fence must
+                    // still remove the address it was loaded with).
+                    sim.editAddress("vip_a", to: random.chance(0.5) ? "198.18.0.100" : "198.18.0.101")
+                case 13:
+                    // `ip` fails a few times in a row (the fence's four tries absorb up to three).
+                    sim.injectAddressFailures(node: node, count: Int(random.int(1...3)))
+                case 14:
+                    // The OOM killer takes a script (unloads only with the watchdog, as above).
+                    let actions: [ScriptAction] = watchdog ? [.load, .unload, .monitor] : [.load, .monitor]
+                    let action = actions[Int(random.int(0...Int64(actions.count - 1)))]
+                    sim.injectScriptFault(
+                        .killedBySignal, node: node, resource: action == .monitor ? "vip_c" : resource, action: action)
                 default:
                     sim.stopAgent(node)
                     sim.startAgentLater(node, after: random.int(500...3000))

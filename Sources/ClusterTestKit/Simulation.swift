@@ -22,6 +22,10 @@ public struct SimulationSettings: Sendable {
     public var storeTimeout: Int64 = 1000
     /// Deliberately unsafe brain behaviour (checker tests only).
     public var faults: Brain.InjectedFaults = .none
+    /// The shell's gaps before issue 9, put back in the fakes (checker tests only).
+    public var shellFaults: ShellFaults = .none
+    /// Scripts running at once per node; the rest wait for a slot (the agent's `parallelScripts`).
+    public var parallelScripts = 8
     /// Nodes whose agents start at time 0 (the rest stay down until started).
     public var startNodes: [NodeName]?
 
@@ -36,6 +40,30 @@ public struct SimulationSettings: Sendable {
 
     /// The longest a load can take, for the liveness bound.
     var longestLoad: Int64 { loadDuration.upperBound }
+}
+
+/// The agent shell's gaps that issue 9 closed, each one a switch that puts it back in the
+/// simulation's fakes so a checker test can show the invariants catch it.
+public struct ShellFaults: Hashable, Sendable {
+    /// A script waiting for a slot when its resource is fenced still runs afterwards.
+    public var queuedScriptsSurviveFence = false
+    /// A failed `ip` run counts as "address gone": no second try, no retry, no report; an unload
+    /// that exits 0 is trusted to have removed its address.
+    public var failedRemovalCountsAsGone = false
+    /// A script killed by someone else (OOM, `kill -9`) is reported as killed by Vigil, which the
+    /// brain ignores: the resource stays Loading or Unloading.
+    public var killedScriptsDropped = false
+
+    public init(
+        queuedScriptsSurviveFence: Bool = false, failedRemovalCountsAsGone: Bool = false,
+        killedScriptsDropped: Bool = false
+    ) {
+        self.queuedScriptsSurviveFence = queuedScriptsSurviveFence
+        self.failedRemovalCountsAsGone = failedRemovalCountsAsGone
+        self.killedScriptsDropped = killedScriptsDropped
+    }
+
+    public static let none = ShellFaults()
 }
 
 /// A broken invariant, with when and what.
@@ -65,14 +93,22 @@ public struct SimNode: Sendable {
     public internal(set) var paused = false
     public internal(set) var partitioned = false
     /// Exclusive resources whose address is up here (the real state the checker judges).
-    public internal(set) var held: Set<ResourceName> = []
+    public var held: Set<ResourceName> { Set(loaded.keys) }
+    /// Each exclusive resource held here with the definition it was loaded with.
+    public internal(set) var loaded: [ResourceName: ResourceSpec] = [:]
     /// Non-exclusive resources active here.
     public internal(set) var active: Set<ResourceName> = []
     var deferred: [Simulation.Action] = []
     var view = ClusterView()
     var lastSeenRevision: Int64 = 0
     var watchScheduled = false
-    var scripts: [ResourceName: (token: Int, action: ScriptAction)] = [:]
+    /// The script each resource has in flight (running or waiting for a slot), by token.
+    var scripts: [ResourceName: (token: Int, action: ScriptAction, mustBeGone: String?)] = [:]
+    /// Tokens of scripts holding a slot, and scripts waiting for one, oldest first.
+    var running: Set<Int> = []
+    var waiting: [(token: Int, job: Brain.ScriptJob)] = []
+    /// The next this many `ip` runs fail (out of file descriptors, say).
+    var ipFailures = 0
     var scriptFaults: [ResourceName: [ScriptAction: Simulation.ScriptFault]] = [:]
     var timerToken = 0
     var scriptToken = 0
@@ -89,6 +125,8 @@ public final class Simulation {
     public enum ScriptFault: Hashable, Sendable {
         case fail(Int32)
         case hang
+        /// Killed by someone else partway (the OOM killer, `kill -9`).
+        case killedBySignal
     }
 
     enum Action {
@@ -104,12 +142,17 @@ public final class Simulation {
         case heal(NodeName)
         /// The agent lists its node's addresses (every 2 s, as the real agent does).
         case observe(NodeName, agent: Int)
+        /// A killed script's process group is gone: its slot is free.
+        case slotFreed(NodeName, token: Int)
+        /// The fence thread tries again to remove addresses that stayed (every 500 ms, 20 times).
+        case retryRemoval(NodeName, agent: Int, [String], triesLeft: Int)
 
         var node: NodeName {
             switch self {
             case .deliver(let n, _, _), .timer(let n, _, _), .commit(let n, _, _), .watch(let n, _),
                 .scriptDone(let n, _, _, _, _, _, _), .watchdogCheck(let n, _), .boot(let n), .startAgent(let n),
-                .resume(let n), .heal(let n), .observe(let n, _):
+                .resume(let n), .heal(let n), .observe(let n, _), .retryRemoval(let n, _, _, _),
+                .slotFreed(let n, _):
                 n
             }
         }
@@ -144,6 +187,9 @@ public final class Simulation {
     public private(set) var doubleHoldings: [DoubleHolding] = []
     private var fencedLoads: Set<String> = []
     private var obligations: [LivenessObligation] = []
+    /// Since when a brain has waited for a script the node no longer runs or queues ("node/resource").
+    private var lostResults: [String: Int64] = [:]
+    private var reportedLost: Set<String> = []
     private var lastDisturbance: Int64 = -1_000_000
     private var commandCounter = 0
     public private(set) var stepsRun = 0
@@ -246,14 +292,16 @@ public final class Simulation {
         // A frozen agent handles nothing until it resumes; its scripts and the store go on.
         if let node = nodes[name], node.paused {
             switch action {
-            case .deliver, .timer, .watch, .observe:
+            case .deliver, .timer, .watch, .observe, .retryRemoval:
                 nodes[name]!.deferred.append(action)
                 return
             case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
-                applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome)
-                nodes[name]!.deferred.append(
-                    .deliver(
-                        name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)))
+                if let outcome = applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome) {
+                    nodes[name]!.deferred.append(
+                        .deliver(
+                            name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)
+                        ))
+                }
                 return
             default:
                 break
@@ -273,7 +321,8 @@ public final class Simulation {
             nodes[name]!.watchScheduled = false
             deliverWatch(name)
         case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
-            guard applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome) else { return }
+            guard let outcome = applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome)
+            else { return }
             feed(name, .scriptFinished(resource, scriptAction, generation: generation, outcome))
         case .watchdogCheck(_, let token):
             guard let node = nodes[name], node.machineUp, node.watchdogToken == token else { return }
@@ -293,14 +342,19 @@ public final class Simulation {
             let deferred = nodes[name]!.deferred
             nodes[name]!.deferred = []
             for item in deferred { schedule(now, item) }
+            launchWaiting(name)
         case .observe(_, let agent):
             guard isAgentAlive(name, agent) else { return }
-            let held = nodes[name]!.held
-            feed(
-                name,
-                .addressesObserved(
-                    Set(settings.resources.filter { held.contains($0.name) }.compactMap(\.virtualAddress))))
+            feed(name, .addressesObserved(Set(nodes[name]!.loaded.values.compactMap(\.virtualAddress))))
             schedule(now + 2000, .observe(name, agent: agent))
+        case .retryRemoval(_, let agent, let addresses, let triesLeft):
+            guard isAgentAlive(name, agent) else { return }
+            let left = addressesUp(name, addresses)
+            guard !left.isEmpty, triesLeft > 0 else { return }
+            if tryRemoving(name, left), addressesUp(name, left).isEmpty { return }
+            schedule(now + 500, .retryRemoval(name, agent: agent, left, triesLeft: triesLeft - 1))
+        case .slotFreed(_, let token):
+            freeSlot(name, token)
         case .heal:
             guard nodes[name]!.partitioned else { return }
             nodes[name]!.partitioned = false
@@ -309,19 +363,34 @@ public final class Simulation {
         }
     }
 
-    /// Applies a finished script's effect on addresses; false if the script was killed or superseded.
-    @discardableResult
+    /// Applies a finished script's effect on addresses; the outcome the agent reports, nil if the
+    /// script was killed or superseded (or its agent is gone).
     private func applyScriptEffect(
         _ name: NodeName, agent: Int, token: Int, _ resource: ResourceName, _ action: ScriptAction,
         _ outcome: ScriptOutcome
-    ) -> Bool {
-        guard let node = nodes[name], node.machineUp, node.scripts[resource]?.token == token else { return false }
+    ) -> ScriptOutcome? {
+        guard let node = nodes[name], node.machineUp else { return nil }
+        freeSlot(name, token)
+        guard let script = node.scripts[resource], script.token == token else { return nil }
         nodes[name]!.scripts[resource] = nil
         if action == .unload, outcome.succeeded {
-            nodes[name]!.held.remove(resource)
+            // The unload's `ignore_error del_secondary_ipaddress` is an `ip` run too: if it fails,
+            // the script still exits 0 and the address stays.
+            if let address = node.loaded[resource]?.virtualAddress {
+                _ = tryRemoving(name, [address])
+            } else {
+                nodes[name]!.loaded[resource] = nil
+            }
             nodes[name]!.active.remove(resource)
+            // The agent's check (Brain.ScriptJob.addressMustBeGone): `removeAllNow`, two tries.
+            if let address = script.mustBeGone, !settings.shellFaults.failedRemovalCountsAsGone,
+                !addressesUp(name, [address]).isEmpty
+            {
+                for _ in 0..<2 where !addressesUp(name, [address]).isEmpty { _ = tryRemoving(name, [address]) }
+                if !addressesUp(name, [address]).isEmpty, node.agent == agent { return .addressStayed }
+            }
         }
-        return node.agent == agent
+        return node.agent == agent ? outcome : nil
     }
 
     private func startAgent(_ name: NodeName) {
@@ -341,7 +410,8 @@ public final class Simulation {
         nodes[name] = node
         note("\(name): agent started")
         let specs = Dictionary(settings.resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        feed(name, .started(localResources: specs.filter { node.held.contains($0.key) }))
+        _ = specs
+        feed(name, .started(localResources: node.loaded))
         scheduleWatch(name)
         schedule(now + 2000, .observe(name, agent: node.agent))
     }
@@ -364,15 +434,17 @@ public final class Simulation {
         case .runScript(let job):
             startScript(name, job)
         case .selfFence(let targets):
-            // The fence removes addresses at once and kills running scripts; a resource that is more
-            // than an address (vip_b, vip_c: no RESOURCE_IP, think of a mount) stays active until
-            // an unload succeeds, or the machine is reset.
-            for target in targets {
-                if target.address != nil { nodes[name]!.held.remove(target.resource) }
-                nodes[name]!.scripts[target.resource] = nil
+            // The fence kills running scripts, cancels waiting ones and removes the addresses as
+            // loaded; a resource that is more than an address (vip_b, vip_c: no RESOURCE_IP, think
+            // of a mount) stays active until an unload succeeds, or the machine is reset.
+            for target in targets { killScript(name, target.resource) }
+            removeOnFenceThread(name, targets.compactMap(\.address), agent: node.agent)
+        case .removeAddress(let address, _):
+            if !tryRemoving(name, [address]) || !addressesUp(name, [address]).isEmpty,
+                !settings.shellFaults.failedRemovalCountsAsGone
+            {
+                schedule(now, .deliver(name, agent: node.agent, .addressesNotRemoved([address])))
             }
-        case .removeAddress(_, let resource):
-            nodes[name]!.held.remove(resource)
         case .scheduleTimer(let at):
             nodes[name]!.timerToken += 1
             schedule(
@@ -396,10 +468,44 @@ public final class Simulation {
     }
 
     private func startScript(_ name: NodeName, _ job: Brain.ScriptJob) {
+        nodes[name]!.scriptToken += 1
+        let token = nodes[name]!.scriptToken
+        nodes[name]!.scripts[job.resource] = (token, job.action, job.addressMustBeGone)
+        nodes[name]!.waiting.append((token, job))
+        launchWaiting(name)
+    }
+
+    /// Starts waiting scripts while slots are free (not while the agent is frozen).
+    private func launchWaiting(_ name: NodeName) {
+        while let node = nodes[name], node.machineUp, !node.paused, node.running.count < settings.parallelScripts,
+            let (token, job) = node.waiting.first
+        {
+            nodes[name]!.waiting.removeFirst()
+            launch(name, job, token: token)
+        }
+    }
+
+    private func freeSlot(_ name: NodeName, _ token: Int) {
+        guard nodes[name]?.running.remove(token) != nil else { return }
+        launchWaiting(name)
+    }
+
+    /// Kills the resource's running script (its slot frees once the process group is gone, a few
+    /// milliseconds on) and cancels a waiting one.
+    private func killScript(_ name: NodeName, _ resource: ResourceName) {
+        guard let token = nodes[name]!.scripts[resource]?.token else { return }
+        nodes[name]!.scripts[resource] = nil
+        if !settings.shellFaults.queuedScriptsSurviveFence {
+            nodes[name]!.waiting.removeAll { $0.token == token }
+        }
+        if nodes[name]!.running.contains(token) { schedule(now + 5, .slotFreed(name, token: token)) }
+    }
+
+    private func launch(_ name: NodeName, _ job: Brain.ScriptJob, token: Int) {
         var node = nodes[name]!
-        node.scriptToken += 1
-        let token = node.scriptToken
-        node.scripts[job.resource] = (token, job.action)
+        node.running.insert(token)
+        // A waiting script the fence failed to cancel runs anyway (ShellFaults.queuedScriptsSurviveFence).
+        node.scripts[job.resource] = (token, job.action, job.addressMustBeGone)
         let exclusive = settings.resources.first { $0.name == job.resource }?.mode != .everywhere
         if job.action == .load {
             if exclusive {
@@ -409,7 +515,7 @@ public final class Simulation {
                         "\(name) started load of \(job.resource) generation \(job.generation) without a committed fenced Loading status"
                     )
                 }
-                node.held.insert(job.resource)
+                node.loaded[job.resource] = loadedSpec(name, job)
             } else {
                 node.active.insert(job.resource)
             }
@@ -426,6 +532,9 @@ public final class Simulation {
         case .hang?:
             duration = job.script.timeout.milliseconds
             outcome = .timedOut
+        case .killedBySignal?:
+            duration = random.int(settings.unloadDuration)
+            outcome = settings.shellFaults.killedScriptsDropped ? .killed : .failure(exitCode: 137)
         case nil:
             switch job.action {
             case .load: duration = random.int(settings.loadDuration)
@@ -437,6 +546,48 @@ public final class Simulation {
         schedule(
             now + duration,
             .scriptDone(name, agent: node.agent, token: token, job.resource, job.action, job.generation, outcome))
+    }
+
+    /// The definition a load starts with: the brain's (what it asked to load), else the store's.
+    private func loadedSpec(_ name: NodeName, _ job: Brain.ScriptJob) -> ResourceSpec {
+        var spec =
+            nodes[name]?.brain?.local[job.resource]?.spec ?? currentSpec(job.resource)
+            ?? ResourceSpec(name: job.resource)
+        if let address = job.variables["RESOURCE_IP"] { spec.variables["RESOURCE_IP"] = address }
+        return spec
+    }
+
+    // MARK: Addresses
+
+    /// Addresses among `addresses` still up on the node.
+    private func addressesUp(_ name: NodeName, _ addresses: [String]) -> [String] {
+        let up = Set(nodes[name]?.loaded.values.compactMap(\.virtualAddress) ?? [])
+        return addresses.filter(up.contains).sorted()
+    }
+
+    /// One `ip` run removing `addresses`; false when `ip` failed (an injected failure).
+    private func tryRemoving(_ name: NodeName, _ addresses: [String]) -> Bool {
+        guard nodes[name]!.ipFailures == 0 else {
+            nodes[name]!.ipFailures -= 1
+            return false
+        }
+        let gone = Set(addresses)
+        nodes[name]!.loaded = nodes[name]!.loaded.filter { !gone.contains($0.value.virtualAddress ?? "") }
+        return true
+    }
+
+    /// The fence thread's removal (FenceKeeper: `removeAllNow` tries twice, again after the killed
+    /// scripts are gone): four tries now; what stays is reported and tried every 500 ms, 20 times.
+    private func removeOnFenceThread(_ name: NodeName, _ addresses: [String], agent: Int) {
+        if settings.shellFaults.failedRemovalCountsAsGone {
+            _ = tryRemoving(name, addresses)
+            return
+        }
+        for _ in 0..<4 where !addressesUp(name, addresses).isEmpty { _ = tryRemoving(name, addresses) }
+        let left = addressesUp(name, addresses)
+        guard !left.isEmpty else { return }
+        schedule(now, .deliver(name, agent: agent, .addressesNotRemoved(left)))
+        schedule(now + 500, .retryRemoval(name, agent: agent, left, triesLeft: 20))
     }
 
     private func fenceKey(_ resource: ResourceName, _ node: NodeName, _ generation: UInt64) -> String {
@@ -576,9 +727,12 @@ public final class Simulation {
         node.machineUp = false
         node.agent = 0
         node.brain = nil
-        node.held = []
+        node.loaded = [:]
         node.active = []
         node.scripts = [:]
+        node.running = []
+        node.waiting = []
+        node.ipFailures = 0
         node.paused = false
         node.deferred = []
         node.partitioned = false
@@ -601,7 +755,10 @@ public final class Simulation {
         nodes[name]!.agent = 0
         nodes[name]!.brain = nil
         nodes[name]!.paused = false
+        // Its scripts' results are lost with it; their slots belong to the next agent.
         nodes[name]!.scripts = [:]
+        nodes[name]!.running = []
+        nodes[name]!.waiting = []
         schedule(now + restartAfter, .startAgent(name))
     }
 
@@ -625,9 +782,34 @@ public final class Simulation {
 
     /// The next run of `action` for `resource` on `node` fails or hangs.
     public func injectScriptFault(_ fault: ScriptFault, node: NodeName, resource: ResourceName, action: ScriptAction) {
-        note("FAULT \(node): next \(action.rawValue) of \(resource) will \(fault == .hang ? "hang" : "fail")")
+        note(
+            "FAULT \(node): next \(action.rawValue) of \(resource) will \(fault == .hang ? "hang" : fault == .killedBySignal ? "be killed" : "fail")"
+        )
         disturb(keepObligations: false)
         nodes[node]?.scriptFaults[resource, default: [:]][action] = fault
+    }
+
+    /// The next `count` `ip` runs on `node` fail (out of file descriptors, a broken binary).
+    public func injectAddressFailures(node: NodeName, count: Int) {
+        note("FAULT \(node): the next \(count) ip runs fail")
+        disturb(keepObligations: false)
+        nodes[node]?.ipFailures = count
+    }
+
+    /// Changes the virtual address of a resource, as `vigil resource edit` does (also while it runs).
+    public func editAddress(_ resource: ResourceName, to address: String) {
+        guard var spec = currentSpec(resource) else { return }
+        note("ADMIN edit \(resource): RESOURCE_IP=\(address)")
+        disturb(keepObligations: false)
+        spec.variables["RESOURCE_IP"] = address
+        _ = try? kv.apply(
+            Transaction(compare: [], success: [.put(key: layout.resource(resource), value: ModelCodec.encode(spec))]))
+        notifyWatchers()
+    }
+
+    /// A resource's definition in the store.
+    public func currentSpec(_ resource: ResourceName) -> ResourceSpec? {
+        kv.get(layout.resource(resource)).flatMap { try? ModelCodec.decode(ResourceSpec.self, from: $0.value) }
     }
 
     /// Graceful stop (SIGTERM) of a node's agent.
@@ -782,6 +964,32 @@ public final class Simulation {
             }
         }
         checkObligations()
+        checkScriptResults()
+    }
+
+    /// L2: a brain never waits for a script that is no longer running or queued on its node (a
+    /// result lost: the resource would stay Loading or Unloading for ever). Five seconds of grace
+    /// cover results on their way; a frozen agent is not judged.
+    private func checkScriptResults() {
+        var waitingFor: Set<String> = []
+        for node in nodes.values where node.machineUp && node.agent != 0 && !node.paused {
+            for (resource, local) in node.brain?.local ?? [:] where local.scriptInFlight != nil {
+                guard node.scripts[resource] == nil else { continue }
+                let key = "\(node.name)/\(resource)"
+                waitingFor.insert(key)
+                let since = lostResults[key] ?? now
+                lostResults[key] = since
+                if now - since >= 5000, !reportedLost.contains(key) {
+                    reportedLost.insert(key)
+                    violate(
+                        "L2",
+                        "\(node.name) has waited 5 s for a \(resource) \(local.scriptInFlight!.rawValue) that no longer runs"
+                    )
+                }
+            }
+        }
+        lostResults = lostResults.filter { waitingFor.contains($0.key) }
+        reportedLost.formIntersection(waitingFor)
     }
 
     private func createObligations(for name: NodeName) {

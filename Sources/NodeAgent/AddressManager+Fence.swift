@@ -17,8 +17,9 @@ extension AddressManager {
         guard !addresses.isEmpty else { return [] }
         let wanted = Set(addresses)
         for _ in 0..<2 {
-            // Not knowing is not "gone": if `ip` cannot list the addresses, all count as still up.
-            guard let found = carried(wanted) else { return Array(wanted).sorted() }
+            // Not knowing is not "gone": a listing that fails is tried again, and if the last
+            // one fails too, every address counts as still up.
+            guard let found = carried(wanted) else { continue }
             if found.isEmpty { return [] }
             let batch = found.map { "address del \($0.cidr) dev \($0.device)\n" }.joined()
             let result = Spawn.run(ipCommand, ["-force", "-batch", "-"], input: batch)

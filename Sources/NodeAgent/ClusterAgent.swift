@@ -409,9 +409,19 @@ public final class ClusterAgent: Service, Sendable {
             let metrics = self.metrics
             // Taken now: a fence between here and the script's turn for a slot cancels it.
             let ticket = scripts.ticket(for: job.resource)
+            let addresses = self.addresses
+            let logger = self.logger
             group.addTask {
                 let start = ContinuousClock.now
-                let outcome = await scripts.run(job, ticket: ticket)
+                var outcome = await scripts.run(job, ticket: ticket)
+                // An unload that exits 0 has stopped its resource only if the address went too.
+                if outcome.succeeded, let address = job.addressMustBeGone, !(await addresses.remove([address]).isEmpty)
+                {
+                    logger.error(
+                        "unload exited 0 but the virtual IP is still up and could not be removed",
+                        metadata: ["vigil.resource": "\(job.resource)", "vigil.vip": "\(address)"])
+                    outcome = .addressStayed
+                }
                 let elapsed = ContinuousClock.now - start
                 metrics.scriptDuration(job.action).record(duration: elapsed)
                 if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }

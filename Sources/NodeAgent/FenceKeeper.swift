@@ -394,7 +394,8 @@ public final class FenceKeeper: Sendable {
         let wanted = Array(Set(held.compactMap(\.address))).sorted()
         let remaining = addresses.removeAllNow(wanted)
         guard !groups.isEmpty else {
-            finishRemoval(remaining, reason: reason)
+            // No script to wait for: a second pass at once for whatever stayed.
+            finishRemoval(remaining.isEmpty ? [] : addresses.removeAllNow(remaining), reason: reason)
             return thread.loop.makeSucceededVoidFuture()
         }
         let promise = thread.loop.makePromise(of: Void.self)

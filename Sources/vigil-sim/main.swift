@@ -24,11 +24,21 @@ case "random":
         faults.selfFenceDelay = .milliseconds(delay)
     }
     if let early = value("--unsafe-evict-early-ms").flatMap(Int64.init) { faults.evictEarly = .milliseconds(early) }
+    // The agent shell's gaps before issue 9, all put back.
+    let shellFaults =
+        arguments.contains("--unsafe-old-shell")
+        ? ShellFaults(queuedScriptsSurviveFence: true, failedRemovalCountsAsGone: true, killedScriptsDropped: true)
+        : ShellFaults.none
+    if arguments.contains("--unsafe-old-shell") {
+        faults.stopFailuresIgnored = true
+        faults.fenceUsesCurrentDefinition = true
+    }
     var failed = 0
     var actions = 0
     for seed in first..<(first + count) {
         let outcome = RandomRun.run(
-            seed: seed, steps: steps, watchdog: watchdog, faults: faults, verbose: arguments.contains("--verbose"),
+            seed: seed, steps: steps, watchdog: watchdog, faults: faults, shellFaults: shellFaults,
+            verbose: arguments.contains("--verbose"),
             freezes: !arguments.contains("--no-freezes"))
         actions += outcome.actions
         if arguments.contains("--verbose") { print(outcome.timeline.joined(separator: "\n")) }

@@ -82,11 +82,14 @@ struct LocalResourceTests {
         _ = harness.when(.statusCommitted("vip", generation: 1, .running))
         world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 80)
         world.bump()
+        let unload = actions(harness.when(.viewChanged(world.view)))
         #expect(
-            actions(harness.when(.viewChanged(world.view))) == [
+            unload == [
                 .runScript(job(vip(), .unload, generation: 2)),
                 .writeStatus("vip", status(.unloading, generation: 2), fence: 80),
             ])
+        // The unload names the address that must be gone when it exits 0.
+        if case .runScript(let job) = unload.first { #expect(job.addressMustBeGone == "198.18.0.100") }
         _ = harness.when(.statusCommitted("vip", generation: 2, .unloading))
         #expect(
             actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
@@ -94,16 +97,18 @@ struct LocalResourceTests {
             ])
     }
 
-    @Test("a failed unload leaves the resource Comatose")
-    func unloadFails() {
+    @Test(
+        "a failed unload, or one that exits 0 but leaves its address up, leaves the resource Comatose",
+        arguments: [ScriptOutcome.failure(exitCode: 1), .addressStayed])
+    func unloadFails(outcome: ScriptOutcome) {
         var world = World()
         world.resource(vip())
         world.assign("vip", .stopping("n2"))
         var harness = Harness("n2", world: world, local: ["vip"])
         _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
         #expect(
-            actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .failure(exitCode: 1)))) == [
-                .writeStatus("vip", status(.comatose, last: (.unload, .failure(exitCode: 1))), fence: 50)
+            actions(harness.when(.scriptFinished("vip", .unload, generation: 1, outcome))) == [
+                .writeStatus("vip", status(.comatose, last: (.unload, outcome)), fence: 50)
             ])
     }
 

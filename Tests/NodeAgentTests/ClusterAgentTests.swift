@@ -17,7 +17,10 @@ struct ClusterAgentTests {
         root = try makeTestRoot("vigil-agent")
     }
 
-    func makeAgent(_ memory: InMemoryStore, ip: String, thread: FenceKeeper.Thread) throws -> ClusterAgent {
+    func makeAgent(_ memory: InMemoryStore, ip: String, thread: FenceKeeper.Thread, in directory: String? = nil) throws
+        -> ClusterAgent
+    {
+        let root = directory ?? self.root
         let configuration = try AgentConfiguration.parse(
             yaml: """
                 node: n1
@@ -92,6 +95,58 @@ struct ClusterAgentTests {
 
         running.cancel()
         _ = try? await running.value
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Takes `vip` offline with an unload that exits 0 but leaves the address (an
+    /// `ignore_error del_secondary_ipaddress` whose `ip` failed); returns the state it ends in.
+    func offlineWithLeftAddress(stuck: Bool) async throws -> (state: LocalState?, address: Bool) {
+        let root = self.root + (stuck ? "/stuck" : "/removed")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let ip = try fakeIP(in: root, addresses: [])
+        if stuck { _ = FileManager.default.createFile(atPath: ip.state + ".stuck", contents: nil) }
+        let memory = InMemoryStore { Int64(Date().timeIntervalSince1970 * 1000) }
+        let spec = ResourceSpec(
+            name: "vip", template: "Generic_IP_Service",
+            load: ScriptSpec(body: "echo 'eth0 198.18.0.100/24' >> \(ip.state)\nexit 0", timeout: .seconds(30)),
+            unload: ScriptSpec(body: "exit 0", timeout: .seconds(30)), variables: ["RESOURCE_IP": "198.18.0.100"])
+        let layout = KeyLayout(cluster: "c")
+        let admin = memory.client("admin")
+        _ = try await admin.put(layout.resource("vip"), ModelCodec.encode(spec))
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let agent = try makeAgent(memory, ip: ip.command, thread: thread, in: root)
+        let running = Task { try await agent.run() }
+        func state() async -> LocalState? {
+            guard let entry = try? await admin.get(layout.status("vip", node: "n1")) else { return nil }
+            return (try? ModelCodec.decode(ResourceStatus.self, from: entry.value))?.state
+        }
+        var loaded = false
+        for _ in 0..<3000 where !loaded {
+            loaded = await state() == .running
+            if !loaded { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(loaded, "never Running")
+        let command = AdminCommand(id: "c1", resource: "vip", verb: .offline, user: "admin")
+        _ = try await admin.put(layout.command("c1"), ModelCodec.encode(command))
+        var ended: LocalState?
+        for _ in 0..<3000 where ended == nil {
+            if let now = await state(), now == .offline || now == .comatose { ended = now }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        running.cancel()
+        _ = try? await running.value
+        return (ended, contents(ip.state).contains("198.18.0.100"))
+    }
+
+    @Test(
+        "an unload that exits 0 but leaves its address: the agent removes it, or the unload failed (Comatose)",
+        .timeLimit(.minutes(3)))
+    func unloadLeavesAddress() async throws {
+        let removed = try await offlineWithLeftAddress(stuck: false)
+        #expect(removed.state == .offline && !removed.address, "\(removed)")
+        let stuck = try await offlineWithLeftAddress(stuck: true)
+        #expect(stuck.state == .comatose && stuck.address, "\(stuck)")
         try? FileManager.default.removeItem(atPath: root)
     }
 }

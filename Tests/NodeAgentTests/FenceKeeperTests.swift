@@ -19,6 +19,7 @@ func makeTestRoot(_ prefix: String) throws -> String {
 
 /// A fake `ip` (bash) over a file of `DEV CIDR` lines: `-o addr show` prints them, `-force -batch -`
 /// applies `address del CIDR dev DEV` lines from stdin; every call is appended to `<file>.calls`.
+/// `<file>.fail` holding N makes the next N calls fail; a `<file>.stuck` file makes deletions fail.
 func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) throws -> (
     command: String, state: String
 ) {
@@ -29,11 +30,15 @@ func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) t
         #!/bin/bash
         state=\(state)
         echo "$*" >> "$state.calls"
+        if [ -s "$state.fail" ] && [ "$(cat "$state.fail")" -gt 0 ]; then
+            echo $(( $(cat "$state.fail") - 1 )) > "$state.fail"; exit 1
+        fi
         if [ "$*" = "-o addr show" ]; then
             n=1; while read -r dev cidr; do echo "$n: $dev    inet $cidr scope global $dev\\\\       valid_lft forever"; n=$((n+1)); done < "$state"
             exit 0
         fi
         if [ "$*" = "-force -batch -" ]; then
+            [ -e "$state.stuck" ] && exit 1
             while read -r _ _ cidr _ dev; do
                 grep -v -x -F "$dev $cidr" "$state" > "$state.new"; mv "$state.new" "$state"
             done
@@ -54,6 +59,10 @@ struct FenceKeeperTests {
         root = try makeTestRoot("vigil-fence")
     }
 
+    func addressManager(_ command: String) -> AddressManager {
+        AddressManager(ipCommand: command, logger: Logger(label: "test"))
+    }
+
     @Test("one ip -batch removes every address, whatever their number")
     func batchRemoval() throws {
         let addresses = (1...40).map { (device: "eth0", cidr: "198.18.0.\($0 + 100)/24") } + [("eth1", "198.18.1.5/24")]
@@ -64,6 +73,13 @@ struct FenceKeeperTests {
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "eth1 198.18.1.5/24\n")
         let calls = try String(contentsOfFile: ip.state + ".calls", encoding: .utf8).split(separator: "\n")
         #expect(calls == ["-o addr show", "-force -batch -", "-o addr show"])
+        // A listing that fails is tried again; failing throughout, nothing counts as removed.
+        let retried = try fakeIP(in: root, addresses: [("eth0", "198.18.0.7/24")])
+        try "1".write(toFile: retried.state + ".fail", atomically: true, encoding: .utf8)
+        #expect(addressManager(retried.command).removeAllNow(["198.18.0.7"]).isEmpty)
+        try "eth0 198.18.0.7/24\n".write(toFile: retried.state, atomically: true, encoding: .utf8)
+        try "3".write(toFile: retried.state + ".fail", atomically: true, encoding: .utf8)
+        #expect(addressManager(retried.command).removeAllNow(["198.18.0.7"]) == ["198.18.0.7"])
         // An `ip` that cannot be run removes nothing and must not count as success.
         let broken = AddressManager(ipCommand: root + "/missing-ip", logger: Logger(label: "test"))
         #expect(broken.removeAllNow(["198.18.1.5"]) == ["198.18.1.5"])

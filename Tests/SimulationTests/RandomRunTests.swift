@@ -164,6 +164,134 @@ struct CheckerTests {
     }
 }
 
+/// Issue 9's shell gaps, each put back by a switch (Brain.InjectedFaults, ShellFaults): the same
+/// scenario passes with the fix and breaks an invariant without it.
+@Suite("The checkers catch each shell gap of issue 9")
+struct ShellGapTests {
+    func simulation(
+        _ resources: [ResourceSpec], faults: Brain.InjectedFaults = .none, shell: ShellFaults = .none,
+        slots: Int = 8
+    ) -> Simulation {
+        var settings = SimulationSettings(nodes: three, resources: resources, seed: 7)
+        settings.faults = faults
+        settings.shellFaults = shell
+        settings.parallelScripts = slots
+        return Simulation(settings)
+    }
+
+    @Test("random runs meet the new fakes: with the old shell put back they find violations")
+    func randomRunsCatchTheOldShell() async {
+        let old = ShellFaults(
+            queuedScriptsSurviveFence: true, failedRemovalCountsAsGone: true, killedScriptsDropped: true)
+        var caught: [String] = []
+        for seed in UInt64(1)...60 {
+            await Task.yield()
+            let outcome = RandomRun.run(
+                seed: seed, steps: 300,
+                faults: Brain.InjectedFaults(stopFailuresIgnored: true, fenceUsesCurrentDefinition: true),
+                shellFaults: old)
+            caught += outcome.violations.prefix(1).map(\.invariant)
+        }
+        #expect(!caught.isEmpty, "no seed of 60 caught the old shell")
+    }
+
+    /// The holder's VIP is edited while it runs, then the holder is cut off: its fence must remove
+    /// 198.18.0.100 (as loaded), not 198.18.0.101 (as now defined).
+    func editedWhileRunning(_ faults: Brain.InjectedFaults) -> Simulation {
+        let sim = simulation([ipService(preferred: ["n2", "n3"])], faults: faults)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
+        sim.editAddress("iManager", to: "198.18.0.101")
+        // The forced unload (of the loaded definition) would remove the address too: it hangs.
+        sim.injectScriptFault(.hang, node: "n2", resource: "iManager", action: .unload)
+        sim.run(for: 500)
+        sim.partition("n2", for: 6000)
+        sim.run(for: 8000)
+        return sim
+    }
+
+    @Test("an edited running resource: the fence removes the address it was loaded with")
+    func editedDefinition() {
+        let fixed = editedWhileRunning(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.runningOn("iManager") == ["n3"])
+        let old = editedWhileRunning(Brain.InjectedFaults(fenceUsesCurrentDefinition: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old fence was not caught")
+    }
+
+    /// One script slot on n2: the first load hangs in it, the second waits; n2 is cut off. The
+    /// fence kills the first (its slot frees) and must cancel the second before it starts.
+    func queuedLoadAtFence(_ shell: ShellFaults) -> Simulation {
+        let resources = [
+            ipService(preferred: ["n2", "n3"]), ipService("files", ip: "198.18.0.102", preferred: ["n2", "n3"]),
+        ]
+        let sim = simulation(resources, shell: shell, slots: 1)
+        for resource in ["iManager", "files"] as [ResourceName] {
+            sim.injectScriptFault(.hang, node: "n2", resource: resource, action: .load)
+        }
+        let bothLoading = sim.run(
+            until: { sim in
+                (["iManager", "files"] as [ResourceName]).allSatisfy { sim.status($0, on: "n2")?.state == .loading }
+            }, limit: 5000)
+        #expect(bothLoading)
+        // Cut off between two of the agent's address listings (every 2 s from its start), which
+        // would otherwise find the queued load's address as a stray before the failover.
+        sim.run(until: 1000)
+        sim.partition("n2", for: 8000)
+        sim.run(for: 10_000)
+        return sim
+    }
+
+    @Test("a load waiting for a script slot never starts after the fence")
+    func queuedScripts() {
+        let fixed = queuedLoadAtFence(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.holders("iManager") == ["n3"] && fixed.holders("files") == ["n3"])
+        let old = queuedLoadAtFence(ShellFaults(queuedScriptsSurviveFence: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old script runner was not caught")
+    }
+
+    /// `ip` fails twice on the holder just before it is cut off (the forced unload's own `ip` run
+    /// takes the second failure: it exits 0, the address stays).
+    func failingIP(_ shell: ShellFaults) -> Simulation {
+        let sim = simulation([ipService(preferred: ["n2", "n3"])], shell: shell)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
+        sim.run(until: 3000)
+        sim.injectAddressFailures(node: "n2", count: 2)
+        // Cut off between two address listings (every 2 s from the agent's start).
+        sim.partition("n2", for: 6000)
+        sim.run(for: 8000)
+        return sim
+    }
+
+    @Test("a failed ip run is tried again, never counted as the address gone")
+    func failedRemoval() {
+        let fixed = failingIP(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.runningOn("iManager") == ["n3"])
+        let old = failingIP(ShellFaults(failedRemovalCountsAsGone: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old address manager was not caught")
+    }
+
+    /// The holder crashes; on the next node the OOM killer takes the load.
+    func killedLoad(_ shell: ShellFaults) -> Simulation {
+        let sim = simulation([ipService(preferred: ["n2", "n3"])], shell: shell)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
+        sim.injectScriptFault(.killedBySignal, node: "n3", resource: "iManager", action: .load)
+        sim.crash("n2")
+        sim.run(for: 12_000)
+        return sim
+    }
+
+    @Test("a script killed by someone else is a failure (Comatose), not a resource Loading for ever")
+    func killedScripts() {
+        let fixed = killedLoad(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.status("iManager", on: "n3")?.state == .comatose)
+        let old = killedLoad(ShellFaults(killedScriptsDropped: true))
+        #expect(old.violations.contains { $0.invariant == "L2" }, "the old script runner was not caught")
+    }
+}
+
 /// ARCHITECTURE.md §4.8: a frozen agent cannot remove its address. With the watchdog the node is
 /// reset in time; without it two nodes hold the VIP until the frozen agent wakes. Measured here so
 /// the docs can state the window honestly.
