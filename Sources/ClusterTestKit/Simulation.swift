@@ -103,7 +103,7 @@ public struct SimNode: Sendable {
     var lastSeenRevision: Int64 = 0
     var watchScheduled = false
     /// The script each resource has in flight (running or waiting for a slot), by token.
-    var scripts: [ResourceName: (token: Int, action: ScriptAction, mustBeGone: String?)] = [:]
+    var scripts: [ResourceName: (token: Int, action: ScriptAction)] = [:]
     /// Tokens of scripts holding a slot, and scripts waiting for one, oldest first.
     var running: Set<Int> = []
     var waiting: [(token: Int, job: Brain.ScriptJob)] = []
@@ -134,7 +134,7 @@ public final class Simulation {
         case timer(NodeName, agent: Int, token: Int)
         case commit(NodeName, agent: Int, Brain.Directive)
         case watch(NodeName, agent: Int)
-        case scriptDone(NodeName, agent: Int, token: Int, ResourceName, ScriptAction, UInt64, ScriptOutcome)
+        case scriptDone(NodeName, agent: Int, token: Int, Brain.ScriptJob, ScriptOutcome)
         case watchdogCheck(NodeName, token: Int)
         case boot(NodeName)
         case startAgent(NodeName)
@@ -150,7 +150,7 @@ public final class Simulation {
         var node: NodeName {
             switch self {
             case .deliver(let n, _, _), .timer(let n, _, _), .commit(let n, _, _), .watch(let n, _),
-                .scriptDone(let n, _, _, _, _, _, _), .watchdogCheck(let n, _), .boot(let n), .startAgent(let n),
+                .scriptDone(let n, _, _, _, _), .watchdogCheck(let n, _), .boot(let n), .startAgent(let n),
                 .resume(let n), .heal(let n), .observe(let n, _), .retryRemoval(let n, _, _, _),
                 .slotFreed(let n, _):
                 n
@@ -174,7 +174,7 @@ public final class Simulation {
 
     public let settings: SimulationSettings
     public let layout: KeyLayout
-    let transactions: DirectiveTransactions
+    let interpreter: DirectiveInterpreter
     public private(set) var now: Int64 = 0
     var random: SeededRandom
     public private(set) var kv: InMemoryKV
@@ -199,7 +199,7 @@ public final class Simulation {
     public init(_ settings: SimulationSettings) {
         self.settings = settings
         self.layout = KeyLayout(cluster: "sim")
-        self.transactions = DirectiveTransactions(layout: layout)
+        self.interpreter = DirectiveInterpreter(layout: layout)
         self.random = SeededRandom(seed: settings.seed)
         var kv = InMemoryKV()
         var setup: [StoreOperation] = [.put(key: layout.config, value: ModelCodec.encode(settings.cluster))]
@@ -295,12 +295,9 @@ public final class Simulation {
             case .deliver, .timer, .watch, .observe, .retryRemoval:
                 nodes[name]!.deferred.append(action)
                 return
-            case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
-                if let outcome = applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome) {
-                    nodes[name]!.deferred.append(
-                        .deliver(
-                            name, agent: agent, .scriptFinished(resource, scriptAction, generation: generation, outcome)
-                        ))
+            case .scriptDone(_, let agent, let token, let job, let outcome):
+                if let event = applyScriptEffect(name, agent: agent, token: token, job, outcome) {
+                    nodes[name]!.deferred.append(.deliver(name, agent: agent, event))
                 }
                 return
             default:
@@ -320,10 +317,9 @@ public final class Simulation {
             guard isAgentAlive(name, agent) else { return }
             nodes[name]!.watchScheduled = false
             deliverWatch(name)
-        case .scriptDone(_, let agent, let token, let resource, let scriptAction, let generation, let outcome):
-            guard let outcome = applyScriptEffect(name, agent: agent, token: token, resource, scriptAction, outcome)
-            else { return }
-            feed(name, .scriptFinished(resource, scriptAction, generation: generation, outcome))
+        case .scriptDone(_, let agent, let token, let job, let outcome):
+            guard let event = applyScriptEffect(name, agent: agent, token: token, job, outcome) else { return }
+            feed(name, event)
         case .watchdogCheck(_, let token):
             guard let node = nodes[name], node.machineUp, node.watchdogToken == token else { return }
             note("\(name): watchdog expired: node reset")
@@ -363,17 +359,17 @@ public final class Simulation {
         }
     }
 
-    /// Applies a finished script's effect on addresses; the outcome the agent reports, nil if the
+    /// Applies a finished script's effect on addresses; the brain's event for it, nil if the
     /// script was killed or superseded (or its agent is gone).
     private func applyScriptEffect(
-        _ name: NodeName, agent: Int, token: Int, _ resource: ResourceName, _ action: ScriptAction,
-        _ outcome: ScriptOutcome
-    ) -> ScriptOutcome? {
+        _ name: NodeName, agent: Int, token: Int, _ job: Brain.ScriptJob, _ outcome: ScriptOutcome
+    ) -> Brain.Event? {
+        let resource = job.resource
         guard let node = nodes[name], node.machineUp else { return nil }
         freeSlot(name, token)
-        guard let script = node.scripts[resource], script.token == token else { return nil }
+        guard node.scripts[resource]?.token == token else { return nil }
         nodes[name]!.scripts[resource] = nil
-        if action == .unload, outcome.succeeded {
+        if job.action == .unload, outcome.succeeded {
             // The unload's `ignore_error del_secondary_ipaddress` is an `ip` run too: if it fails,
             // the script still exits 0 and the address stays.
             if let address = node.loaded[resource]?.virtualAddress {
@@ -382,15 +378,17 @@ public final class Simulation {
                 nodes[name]!.loaded[resource] = nil
             }
             nodes[name]!.active.remove(resource)
-            // The agent's check (Brain.ScriptJob.addressMustBeGone): `removeAllNow`, two tries.
-            if let address = script.mustBeGone, !settings.shellFaults.failedRemovalCountsAsGone,
-                !addressesUp(name, [address]).isEmpty
-            {
-                for _ in 0..<2 where !addressesUp(name, [address]).isEmpty { _ = tryRemoving(name, [address]) }
-                if !addressesUp(name, [address]).isEmpty, node.agent == agent { return .addressStayed }
-            }
         }
-        return node.agent == agent ? outcome : nil
+        guard node.agent == agent else { return nil }
+        // The agent's check of the address the unload must leave gone: `removeAllNow`, two tries.
+        var stillUp = false
+        if let address = interpreter.mustCheckAddress(job, outcome: outcome),
+            !settings.shellFaults.failedRemovalCountsAsGone
+        {
+            for _ in 0..<2 where !addressesUp(name, [address]).isEmpty { _ = tryRemoving(name, [address]) }
+            stillUp = !addressesUp(name, [address]).isEmpty
+        }
+        return interpreter.scriptFinished(job, outcome: outcome, addressStillUp: stillUp)
     }
 
     private func startAgent(_ name: NodeName) {
@@ -424,28 +422,29 @@ public final class Simulation {
         for directive in directives { execute(name, directive) }
     }
 
+    /// Carries out a directive's effect (as ``DirectiveInterpreter`` decides) with the fakes.
     private func execute(_ name: NodeName, _ directive: Brain.Directive) {
         guard let node = nodes[name] else { return }
-        switch directive {
-        case .join, .sendHeartbeat, .leave, .resignMaster, .campaign, .renewMaster, .writeAssignment, .evictMember,
-            .writeEpoch,
-            .deleteCommand, .writeStatus:
+        switch interpreter.effect(of: directive) {
+        case .join, .write:
+            // Every lane reaches the same store here; the fence thread is the brain's own timer.
             schedule(after(settings.storeLatency), .commit(name, agent: node.agent, directive))
         case .runScript(let job):
             startScript(name, job)
-        case .selfFence(let targets):
+        case .fence(let targets):
             // The fence kills running scripts, cancels waiting ones and removes the addresses as
             // loaded; a resource that is more than an address (vip_b, vip_c: no RESOURCE_IP, think
             // of a mount) stays active until an unload succeeds, or the machine is reset.
             for target in targets { killScript(name, target.resource) }
             removeOnFenceThread(name, targets.compactMap(\.address), agent: node.agent)
-        case .removeAddress(let address, _):
-            if !tryRemoving(name, [address]) || !addressesUp(name, [address]).isEmpty,
-                !settings.shellFaults.failedRemovalCountsAsGone
-            {
-                schedule(now, .deliver(name, agent: node.agent, .addressesNotRemoved([address])))
+        case .removeAddresses(let wanted):
+            // One `removeAllNow`: two tries.
+            for _ in 0..<2 where !addressesUp(name, wanted).isEmpty { _ = tryRemoving(name, wanted) }
+            let left = settings.shellFaults.failedRemovalCountsAsGone ? [] : addressesUp(name, wanted)
+            if let event = interpreter.removalEvent(left: left) {
+                schedule(now, .deliver(name, agent: node.agent, event))
             }
-        case .scheduleTimer(let at):
+        case .replaceTimer(let at):
             nodes[name]!.timerToken += 1
             schedule(
                 max(now, at.milliseconds - node.clockOffset),
@@ -459,7 +458,7 @@ public final class Simulation {
         case .reboot:
             note("\(name): monitor action reboot")
             resetMachine(name, reboot: true)
-        case .shutdownComplete:
+        case .finished:
             nodes[name]!.agent = 0
             nodes[name]!.brain = nil
             nodes[name]!.watchdogToken += 1
@@ -470,7 +469,7 @@ public final class Simulation {
     private func startScript(_ name: NodeName, _ job: Brain.ScriptJob) {
         nodes[name]!.scriptToken += 1
         let token = nodes[name]!.scriptToken
-        nodes[name]!.scripts[job.resource] = (token, job.action, job.addressMustBeGone)
+        nodes[name]!.scripts[job.resource] = (token, job.action)
         nodes[name]!.waiting.append((token, job))
         launchWaiting(name)
     }
@@ -505,7 +504,7 @@ public final class Simulation {
         var node = nodes[name]!
         node.running.insert(token)
         // A waiting script the fence failed to cancel runs anyway (ShellFaults.queuedScriptsSurviveFence).
-        node.scripts[job.resource] = (token, job.action, job.addressMustBeGone)
+        node.scripts[job.resource] = (token, job.action)
         let exclusive = settings.resources.first { $0.name == job.resource }?.mode != .everywhere
         if job.action == .load {
             if exclusive {
@@ -545,7 +544,7 @@ public final class Simulation {
         }
         schedule(
             now + duration,
-            .scriptDone(name, agent: node.agent, token: token, job.resource, job.action, job.generation, outcome))
+            .scriptDone(name, agent: node.agent, token: token, job, outcome))
     }
 
     /// The definition a load starts with: the brain's (what it asked to load), else the store's.
@@ -601,39 +600,38 @@ public final class Simulation {
         let reachable = node.machineUp && !node.partitioned
         let revisionBefore = kv.revision
         var event: Brain.Event?
+        let effect = interpreter.effect(of: directive)
         if !reachable {
             // The request never arrives; the caller's timeout reports the failure.
-            event = failureEvent(directive)
+            if case .join = effect {
+                event = interpreter.joinEvent(directive, first: nil, adoption: nil)
+            } else {
+                event = interpreter.event(after: directive, result: nil)
+            }
             if let event { schedule(now + settings.storeTimeout, .deliver(name, agent: agent, event)) }
             return
         }
-        if case .join(let record, _, _) = directive, let txn = transactions.transaction(for: directive) {
-            let first = try? kv.apply(txn)
+        switch effect {
+        case .join(let first):
+            let result = try? kv.apply(first)
             var adoption: TransactionResult?
-            if case .adopt(let existing) = transactions.joinOutcome(first, of: directive) {
-                adoption = try? kv.apply(transactions.adoption(of: existing, record: record))
+            if case .adopt(let transaction) = interpreter.joinStep(result, of: directive) {
+                adoption = try? kv.apply(transaction)
             }
-            event = transactions.joinEvent(directive, first: first, adoption: adoption)
-        } else if let txn = transactions.transaction(for: directive) {
-            let result = try? kv.apply(txn)
+            event = interpreter.joinEvent(directive, first: result, adoption: adoption)
+        case .write(let transaction, _):
+            let result = try? kv.apply(transaction)
             if case .writeStatus(let resource, let status, _) = directive, result?.succeeded == true,
                 status.state == .loading
             {
                 checkFencedLoadingWrite(resource, status)
             }
-            event = transactions.event(for: directive, result: result)
+            event = interpreter.event(after: directive, result: result)
+        default:
+            return
         }
         if let event { schedule(after(settings.storeLatency), .deliver(name, agent: agent, event)) }
         if kv.revision != revisionBefore { notifyWatchers() }
-    }
-
-    private func failureEvent(_ directive: Brain.Directive) -> Brain.Event? {
-        switch directive {
-        case .join: .joinFailed
-        case .sendHeartbeat: .heartbeatFailed
-        case .writeStatus(let resource, let status, _): .statusRejected(resource, generation: status.generation)
-        default: nil
-        }
     }
 
     private func checkFencedLoadingWrite(_ resource: ResourceName, _ status: ResourceStatus) {

@@ -25,6 +25,7 @@ public final class ClusterAgent: Service, Sendable {
     private let fenceStore: any CoordinationStore
     private let layout: KeyLayout
     private let transactions: DirectiveTransactions
+    private let interpreter: DirectiveInterpreter
     private let logger: Logger
     private let events: EventLog
     /// Output tails of finished scripts, attached to the brain's record of that result.
@@ -75,6 +76,7 @@ public final class ClusterAgent: Service, Sendable {
         self.fenceStore = fenceStore
         self.layout = KeyLayout(cluster: configuration.cluster)
         self.transactions = DirectiveTransactions(layout: layout)
+        self.interpreter = DirectiveInterpreter(layout: layout)
         var logger = logger
         logger[metadataKey: "vigil.node"] = "\(configuration.node)"
         self.logger = logger
@@ -345,63 +347,58 @@ public final class ClusterAgent: Service, Sendable {
             resources: brain.heldExclusive.compactMap { brain.local[$0]?.spec ?? brain.view?.resources[$0] })
     }
 
-    /// Carries out one directive; returns true when the agent is done (shutdown complete).
+    /// Carries out one directive (its effect as ``DirectiveInterpreter`` decides); returns true when
+    /// the agent is done (shutdown complete).
     private func execute(
         _ directive: Brain.Directive, brain: Brain.Instance, group: inout DiscardingTaskGroup,
         continuation: AsyncStream<Brain.Event>.Continuation, origin: ContinuousClock.Instant, watchdog: WatchdogDevice?,
         keeper: FenceKeeper, timer: TimerSlot
     ) async -> Bool {
-        switch directive {
-        case .join(let record, let sentAt, _):
-            guard let first = transactions.transaction(for: directive) else { return false }
+        let interpreter = self.interpreter
+        let store = self.store
+        let logger = self.logger
+        let addresses = self.addresses
+        switch interpreter.effect(of: directive) {
+        case .join(let first):
             keeper.forgetMembership()
-            let store = self.store
-            let transactions = self.transactions
             group.addTask {
                 let result = try? await store.transaction(first)
                 var adoption: TransactionResult?
-                switch transactions.joinOutcome(result, of: directive) {
-                case .adopt(let existing):
-                    adoption = try? await store.transaction(transactions.adoption(of: existing, record: record))
-                case .inUse(let other):
-                    self.logger.error(
+                switch interpreter.joinStep(result, of: directive) {
+                case .adopt(let transaction):
+                    adoption = try? await store.transaction(transaction)
+                case .refused(let other):
+                    logger.error(
                         "another running agent uses this node name: not joining until its member key is gone",
                         metadata: ["vigil.instance": "\(other)"])
-                case .joined, .failed:
+                case .done:
                     break
                 }
-                let event = transactions.joinEvent(directive, first: result, adoption: adoption)
-                if case .joined = event { keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin) }
+                let event = interpreter.joinEvent(directive, first: result, adoption: adoption)
+                if case .joined(_, let sentAt) = event { keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin) }
                 continuation.yield(event)
             }
-        case .sendHeartbeat, .renewMaster:
-            // On the fence thread, which also repeats them if this loop falls behind.
+        case .write(_, .fenceThread):
+            // The fence thread stamps, sends and repeats them.
             keeper.keep(directive)
-        case .leave, .resignMaster:
-            if case .leave = directive { keeper.forgetMembership() } else { keeper.forgetMastership() }
-            // The last writes before the agent stops: awaited here, so stopping cannot cancel them.
-            guard let transaction = transactions.transaction(for: directive) else { return false }
+        case .write(let transaction, .beforeStopping(let ends)):
+            if ends == .membership { keeper.forgetMembership() } else { keeper.forgetMastership() }
             do {
                 _ = try await store.transaction(transaction)
             } catch {
                 logger.warning(
                     "could not leave cleanly; the others will evict this node", metadata: ["vigil.error": "\(error)"])
             }
-        case .campaign, .writeAssignment, .evictMember, .writeEpoch, .deleteCommand, .writeStatus:
-            guard let transaction = transactions.transaction(for: directive) else { return false }
-            let store = self.store
-            let transactions = self.transactions
-            let logger = self.logger
-            let metrics = self.metrics
+        case .write(let transaction, .background):
             if case .writeAssignment(_, let assignment, _, _, _) = directive { metrics.recordAssignment(assignment) }
             group.addTask {
+                var result: TransactionResult?
                 do {
-                    let result = try await store.transaction(transaction)
-                    if let event = transactions.event(for: directive, result: result) { continuation.yield(event) }
+                    result = try await store.transaction(transaction)
                 } catch {
                     logger.debug("store write failed", metadata: ["vigil.error": "\(error)"])
-                    if let event = transactions.event(for: directive, result: nil) { continuation.yield(event) }
                 }
+                if let event = interpreter.event(after: directive, result: result) { continuation.yield(event) }
             }
         case .runScript(let job):
             let scripts = self.scripts
@@ -409,42 +406,44 @@ public final class ClusterAgent: Service, Sendable {
             let metrics = self.metrics
             // Taken now: a fence between here and the script's turn for a slot cancels it.
             let ticket = scripts.ticket(for: job.resource)
-            let addresses = self.addresses
-            let logger = self.logger
             group.addTask {
                 let start = ContinuousClock.now
-                var outcome = await scripts.run(job, ticket: ticket)
-                // An unload that exits 0 has stopped its resource only if the address went too.
-                if outcome.succeeded, let address = job.addressMustBeGone, !(await addresses.remove([address]).isEmpty)
-                {
-                    logger.error(
-                        "unload exited 0 but the virtual IP is still up and could not be removed",
-                        metadata: ["vigil.resource": "\(job.resource)", "vigil.vip": "\(address)"])
-                    outcome = .addressStayed
+                let outcome = await scripts.run(job, ticket: ticket)
+                var stillUp = false
+                if let address = interpreter.mustCheckAddress(job, outcome: outcome) {
+                    stillUp = !(await addresses.remove([address]).isEmpty)
+                    if stillUp {
+                        logger.error(
+                            "unload exited 0 but the virtual IP is still up and could not be removed",
+                            metadata: ["vigil.resource": "\(job.resource)", "vigil.vip": "\(address)"])
+                    }
                 }
+                let event = interpreter.scriptFinished(job, outcome: outcome, addressStillUp: stillUp)
                 let elapsed = ContinuousClock.now - start
                 metrics.scriptDuration(job.action).record(duration: elapsed)
-                if !outcome.succeeded { metrics.scriptFailures(job.action).increment() }
+                if case .scriptFinished(_, _, _, let reported) = event, !reported.succeeded {
+                    metrics.scriptFailures(job.action).increment()
+                }
                 let lines = scripts.lastLines(job.resource, job.action)
                 tails.lines.withLockedValue {
                     $0["\(job.resource).\(job.action.rawValue)"] = (lines, elapsed.wholeMilliseconds)
                 }
-                continuation.yield(.scriptFinished(job.resource, job.action, generation: job.generation, outcome))
+                continuation.yield(event)
             }
-        case .selfFence(let targets):
+        case .fence(let targets):
             logger.critical(
                 "self-fence: removing virtual IPs", metadata: ["vigil.resources": "\(targets.map(\.description))"])
             metrics.selfFences.increment()
             // Scripts killed and addresses removed on the fence thread, in one batch.
             await keeper.fenceNow(targets)
-        case .removeAddress(let address, _):
+        case .removeAddresses(let wanted):
             // The brain's record of it is logged with the other cluster events.
-            let addresses = self.addresses
             group.addTask {
-                let left = await addresses.remove([address])
-                if !left.isEmpty { continuation.yield(.addressesNotRemoved(left)) }
+                if let event = interpreter.removalEvent(left: await addresses.remove(wanted)) {
+                    continuation.yield(event)
+                }
             }
-        case .scheduleTimer(let at):
+        case .replaceTimer(let at):
             timer.replace(at: origin + at.sinceOrigin) { continuation.yield(.timerFired) }
         case .record(var event):
             var output: [String]?
@@ -470,7 +469,7 @@ public final class ClusterAgent: Service, Sendable {
         case .reboot:
             logger.critical(
                 "monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
-        case .shutdownComplete:
+        case .finished:
             logger.info("left the cluster")
             return true
         }

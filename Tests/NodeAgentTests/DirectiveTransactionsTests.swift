@@ -146,3 +146,69 @@ struct DirectiveTransactionsTests {
         #expect(mapping.transaction(for: .scheduleTimer(at: Moment(milliseconds: 1))) == nil)
     }
 }
+
+/// The one mapping from directives to effects that the agent and the simulation both carry out.
+@Suite("Directive interpreter: one mapping for the agent and the simulation")
+struct DirectiveInterpreterTests {
+    let interpreter = DirectiveInterpreter(layout: KeyLayout(cluster: "c"))
+    let record = MemberRecord(node: "n2", heartbeat: 1, version: "t")
+    let term = MasterRecord(node: "n2", term: 3)
+
+    func lane(_ directive: Brain.Directive) -> DirectiveInterpreter.Lane? {
+        if case .write(let transaction, let lane) = interpreter.effect(of: directive) {
+            #expect(transaction == interpreter.transactions.transaction(for: directive))
+            return lane
+        }
+        return nil
+    }
+
+    @Test("store writes go on their lanes: heartbeats on the fence thread, leaving awaited, the rest alongside")
+    func lanes() {
+        let sent = Moment(milliseconds: 5)
+        #expect(lane(.sendHeartbeat(record, memberRevision: 4, sentAt: sent)) == .fenceThread)
+        #expect(lane(.renewMaster(term)) == .fenceThread)
+        #expect(lane(.leave("n2", memberRevision: 4)) == .beforeStopping(ends: .membership))
+        #expect(lane(.resignMaster(term)) == .beforeStopping(ends: .mastership))
+        #expect(lane(.campaign(term, expected: nil)) == .background)
+        #expect(lane(.writeEpoch(2, term: term)) == .background)
+        guard case .join = interpreter.effect(of: .join(record, sentAt: sent, adopts: nil)) else {
+            Issue.record("a join is not a plain write")
+            return
+        }
+    }
+
+    @Test("the other directives map one to one; a timer request replaces the one before")
+    func others() {
+        let targets = [Brain.FenceTarget("vip", address: "198.18.0.100")]
+        guard case .fence(targets) = interpreter.effect(of: .selfFence(targets)),
+            case .removeAddresses(["198.18.0.7"]) = interpreter.effect(of: .removeAddress("198.18.0.7", resource: "v")),
+            case .replaceTimer(Moment(milliseconds: 9)) = interpreter.effect(
+                of: .scheduleTimer(at: Moment(milliseconds: 9))),
+            case .petWatchdog = interpreter.effect(of: .petWatchdog),
+            case .finished = interpreter.effect(of: .shutdownComplete)
+        else {
+            Issue.record("unexpected effect")
+            return
+        }
+        #expect(interpreter.removalEvent(left: []) == nil)
+        #expect(interpreter.removalEvent(left: ["198.18.0.7"]) == .addressesNotRemoved(["198.18.0.7"]))
+    }
+
+    @Test("an unload that exits 0 with its address still up is reported as .addressStayed; other results as they are")
+    func unloadAddressCheck() {
+        let unload = Brain.ScriptJob(
+            resource: "vip", action: .unload, generation: 4, script: ScriptSpec(body: "exit 0", timeout: .seconds(5)),
+            variables: [:], addressMustBeGone: "198.18.0.100")
+        #expect(interpreter.mustCheckAddress(unload, outcome: .success) == "198.18.0.100")
+        #expect(interpreter.mustCheckAddress(unload, outcome: .failure(exitCode: 1)) == nil)
+        #expect(
+            interpreter.scriptFinished(unload, outcome: .success, addressStillUp: true)
+                == .scriptFinished("vip", .unload, generation: 4, .addressStayed))
+        #expect(
+            interpreter.scriptFinished(unload, outcome: .success)
+                == .scriptFinished("vip", .unload, generation: 4, .success))
+        #expect(
+            interpreter.scriptFinished(unload, outcome: .timedOut, addressStillUp: true)
+                == .scriptFinished("vip", .unload, generation: 4, .timedOut))
+    }
+}
