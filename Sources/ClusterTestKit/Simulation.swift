@@ -53,15 +53,27 @@ public struct ShellFaults: Hashable, Sendable {
     /// A script killed by someone else (OOM, `kill -9`) is reported as killed by Vigil, which the
     /// brain ignores: the resource stays Loading or Unloading.
     public var killedScriptsDropped = false
+    /// A restarted agent cut off from the store knows nothing of what it holds (no local record).
+    public var restartWithoutLocalRecord = false
+    /// The watchdog keeps the driver's own timeout (softdog: 60 s) instead of the configured one.
+    public var watchdogKeepsDriverTimeout = false
 
     public init(
         queuedScriptsSurviveFence: Bool = false, failedRemovalCountsAsGone: Bool = false,
-        killedScriptsDropped: Bool = false
+        killedScriptsDropped: Bool = false, restartWithoutLocalRecord: Bool = false,
+        watchdogKeepsDriverTimeout: Bool = false
     ) {
         self.queuedScriptsSurviveFence = queuedScriptsSurviveFence
         self.failedRemovalCountsAsGone = failedRemovalCountsAsGone
         self.killedScriptsDropped = killedScriptsDropped
+        self.restartWithoutLocalRecord = restartWithoutLocalRecord
+        self.watchdogKeepsDriverTimeout = watchdogKeepsDriverTimeout
     }
+
+    /// Every gap put back.
+    public static let old = ShellFaults(
+        queuedScriptsSurviveFence: true, failedRemovalCountsAsGone: true, killedScriptsDropped: true,
+        restartWithoutLocalRecord: true, watchdogKeepsDriverTimeout: true)
 
     public static let none = ShellFaults()
 }
@@ -407,9 +419,10 @@ public final class Simulation {
         node.paused = false
         nodes[name] = node
         note("\(name): agent started")
-        let specs = Dictionary(settings.resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        _ = specs
-        feed(name, .started(localResources: node.loaded))
+        // What is up here, as the local record names it (the old agent read the store's
+        // definitions instead, and knew nothing while cut off from it).
+        let forgotten = settings.shellFaults.restartWithoutLocalRecord && node.partitioned
+        feed(name, .started(localResources: forgotten ? [:] : node.loaded))
         scheduleWatch(name)
         schedule(now + 2000, .observe(name, agent: node.agent))
     }
@@ -454,7 +467,9 @@ public final class Simulation {
         case .petWatchdog:
             guard let timeout = settings.cluster.timing.watchdogTimeout else { return }
             nodes[name]!.watchdogToken += 1
-            schedule(now + timeout.milliseconds, .watchdogCheck(name, token: nodes[name]!.watchdogToken))
+            // The old agent never set the driver's timeout: softdog kept its 60 s.
+            let expiry = settings.shellFaults.watchdogKeepsDriverTimeout ? 60_000 : timeout.milliseconds
+            schedule(now + expiry, .watchdogCheck(name, token: nodes[name]!.watchdogToken))
         case .reboot:
             note("\(name): monitor action reboot")
             resetMachine(name, reboot: true)

@@ -27,8 +27,7 @@ case "random":
     // The agent shell's gaps before issue 9, all put back.
     let shellFaults =
         arguments.contains("--unsafe-old-shell")
-        ? ShellFaults(queuedScriptsSurviveFence: true, failedRemovalCountsAsGone: true, killedScriptsDropped: true)
-        : ShellFaults.none
+        ? ShellFaults.old : ShellFaults.none
     if arguments.contains("--unsafe-old-shell") {
         faults.stopFailuresIgnored = true
         faults.fenceUsesCurrentDefinition = true

@@ -181,8 +181,7 @@ struct ShellGapTests {
 
     @Test("random runs meet the new fakes: with the old shell put back they find violations")
     func randomRunsCatchTheOldShell() async {
-        let old = ShellFaults(
-            queuedScriptsSurviveFence: true, failedRemovalCountsAsGone: true, killedScriptsDropped: true)
+        let old = ShellFaults.old
         var caught: [String] = []
         for seed in UInt64(1)...60 {
             await Task.yield()
@@ -270,6 +269,47 @@ struct ShellGapTests {
         #expect(fixed.runningOn("iManager") == ["n3"])
         let old = failingIP(ShellFaults(failedRemovalCountsAsGone: true))
         #expect(old.violations.contains { $0.invariant == "S1" }, "the old address manager was not caught")
+    }
+
+    /// The holder's agent is killed while the node is cut off from the store, and restarts.
+    func restartWhileCutOff(_ shell: ShellFaults) -> Simulation {
+        let sim = simulation([ipService(preferred: ["n2", "n3"])], shell: shell)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
+        sim.partition("n2", for: 8000)
+        sim.restartAgent("n2", after: 200)
+        sim.run(for: 10_000)
+        return sim
+    }
+
+    @Test("an agent restarted without the store fences what its local record names")
+    func restartWithoutStore() {
+        let fixed = restartWhileCutOff(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        #expect(fixed.runningOn("iManager") == ["n3"])
+        let old = restartWhileCutOff(ShellFaults(restartWithoutLocalRecord: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old agent start was not caught")
+    }
+
+    /// The holder's agent freezes for 5 s with a 1 s watchdog configured.
+    func frozenWithWatchdog(_ shell: ShellFaults) -> Simulation {
+        var cluster = ClusterSettings()
+        cluster.timing.watchdogTimeout = .seconds(1)
+        var settings = SimulationSettings(
+            nodes: three, resources: [ipService(preferred: ["n2", "n3"])], cluster: cluster, seed: 7)
+        settings.shellFaults = shell
+        let sim = Simulation(settings)
+        sim.run(until: { $0.runningOn("iManager") == ["n2"] }, limit: 5000)
+        sim.pause("n2", for: 5000)
+        sim.run(for: 8000)
+        return sim
+    }
+
+    @Test("the watchdog resets a frozen node by the configured timeout, not the driver's")
+    func watchdogTimeout() {
+        let fixed = frozenWithWatchdog(.none)
+        #expect(fixed.violations.isEmpty, "\(fixed.violations)")
+        let old = frozenWithWatchdog(ShellFaults(watchdogKeepsDriverTimeout: true))
+        #expect(old.violations.contains { $0.invariant == "S1" }, "the old watchdog was not caught")
     }
 
     /// The holder crashes; on the next node the OOM killer takes the load.
