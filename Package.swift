@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Leaf: names, specifications, settings, states, the store key layout. No dependencies.
@@ -64,6 +65,16 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The cluster's certificate authority: node keys and certificates, join bundles, checks at start.
+        .target(
+            name: "ClusterPKI",
+            dependencies: [
+                "ClusterModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // The API's JSON shapes, shared by the server and the CLI (no Hummingbird, no agent).
         .target(name: "ClusterClient", dependencies: ["ClusterModel"]),
         // The REST API /v1 (Hummingbird): routes, authentication, OpenAPI document, cluster operations.
@@ -97,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "vigild",
             dependencies: [
-                "ClusterModel", "NodeAgent", "EtcdStore", "ClusterAPI",
+                "ClusterModel", "NodeAgent", "EtcdStore", "ClusterAPI", "ClusterPKI",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "ClusterModel", "ClusterClient",
+                "ClusterModel", "ClusterClient", "ClusterPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
@@ -122,6 +133,7 @@ let package = Package(
             name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
+        .testTarget(name: "ClusterPKITests", dependencies: ["ClusterPKI", "ClusterModel"]),
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [

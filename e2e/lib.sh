@@ -65,7 +65,7 @@ lab_up() {
   ip -n "$SW" link set lo up
   local members=""
   for n in $(seq 1 "$NODES"); do
-    members+="    - { node: n$n, peerURL: \"http://$(node_ip "$n"):2380\", clientURL: \"http://$(node_ip "$n"):2379\" }"$'\n'
+    members+="    - { node: n$n, peerURL: \"https://$(node_ip "$n"):2380\", clientURL: \"https://$(node_ip "$n"):2379\" }"$'\n'
   done
   for n in $(seq 1 "$NODES") cl; do
     local name ip
@@ -86,6 +86,7 @@ cluster: lab
 profile: $PROFILE
 stateDirectory: $WORK/n$n/state
 logDirectory: $WORK/n$n/log
+pki: $WORK/n$n/pki
 api:
   socket: $WORK/n$n/vigil.sock
   listen: "$(node_ip "$n"):7410"
@@ -95,7 +96,22 @@ store:
 $members
 YAML
   done
+  pki_up
 }
+
+# pki_up: the cluster PKI as the README tells an admin: `vigil pki init` on n1, a bundle from
+# `vigil pki add-node` for every other node, `vigil pki install` on it (docs/design/0015).
+pki_up() {
+  "$BIN/vigil" pki init --dir "$WORK/n1/pki" --cluster lab --node n1 --address "$(node_ip 1)" > /dev/null
+  for n in $(seq 2 "$NODES"); do
+    "$BIN/vigil" pki add-node "n$n" --dir "$WORK/n1/pki" --address "$(node_ip "$n")" --out "$WORK/n$n.bundle" > /dev/null
+    "$BIN/vigil" pki install "$WORK/n$n.bundle" --dir "$WORK/n$n/pki" --config "$WORK/n$n/vigil.yaml" > /dev/null
+    rm -f "$WORK/n$n.bundle"
+  done
+}
+
+# tls_args N: curl's options to reach node N's etcd as node N (the cluster CA, its certificate).
+tls_args() { echo "--cacert $WORK/n$1/pki/ca.pem --cert $WORK/n$1/pki/node.pem --key $WORK/n$1/pki/node.key"; }
 
 # start_service N: the Active/Active HTTP service on node N (answers with its node name).
 start_service() {
@@ -230,7 +246,8 @@ setup_reference() {
 etcd_leader() {
   for n in $(seq 1 "$NODES"); do
     local status
-    status=$(ip netns exec "$(ns "$n")" curl -s -m 0.5 -X POST "http://$(node_ip "$n"):2379/v3/maintenance/status" -d '{}') || continue
+    # shellcheck disable=SC2046
+    status=$(ip netns exec "$(ns "$n")" curl -s -m 0.5 $(tls_args "$n") -X POST "https://$(node_ip "$n"):2379/v3/maintenance/status" -d '{}') || continue
     local member leader
     member=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["member_id"])' 2>/dev/null)
     leader=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])' 2>/dev/null)

@@ -122,17 +122,17 @@ token=$(json 'd["token"]' < "$WORK/body")
 # The CLI logs in once per command: a waiting migrate (many polls) costs n3 one password check.
 checks() { api -H "Authorization: Bearer $token" "https://$(node_ip 3):7410/metrics" > /dev/null; awk '/^vigil_password_checks_total / {print $2}' "$WORK/body"; }
 before=$(checks)
-ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" migrate iManager --next --host "https://$(node_ip 3):7410" --user admin --insecure > /dev/null \
+ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" migrate iManager --next --host "https://$(node_ip 3):7410" --user admin --ca-file "$WORK/n1/pki/ca.pem" > /dev/null \
   2> "$WORK/err" || fail "remote migrate: $(cat "$WORK/err")"
 after=$(checks)
 [ $(( ${after:-0} - ${before:-0} )) -eq 1 ] || fail "a remote migrate cost $(( ${after:-0} - ${before:-0} )) password checks, not 1"
 kill -9 "$(pid_in_ns 1 vigild)"
 [ "$(api -H "Authorization: Bearer $token" "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "token from n1 refused on n2"
-out=$(ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" status --host "https://$(node_ip 3):7410" --user admin --insecure)
+out=$(ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" status --host "https://$(node_ip 3):7410" --user admin --ca-file "$WORK/n1/pki/ca.pem")
 echo "$out" | grep -q iManager || fail "remote CLI: $out"
 grep -q "root@local set user admin" <(vigil 2 events -l 200) || fail "user change not in the event log"
-token2=$(ip netns exec "$CL" env VIGIL_PASSWORD=observer-pass-1 "$BIN/vigil" login --host "https://$(node_ip 3):7410" --user watcher --insecure)
-ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" view --host "https://$(node_ip 2):7410" --insecure | grep -q "^Members" || fail "token login"
-set +e; ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" offline iManager --host "https://$(node_ip 2):7410" --insecure 2> "$WORK/err"; rc=$?; set -e
+token2=$(ip netns exec "$CL" env VIGIL_PASSWORD=observer-pass-1 "$BIN/vigil" login --host "https://$(node_ip 3):7410" --user watcher --ca-file "$WORK/n1/pki/ca.pem")
+ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" view --host "https://$(node_ip 2):7410" --ca-file "$WORK/n1/pki/ca.pem" | grep -q "^Members" || fail "token login"
+set +e; ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" offline iManager --host "https://$(node_ip 2):7410" --ca-file "$WORK/n1/pki/ca.pem" 2> "$WORK/err"; rc=$?; set -e
 [ "$rc" -eq 7 ] || fail "observer offline: exit $rc ($(cat "$WORK/err"))"
 log "PASS: CLI verbs, exit codes, leave/join/down, HTTPS API with 401/403 and tokens that survive their node"

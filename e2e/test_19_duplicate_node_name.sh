@@ -18,7 +18,11 @@ api:
   listen: ""
 store:
   managed: false
-  endpoints: ["http://$(node_ip 2):2379"]
+  endpoints: ["https://$(node_ip 2):2379"]
+  # A clone of n1's disk: it has n1's certificate and key.
+  caFile: $WORK/n1/pki/ca.pem
+  certFile: $WORK/n1/pki/node.pem
+  keyFile: $WORK/n1/pki/node.key
 YAML
 start_sampler
 log "starting a second agent named n1 on the client host"

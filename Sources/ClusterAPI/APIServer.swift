@@ -29,7 +29,8 @@ public enum APIServer {
 
     /// The Hummingbird applications to run in the agent's service group.
     public static func services(
-        builder: APIRouterBuilder, configuration: AgentConfiguration.API, stateDirectory: String, logger: Logger
+        builder: APIRouterBuilder, configuration: AgentConfiguration.API, stateDirectory: String,
+        pki: (certificate: String, key: String)? = nil, logger: Logger
     ) throws -> [any Service] {
         var services: [any Service] = []
         let socket = configuration.socket
@@ -44,11 +45,19 @@ public enum APIServer {
                 },
                 logger: logger))
         if let (host, port) = try configuration.listenAddress() {
-            let (certificate, key) = try certificateFiles(
-                configuration: configuration, stateDirectory: stateDirectory, logger: logger)
-            let tls = TLSConfiguration.makeServerConfiguration(
+            // The configured pair, else the node's certificate from the cluster CA (clients verify it
+            // with `--ca-file ca.pem`), else a self-signed one.
+            let (certificate, key): (String, String)
+            if configuration.certFile == nil, let pki {
+                (certificate, key) = pki
+            } else {
+                (certificate, key) = try certificateFiles(
+                    configuration: configuration, stateDirectory: stateDirectory, logger: logger)
+            }
+            var tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            tls.minimumTLSVersion = .tlsv12
             // Bounded (docs/design/0012): a connection that has not finished its TLS handshake within
             // 5 s, or is idle for 30 s between requests, is closed; at most 256 at once.
             let http1 = HTTP1Channel.Configuration(

@@ -129,10 +129,14 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     public var watchdogTimeout: Span?
     /// `linux` (a watchdog device, timeout set by ioctl; the default) or `file` (tests only).
     public var watchdogKind: WatchdogDevice.Kind
+    /// The cluster PKI directory (`vigil pki init`, `vigil pki install`): `ca.pem`, `node.pem`,
+    /// `node.key` (docs/design/0015). Required by a managed store; used by the API when it has no
+    /// certificate of its own.
+    public var pki: String
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout,
-            watchdogKind
+            watchdogKind, pki
     }
 
     public init(from decoder: any Decoder) throws {
@@ -148,6 +152,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         watchdogDevice = try container.decodeIfPresent(String.self, forKey: .watchdogDevice)
         watchdogTimeout = try container.decodeIfPresent(Span.self, forKey: .watchdogTimeout)
         watchdogKind = try container.decodeIfPresent(WatchdogDevice.Kind.self, forKey: .watchdogKind) ?? .linux
+        pki = try container.decodeIfPresent(String.self, forKey: .pki) ?? "/etc/vigil/pki"
     }
 
     public func validate() throws(ValidationError) {
@@ -164,10 +169,18 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             for (index, member) in store.members.enumerated() {
                 for (name, url) in [("peerURL", member.peerURL), ("clientURL", member.clientURL)] {
                     guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""),
-                        parsed.port != nil
+                        parsed.port != nil, parsed.host != nil
                     else {
                         throw ValidationError(
-                            field: "store.members[\(index)].\(name)", value: url, reason: "expected http(s)://host:port"
+                            field: "store.members[\(index)].\(name)", value: url, reason: "expected https://host:port"
+                        )
+                    }
+                    // The managed store is closed: TLS with the cluster's certificates, or nothing.
+                    guard parsed.scheme == "https" else {
+                        throw ValidationError(
+                            field: "store.members[\(index)].\(name)", value: url,
+                            reason:
+                                "http:// would open the cluster's store to the network: use https:// (the cluster PKI, vigil pki init)"
                         )
                     }
                 }
@@ -240,7 +253,21 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     public var managedEtcd: ManagedEtcd {
         ManagedEtcd(
             node: node, cluster: cluster, nodes: nodeDefinitions,
-            dataDirectory: store.dataDirectory ?? stateDirectory + "/etcd", timing: timing)
+            dataDirectory: store.dataDirectory ?? stateDirectory + "/etcd", timing: timing,
+            tls: ManagedEtcd.TLSFiles(ca: pki + "/ca.pem", certificate: pki + "/node.pem", key: pki + "/node.key"))
+    }
+
+    /// This node's addresses as its store URLs name them (its certificate must name each).
+    public var ownAddresses: [String] {
+        guard store.managed, let own = store.members.first(where: { $0.node == node }) else { return [] }
+        let hosts = [own.peerURL, own.clientURL].compactMap { URL(string: $0)?.host }
+        return hosts.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
+    /// The store client's TLS files: the configured ones, or for a managed store the cluster PKI's.
+    public var storeTLS: (ca: String?, certificate: String?, key: String?) {
+        if store.managed { return (pki + "/ca.pem", pki + "/node.pem", pki + "/node.key") }
+        return (store.caFile, store.certFile, store.keyFile)
     }
 
     /// Client URLs the agent's store client uses.

@@ -19,10 +19,27 @@ public struct ManagedEtcd: Hashable, Sendable {
     /// `existing` when the data directory already holds a member (restart), `new` for a first start.
     public var existingMember: Bool
     public var logLevel: String
+    /// The cluster PKI's files: etcd then serves clients and peers over TLS only, and accepts only
+    /// certificates the cluster CA signed (docs/design/0015).
+    public var tls: TLSFiles?
+
+    /// PEM files: the CA that signs every node, and this node's certificate and key.
+    public struct TLSFiles: Hashable, Sendable {
+        public var ca: String
+        public var certificate: String
+        public var key: String
+
+        public init(ca: String, certificate: String, key: String) {
+            self.ca = ca
+            self.certificate = certificate
+            self.key = key
+        }
+    }
 
     public init(
         node: NodeName, cluster: String, nodes: [NodeDefinition], dataDirectory: String, timing: TimingSettings,
-        compactionRetention: Int = 10_000, existingMember: Bool = false, logLevel: String = "warn"
+        compactionRetention: Int = 10_000, existingMember: Bool = false, logLevel: String = "warn",
+        tls: TLSFiles? = nil
     ) {
         self.node = node
         self.cluster = cluster
@@ -32,6 +49,7 @@ public struct ManagedEtcd: Hashable, Sendable {
         self.compactionRetention = compactionRetention
         self.existingMember = existingMember
         self.logLevel = logLevel
+        self.tls = tls
     }
 
     /// Checks everything the command line needs; errors name the field and value.
@@ -83,6 +101,17 @@ public struct ManagedEtcd: Hashable, Sendable {
             "--auto-compaction-retention", String(compactionRetention),
             "--logger", "zap",
             "--log-level", logLevel,
+        ] + tlsArguments
+    }
+
+    /// Client and peer TLS with certificate authentication against the cluster CA: a host without
+    /// a certificate the CA signed can neither read nor write, nor join as a peer.
+    var tlsArguments: [String] {
+        guard let tls else { return [] }
+        return [
+            "--cert-file", tls.certificate, "--key-file", tls.key, "--trusted-ca-file", tls.ca, "--client-cert-auth",
+            "--peer-cert-file", tls.certificate, "--peer-key-file", tls.key, "--peer-trusted-ca-file", tls.ca,
+            "--peer-client-cert-auth",
         ]
     }
 

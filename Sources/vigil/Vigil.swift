@@ -32,5 +32,6 @@ struct Vigil: AsyncParsableCommand {
             Leave.self, Down.self,
             Maintenance.self,
             Info.self, SetParameter.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
+            PKI.self,
         ])
 }

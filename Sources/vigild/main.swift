@@ -1,5 +1,6 @@
 import ClusterAPI
 import ClusterModel
+import ClusterPKI
 import EtcdStore
 import Foundation
 import Logging
@@ -45,9 +46,28 @@ do {
     FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
     exit(2)
 }
+// A managed store is closed (docs/design/0015): the cluster PKI must be in place and name this
+// node's addresses before anything starts.
+var pkiSummary = ""
+if configuration.store.managed {
+    do {
+        let checked = try ClusterPKI.check(
+            PKIDirectory(configuration.pki), cluster: configuration.cluster, addresses: configuration.ownAddresses)
+        pkiSummary = ", certificate valid until \(checked.notValidAfter)"
+    } catch {
+        FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
+        exit(2)
+    }
+}
+let openEndpoints = configuration.store.managed ? [] : configuration.store.endpoints.filter { $0.hasPrefix("http://") }
+let openWarning =
+    openEndpoints.isEmpty
+    ? nil
+    : "WARNING: store endpoints without TLS (\(openEndpoints.joined(separator: ", "))): anyone who can reach them can read and rewrite the cluster; use https:// with client certificates"
 if arguments.contains("--check-config") {
+    if let openWarning { FileHandle.standardError.write(Data("vigild: \(configPath): \(openWarning)\n".utf8)) }
     print(
-        "\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed" : "external"))"
+        "\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed, TLS" : "external")\(pkiSummary))"
     )
     exit(0)
 }
@@ -76,12 +96,15 @@ var password: String?
 if let file = configuration.store.passwordFile {
     password = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
 }
+if let openWarning { logger.critical("\(openWarning)") }
 var tls: TLSConfiguration?
-if configuration.store.caFile != nil || configuration.store.certFile != nil {
+let storeTLS = configuration.storeTLS
+if storeTLS.ca != nil || storeTLS.certificate != nil {
     var settings = TLSConfiguration.makeClientConfiguration()
+    settings.minimumTLSVersion = .tlsv12
     do {
-        if let ca = configuration.store.caFile { settings.trustRoots = .file(ca) }
-        if let cert = configuration.store.certFile, let key = configuration.store.keyFile {
+        if let ca = storeTLS.ca { settings.trustRoots = .file(ca) }
+        if let cert = storeTLS.certificate, let key = storeTLS.key {
             settings.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             settings.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
@@ -140,7 +163,8 @@ do {
             store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node, logger: logger))
     services += try APIServer.services(
         builder: APIRouterBuilder(control: control, registry: registry), configuration: configuration.api,
-        stateDirectory: configuration.stateDirectory, logger: apiLogger)
+        stateDirectory: configuration.stateDirectory, pki: PKIDirectory(configuration.pki).nodePair,
+        logger: apiLogger)
 } catch {
     FileHandle.standardError.write(Data("vigild: \(configPath): api: \(error)\n".utf8))
     exit(2)

@@ -12,8 +12,8 @@ struct AgentConfigurationTests {
           managed: true
           dataDirectory: /var/lib/vigil/etcd
           members:
-            - { node: n1, peerURL: "http://198.18.0.11:2380", clientURL: "http://198.18.0.11:2379" }
-            - { node: n2, peerURL: "http://198.18.0.12:2380", clientURL: "http://198.18.0.12:2379" }
+            - { node: n1, peerURL: "https://198.18.0.11:2380", clientURL: "https://198.18.0.11:2379" }
+            - { node: n2, peerURL: "https://198.18.0.12:2380", clientURL: "https://198.18.0.12:2379" }
         """
 
     @Test("a managed configuration gives the etcd member and the store endpoints")
@@ -21,9 +21,25 @@ struct AgentConfigurationTests {
         let configuration = try AgentConfiguration.parse(yaml: good)
         #expect(configuration.node == "n1")
         #expect(configuration.timing.tolerance == .milliseconds(800))
-        #expect(configuration.storeEndpoints == ["http://198.18.0.11:2379", "http://198.18.0.12:2379"])
+        #expect(configuration.storeEndpoints == ["https://198.18.0.11:2379", "https://198.18.0.12:2379"])
         #expect(configuration.managedEtcd.arguments.contains("--initial-cluster"))
         #expect(configuration.logDirectory == "/var/log/vigil")
+        // Closed: TLS for clients and peers, certificates checked against the cluster CA.
+        let arguments = configuration.managedEtcd.arguments
+        for flag in ["--client-cert-auth", "--peer-client-cert-auth"] { #expect(arguments.contains(flag)) }
+        #expect(arguments.firstIndex(of: "--trusted-ca-file").map { arguments[$0 + 1] } == "/etc/vigil/pki/ca.pem")
+        #expect(configuration.ownAddresses == ["198.18.0.11"])
+        #expect(configuration.storeTLS.certificate == "/etc/vigil/pki/node.pem")
+    }
+
+    @Test("a managed store over http:// is refused: it would be open to the network")
+    func openStoreRefused() {
+        #expect {
+            try AgentConfiguration.parse(yaml: good.replacingOccurrences(of: "https://", with: "http://"))
+        } throws: { error in
+            (error as? ValidationError)?.field == "store.members[0].peerURL"
+                && "\(error)".contains("open the cluster's store to the network")
+        }
     }
 
     @Test("an existing etcd cluster is used through its endpoints")
