@@ -46,9 +46,20 @@ func fakeIP(in directory: String, addresses: [(device: String, cidr: String)]) t
         fi
         exit 1
         """
-    try script.write(toFile: command, atomically: true, encoding: .utf8)
-    chmod(command, 0o755)
+    try writeExecutable(command, script)
     return (command, state)
+}
+
+/// Writes an executable script through a close-on-exec descriptor: a process another test spawns
+/// meanwhile must not inherit it open for writing, or running the script fails (ETXTBSY).
+func writeExecutable(_ path: String, _ text: String) throws {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+    defer { close(descriptor) }
+    let bytes = Array(text.utf8)
+    guard bytes.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
+        throw POSIXError(.EIO)
+    }
 }
 
 @Suite("Fence keeper: the fence path on its own thread")
@@ -143,6 +154,11 @@ struct FenceKeeperTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(events.withLockedValue { $0.contains(.deadlineFenced) })
+        // Removed by the fence, or by one of its retries (every 500 ms) if `ip` failed meanwhile.
+        while (try? String(contentsOfFile: ip.state, encoding: .utf8)) != "", ContinuousClock.now - start < .seconds(60)
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(try String(contentsOfFile: ip.state, encoding: .utf8) == "")
         keeper.stop()
         try? FileManager.default.removeItem(atPath: root)

@@ -95,11 +95,7 @@ struct ScriptRunnerTests {
         let library = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/vigilfuncs").path
         let tools = root + "/tools"
-        for (name, body) in [("ip", ip), ("arping", arping)] {
-            #expect(
-                FileManager.default.createFile(
-                    atPath: "\(tools)/\(name)", contents: Data(body.utf8), attributes: [.posixPermissions: 0o755]))
-        }
+        for (name, body) in [("ip", ip), ("arping", arping)] { try writeExecutable("\(tools)/\(name)", body) }
         let runner = ScriptRunner(
             settings: ScriptRunner.Settings(
                 node: "n1", cluster: "c", scriptDirectory: root + "/scripts", logDirectory: root + "/log",
