@@ -10,6 +10,14 @@ import HummingbirdBcrypt
 public struct Identity: Sendable, Hashable {
     public var user: String
     public var role: Role
+    /// The mod revision of the user's record this identity was proven against (nil: root@local).
+    public var userRevision: Int64?
+
+    public init(user: String, role: Role, userRevision: Int64? = nil) {
+        self.user = user
+        self.role = role
+        self.userRevision = userRevision
+    }
 
     /// Root on this node, through the Unix socket only root can open.
     public static let localRoot = Identity(user: "root@local", role: .admin)
@@ -68,7 +76,14 @@ public struct Authenticator: Sendable {
                 await failed(source: source, user: nil)
                 return nil
             }
-            return Identity(user: session.user, role: session.role)
+            // Revoked the moment the user is deleted or their role or password changes.
+            guard let user = try await store.get(layout.user(session.user)), user.modRevision == session.userRevision
+            else {
+                _ = try? await store.delete(layout.session(Self.hash(token: token)))
+                await failed(source: source, user: nil)
+                return nil
+            }
+            return Identity(user: session.user, role: session.role, userRevision: session.userRevision)
         }
         if authorization.lowercased().hasPrefix("basic ") {
             guard
@@ -88,7 +103,8 @@ public struct Authenticator: Sendable {
     public func verify(user: String, password: String, source: String = "local") async throws -> Identity? {
         let known = (try? UserRecord.validate(name: user, field: "user")) != nil
         try loginGuard.throttle.check(source: source, user: known ? user : nil)
-        let record = try await loginGuard.throttle.limited(source: source) { () async throws -> UserRecord? in
+        let found = try await loginGuard.throttle.limited(source: source) {
+            () async throws -> (UserRecord, Int64)? in
             guard known, let kv = try await store.get(layout.user(user)),
                 let record = try? ModelCodec.decode(UserRecord.self, from: kv.value)
             else {
@@ -96,14 +112,15 @@ public struct Authenticator: Sendable {
                 _ = try await loginGuard.hasher.verify(password, hash: Self.dummyHash)
                 return nil
             }
-            return try await loginGuard.hasher.verify(password, hash: record.passwordHash) ? record : nil
+            return try await loginGuard.hasher.verify(password, hash: record.passwordHash)
+                ? (record, kv.modRevision) : nil
         }
-        guard let record else {
+        guard let (record, revision) = found else {
             await failed(source: source, user: known ? user : nil)
             return nil
         }
         loginGuard.throttle.succeeded(source: source)
-        return Identity(user: record.name, role: record.role)
+        return Identity(user: record.name, role: record.role, userRevision: revision)
     }
 
     func failed(source: String, user: String?) async {
@@ -121,7 +138,9 @@ public struct Authenticator: Sendable {
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
         let token = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         let lease = try await store.grantLease(ttlSeconds: Self.sessionSeconds)
-        let record = SessionRecord(user: identity.user, role: identity.role, created: ClusterControl.wallMilliseconds())
+        let record = SessionRecord(
+            user: identity.user, role: identity.role, created: ClusterControl.wallMilliseconds(),
+            userRevision: identity.userRevision)
         _ = try await store.put(layout.session(Self.hash(token: token)), ModelCodec.encode(record), lease: lease.id)
         return SessionGrant(
             token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.sessionSeconds)
@@ -136,18 +155,46 @@ public struct Authenticator: Sendable {
 
     public func setUser(_ name: String, _ request: UserRequest) async throws {
         do { try UserRecord.validate(name: name, field: "name") } catch { throw APIError(error) }
-        guard (8...128).contains(request.password.count) else {
-            throw APIError(.badRequest, field: "password", value: "(hidden)", reason: "8 to 128 characters")
-        }
+        try Self.checkPassword(request.password)
         let hash = try await loginGuard.hasher.hash(request.password, cost: Self.bcryptCost)
         let record = UserRecord(name: name, role: request.role, passwordHash: hash)
         _ = try await store.put(layout.user(name), ModelCodec.encode(record))
+        // The record's new revision already invalidates the user's sessions; remove them too.
+        await removeSessions(of: name)
+    }
+
+    /// bcrypt reads at most 72 bytes and stops at a NUL: a longer password, or one with a NUL,
+    /// would be silently cut, so it is refused.
+    static func checkPassword(_ password: String) throws {
+        guard password.count >= 8 else {
+            throw APIError(.badRequest, field: "password", value: "(hidden)", reason: "at least 8 characters")
+        }
+        guard password.utf8.count <= 72 else {
+            throw APIError(
+                .badRequest, field: "password", value: "(hidden)",
+                reason: "at most 72 bytes (bcrypt ignores the rest): \(password.utf8.count) given")
+        }
+        guard !password.utf8.contains(0) else {
+            throw APIError(
+                .badRequest, field: "password", value: "(hidden)", reason: "must not contain a NUL character")
+        }
+    }
+
+    /// Deletes every session of `user` (best effort: they are invalid already).
+    func removeSessions(of user: String) async {
+        guard let sessions = try? await store.range(prefix: layout.prefix + "sessions/") else { return }
+        for entry in sessions.keyValues {
+            if (try? ModelCodec.decode(SessionRecord.self, from: entry.value))?.user == user {
+                _ = try? await store.delete(entry.key)
+            }
+        }
     }
 
     public func deleteUser(_ name: String) async throws {
         do { try UserRecord.validate(name: name, field: "name") } catch { throw APIError(error) }
         guard try await store.get(layout.user(name)) != nil else { throw APIError.notFound("name", name, "user") }
         _ = try await store.delete(layout.user(name))
+        await removeSessions(of: name)
     }
 
     public func users() async throws -> [UserSummary] {

@@ -48,12 +48,16 @@ public struct SessionRecord: Hashable, Sendable, Codable, Validatable {
     public var role: Role
     /// Wall-clock milliseconds of the login.
     public var created: Int64
+    /// The mod revision of the user's record at login: a session is valid only while the record
+    /// is unchanged, so deleting the user or changing their role or password revokes it at once.
+    public var userRevision: Int64?
 
-    public init(user: String, role: Role, created: Int64) {
+    public init(user: String, role: Role, created: Int64, userRevision: Int64?) {
         self.schema = 1
         self.user = user
         self.role = role
         self.created = created
+        self.userRevision = userRevision
     }
 
     public func validate() throws(ValidationError) {}

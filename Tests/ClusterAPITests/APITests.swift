@@ -182,6 +182,63 @@ struct APITests {
         }
     }
 
+    /// Logs `user` in; returns its bearer header.
+    func login(_ client: any TestClientProtocol, _ user: String, _ password: String) async throws -> HTTPFields {
+        try await client.execute(
+            uri: "/v1/sessions", method: .post, body: body(#"{"user":"\#(user)","password":"\#(password)"}"#)
+        ) { response in
+            #expect(response.status == .created)
+            let token = try JSONDecoder().decode(SessionGrant.self, from: Data(response.body.readableBytesView)).token
+            return [.authorization: "Bearer \(token)"]
+        }
+    }
+
+    @Test("deleting a user, or changing their role or password, revokes their tokens at once")
+    func revocation() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            let admin: HTTPFields = [.authorization: basic("admin", "admin-secret")]
+            for change in [
+                #"{"password":"watcher-secret","role":"admin"}"#, #"{"password":"another-secret","role":"observer"}"#,
+                nil,
+            ] {
+                let token = try await login(client, "watcher", "watcher-secret")
+                try await client.execute(uri: "/v1/cluster", method: .get, headers: token) { #expect($0.status == .ok) }
+                if let change {
+                    try await client.execute(uri: "/v1/users/watcher", method: .put, headers: admin, body: body(change))
+                    {
+                        #expect($0.status == .ok || $0.status == .noContent || $0.status == .created)
+                    }
+                } else {
+                    try await client.execute(uri: "/v1/users/watcher", method: .delete, headers: admin) {
+                        #expect($0.status == .ok || $0.status == .noContent)
+                    }
+                }
+                try await client.execute(uri: "/v1/cluster", method: .get, headers: token) {
+                    #expect($0.status == .unauthorized, "a token survived \(change ?? "deletion")")
+                }
+                // Back to the fixture's watcher for the next round.
+                try await fixture.builder.authenticator.setUser(
+                    "watcher", UserRequest(password: "watcher-secret", role: .observer))
+            }
+        }
+        let sessions = try await fixture.store.client("check").range(prefix: fixture.layout.prefix + "sessions/")
+        #expect(sessions.keyValues.isEmpty, "revoked sessions stayed in the store")
+    }
+
+    @Test("a password longer than bcrypt's 72 bytes, or with a NUL, is refused, not cut")
+    func passwordLimits() async throws {
+        let fixture = try await APIFixture()
+        for password in [String(repeating: "x", count: 73), "eight\u{0}chars", "short"] {
+            await #expect(throws: APIError.self) {
+                try await fixture.builder.authenticator.setUser(
+                    "someone", UserRequest(password: password, role: .observer))
+            }
+        }
+        try await fixture.builder.authenticator.setUser(
+            "someone", UserRequest(password: String(repeating: "x", count: 72), role: .observer))
+    }
+
     @Test("users are stored with salted bcrypt hashes, never the password")
     func passwordsAreHashed() async throws {
         let fixture = try await APIFixture()
