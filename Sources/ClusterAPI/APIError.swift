@@ -3,6 +3,7 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Hummingbird
+import Logging
 
 /// Every refused request: an HTTP status and a JSON body naming the field, the value and the reason.
 ///
@@ -56,18 +57,20 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 }
 
 extension APIError {
-    /// The API's answer for any error thrown below it.
-    static func wrapping(_ error: any Error) -> any Error {
+    /// The API's answer for any error thrown below it. Store and internal errors are logged and
+    /// answered without their text: it names internal URLs and files, which are no caller's business.
+    static func wrapping(_ error: any Error, logger: Logger) -> any Error {
         switch error {
-        case let error as APIError: error
-        case let error as ValidationError: APIError(error)
+        case let error as APIError: return error
+        case let error as ValidationError: return APIError(error)
         case let error as StoreError:
-            APIError(
-                .serviceUnavailable, field: "store", value: "\(error)",
-                reason: "the coordination store did not answer; retry")
-        case let error as HTTPError: error
-        case let error as any HTTPResponseError: error
-        default: APIError(.internalServerError, reason: "\(error)")
+            logger.warning("API request failed: store error", metadata: ["vigil.error": "\(error)"])
+            return APIError(.serviceUnavailable, field: "store", reason: "the coordination store did not answer; retry")
+        case let error as HTTPError: return error
+        case let error as any HTTPResponseError: return error
+        default:
+            logger.error("API request failed", metadata: ["vigil.error": "\(error)"])
+            return APIError(.internalServerError, reason: "internal error (the agent's log has the details)")
         }
     }
 }

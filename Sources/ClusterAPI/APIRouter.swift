@@ -135,7 +135,7 @@ public struct APIRouterBuilder: Sendable {
                 do {
                     return try await handler(request, context)
                 } catch {
-                    throw APIError.wrapping(error)
+                    throw APIError.wrapping(error, logger: context.logger)
                 }
             }
         }
@@ -186,7 +186,12 @@ public struct APIRouterBuilder: Sendable {
                     try await control.maintenance(
                         on: body.enabled, untilWallMilliseconds: body.until, user: user(context)))
             },
-            "GET /v1/settings": { _, _ in try json(try await control.settings().value) },
+            "GET /v1/settings": { _, context in
+                var settings = try await control.settings().value
+                // Secrets (webhook tokens) are for admins only.
+                if context.identity?.role != .admin { settings.notification = settings.notification.redacted }
+                return try json(settings)
+            },
             "POST /v1/settings/set": { request, context in
                 let body = try await decode(SetRequest.self, request, context)
                 return try json(try await control.set(body.parameter, body.value, user: user(context)))

@@ -230,7 +230,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 context.identity = try await authenticator.identify(
                     authorization: authorization, source: context.sourceAddress)
             } catch {
-                throw APIError.wrapping(error)
+                throw APIError.wrapping(error, logger: context.logger)
             }
             guard context.identity != nil else {
                 // A login attempt with wrong credentials.

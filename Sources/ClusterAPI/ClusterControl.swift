@@ -212,7 +212,12 @@ public struct ClusterControl: Sendable {
     /// `vigil set PARAM VALUE`: NCS's parameter names (case-insensitive) on the cluster settings.
     public func set(_ parameter: String, _ value: String, user: String) async throws -> ClusterSettings {
         let name = parameter.lowercased()
-        return try await updateSettings(user: user, what: "\(name) to \(value)") { settings in
+        // The event log is read by observers and mailed: webhook URLs go there redacted.
+        let shown =
+            name == "webhooks"
+            ? value.split(whereSeparator: { $0 == " " || $0 == "," }).map { NotificationSettings.redacted(String($0)) }
+                .joined(separator: " ") : value
+        return try await updateSettings(user: user, what: "\(name) to \(shown)") { settings in
             switch name {
             case "quorum":
                 guard let count = Int(value) else {

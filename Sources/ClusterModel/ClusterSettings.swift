@@ -1,3 +1,5 @@
+import Foundation
+
 /// The named timing profiles of ARCHITECTURE.md §4.
 public enum TimingProfile: String, Codable, Hashable, Sendable, CaseIterable {
     /// Tolerance 2 s, heartbeat 400 ms, etcd 50/250 ms (docs/design/0006).
@@ -219,6 +221,23 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && text.count <= 254
             && !text.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0 == "\r" || $0 == "\n" || $0 == "," })
+    }
+}
+
+extension NotificationSettings {
+    /// A webhook URL without what may be a secret: user information, path and query (webhook
+    /// services put their tokens there). `https://hooks.example:8443/…`.
+    public static func redacted(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host
+        else { return "(redacted)" }
+        return "\(scheme)://\(host)\(components.port.map { ":\($0)" } ?? "")/…"
+    }
+
+    /// These settings as an observer may see them: webhook URLs redacted.
+    public var redacted: NotificationSettings {
+        var copy = self
+        copy.webhooks = webhooks.map(Self.redacted)
+        return copy
     }
 }
 

@@ -226,6 +226,44 @@ struct APITests {
         #expect(sessions.keyValues.isEmpty, "revoked sessions stayed in the store")
     }
 
+    @Test("observers see webhook URLs redacted, in the settings and in the event log; admins see them whole")
+    func secretsRedacted() async throws {
+        let fixture = try await APIFixture()
+        let secret = "https://hooks.example:8443/services/T0/B0/s3cr3t-token?key=abc"
+        _ = try await fixture.builder.control.set("webhooks", secret, user: "admin")
+        try await fixture.test { client in
+            for (user, password, whole) in [("admin", "admin-secret", true), ("watcher", "watcher-secret", false)] {
+                try await client.execute(
+                    uri: "/v1/settings", method: .get, headers: [.authorization: basic(user, password)]
+                ) { response in
+                    let settings = try JSONDecoder().decode(
+                        ClusterSettings.self, from: Data(response.body.readableBytesView))
+                    #expect(settings.notification.webhooks == [whole ? secret : "https://hooks.example:8443/…"])
+                }
+            }
+        }
+        let events = try await fixture.events()
+        #expect(!events.contains { $0.event.message.contains("s3cr3t") }, "the token reached the event log")
+    }
+
+    @Test("a store failure is a 503 that names no internal address or error text")
+    func storeErrorsHidden() async throws {
+        let fixture = try await APIFixture()
+        fixture.store.partition("n1")
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/v1/cluster", method: .get, headers: [.authorization: basic("admin", "admin-secret")]
+            ) { response in
+                #expect(response.status == .serviceUnavailable)
+                let text = String(buffer: response.body)
+                let error = try JSONDecoder().decode(APIErrorBody.self, from: Data(response.body.readableBytesView))
+                #expect(
+                    error.error.value == "" && error.error.reason == "the coordination store did not answer; retry",
+                    "\(text)")
+            }
+        }
+    }
+
     @Test("a password longer than bcrypt's 72 bytes, or with a NUL, is refused, not cut")
     func passwordLimits() async throws {
         let fixture = try await APIFixture()
