@@ -135,4 +135,12 @@ token2=$(ip netns exec "$CL" env VIGIL_PASSWORD=observer-pass-1 "$BIN/vigil" log
 ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" view --host "https://$(node_ip 2):7410" --ca-file "$WORK/n1/pki/ca.pem" | grep -q "^Members" || fail "token login"
 set +e; ip netns exec "$CL" env VIGIL_TOKEN="$token2" "$BIN/vigil" offline iManager --host "https://$(node_ip 2):7410" --ca-file "$WORK/n1/pki/ca.pem" 2> "$WORK/err"; rc=$?; set -e
 [ "$rc" -eq 7 ] || fail "observer offline: exit $rc ($(cat "$WORK/err"))"
-log "PASS: CLI verbs, exit codes, leave/join/down, HTTPS API with 401/403 and tokens that survive their node"
+# Revocation at once: an admin demoted to observer, and a deleted user, lose their tokens.
+ip netns exec "$CL" env VIGIL_PASSWORD=admin-password-1 "$BIN/vigil" login --host "https://$(node_ip 3):7410" --user admin --ca-file "$WORK/n1/pki/ca.pem" > "$WORK/admin.token"
+[ "$(api -H "Authorization: Bearer $(cat "$WORK/admin.token")" "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "admin token"
+echo 'admin-password-1' | vigil 2 user add admin --role observer > /dev/null
+[ "$(api -H "Authorization: Bearer $(cat "$WORK/admin.token")" "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "a demoted admin's token still works"
+[ "$(api -H "Authorization: Bearer $token2" "https://$(node_ip 2):7410/v1/cluster")" = 200 ] || fail "watcher token before deletion"
+vigil 2 user delete watcher > /dev/null
+[ "$(api -H "Authorization: Bearer $token2" "https://$(node_ip 2):7410/v1/cluster")" = 401 ] || fail "a deleted user's token still works"
+log "PASS: CLI verbs, exit codes, leave/join/down, HTTPS API with 401/403, tokens that survive their node and are revoked at once (demoted, deleted)"

@@ -43,6 +43,22 @@ ip netns exec "$CL" curl -sf -o /dev/null -m 5 --cacert "$WORK/n1/pki/ca.pem" "h
 ip netns exec "$CL" curl -sf -o /dev/null -m 5 --tls-max 1.1 --cacert "$WORK/n1/pki/ca.pem" \
   "https://$(node_ip 2):7410/healthz" 2> /dev/null && fail "the API accepted TLS 1.1"
 
+# The API socket's callers act as root: a process of another user is closed out by SO_PEERCRED
+# even when the socket's mode would let it in.
+out=$(ip netns exec "$(ns 1)" curl -s -m 5 --unix-socket "$WORK/n1/vigil.sock" http://local/v1/cluster) \
+  || fail "root could not use the socket"
+chmod 666 "$WORK/n1/vigil.sock"
+chmod 755 "$WORK" "$WORK/n1"
+set +e
+ip netns exec "$(ns 1)" runuser -u nobody -- curl -s -m 5 --unix-socket "$WORK/n1/vigil.sock" \
+  -o "$WORK/nobody.out" -w '%{http_code}' http://local/v1/cluster > "$WORK/nobody.code" 2>&1
+rc=$?
+set -e
+chmod 600 "$WORK/n1/vigil.sock"
+[ "$rc" -eq 0 ] && fail "a non-root process got an answer on the API socket: $(cat "$WORK/nobody.code")"
+grep -q "not run by root was closed" "$WORK/n1/vigild.log" || fail "the refused connection was not logged"
+log "API socket: root served, another user's connection closed (curl exit $rc)"
+
 # Bad files at start: refused, the file named (checked on a copy of n3's configuration).
 cp -r "$WORK/n3/pki" "$WORK/bad-pki"
 sed "s#pki: .*#pki: $WORK/bad-pki#" "$WORK/n3/vigil.yaml" > "$WORK/bad.yaml"

@@ -38,6 +38,9 @@ public enum APIServer {
         services.append(
             Application(
                 router: builder.router(local: true),
+                server: .http1(
+                    configuration: HTTP1Channel.Configuration(
+                        additionalChannelHandlers: [PeerMustBeRoot(logger: logger)])),
                 configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socket), serverName: "vigil"),
                 onServerRunning: { _ in
                     // Only root may connect: the socket's callers act as root.
@@ -156,5 +159,52 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
             timer = nil
         }
         context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// The Unix socket's callers act as root: besides the socket's mode (0600), each connection's
+/// peer must be root by the kernel's word (`SO_PEERCRED`), or it is closed before any request.
+final class PeerMustBeRoot: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    /// `struct ucred` (pid, uid, gid), read with getsockopt.
+    struct Credentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = .max
+        var gid: UInt32 = .max
+    }
+
+    private var verified = false
+    let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard let provider = context.channel as? any SocketOptionProvider else {
+            context.close(promise: nil)
+            return
+        }
+        let future: EventLoopFuture<Credentials> = provider.unsafeGetSocketOption(
+            level: .init(rawValue: SOL_SOCKET), name: .init(rawValue: SO_PEERCRED))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let (handler, context) = loopBound.value
+            if case .success(let peer) = result, peer.uid == 0 {
+                handler.verified = true
+                context.fireChannelActive()
+            } else {
+                if case .success(let peer) = result {
+                    handler.logger.warning(
+                        "API socket: a connection from a process not run by root was closed",
+                        metadata: ["vigil.uid": "\(peer.uid)", "vigil.pid": "\(peer.pid)"])
+                }
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard verified else { return }
+        context.fireChannelRead(data)
     }
 }
