@@ -20,8 +20,12 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         public var node: NodeName
         public var peerURL: String
         public var clientURL: String
+        /// The member's old `http://` URLs, still served while an open cluster moves to TLS
+        /// (docs/design/0015); removed once every member's peer URL is its https one.
+        public var openPeerURL: String?
+        public var openClientURL: String?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case node, peerURL, clientURL }
+        enum CodingKeys: String, CodingKey, CaseIterable { case node, peerURL, clientURL, openPeerURL, openClientURL }
 
         public init(node: NodeName, peerURL: String, clientURL: String) {
             self.node = node
@@ -35,6 +39,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             node = try container.decode(NodeName.self, forKey: .node)
             peerURL = try container.decode(String.self, forKey: .peerURL)
             clientURL = try container.decode(String.self, forKey: .clientURL)
+            openPeerURL = try container.decodeIfPresent(String.self, forKey: .openPeerURL)
+            openClientURL = try container.decodeIfPresent(String.self, forKey: .openClientURL)
         }
     }
 
@@ -54,10 +60,13 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         public var caFile: String?
         public var certFile: String?
         public var keyFile: String?
+        /// Run a managed store without TLS (`http://` members): only to keep an old open cluster
+        /// running until it is moved to TLS (docs/design/0015). Loudly warned about at every start.
+        public var insecure: Bool
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case managed, dataDirectory, members, endpoints, username, passwordFile, etcdBinary, caFile, certFile,
-                keyFile
+                keyFile, insecure
         }
 
         public init(from decoder: any Decoder) throws {
@@ -73,6 +82,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             caFile = try container.decodeIfPresent(String.self, forKey: .caFile)
             certFile = try container.decodeIfPresent(String.self, forKey: .certFile)
             keyFile = try container.decodeIfPresent(String.self, forKey: .keyFile)
+            insecure = try container.decodeIfPresent(Bool.self, forKey: .insecure) ?? false
         }
     }
 
@@ -176,12 +186,20 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
                         )
                     }
                     // The managed store is closed: TLS with the cluster's certificates, or nothing.
-                    guard parsed.scheme == "https" else {
+                    guard parsed.scheme == "https" || (store.insecure && !storeUsesTLS) else {
                         throw ValidationError(
                             field: "store.members[\(index)].\(name)", value: url,
                             reason:
                                 "http:// would open the cluster's store to the network: use https:// (the cluster PKI, vigil pki init)"
                         )
+                    }
+                }
+                for (name, url) in [("openPeerURL", member.openPeerURL), ("openClientURL", member.openClientURL)] {
+                    guard let url else { continue }
+                    guard let parsed = URL(string: url), parsed.scheme == "http", parsed.port != nil else {
+                        throw ValidationError(
+                            field: "store.members[\(index)].\(name)", value: url,
+                            reason: "the member's old http://host:port URL, kept only while moving to TLS")
                     }
                 }
             }
@@ -251,10 +269,22 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
 
     /// The local etcd member, when managed.
     public var managedEtcd: ManagedEtcd {
-        ManagedEtcd(
+        var etcd = ManagedEtcd(
             node: node, cluster: cluster, nodes: nodeDefinitions,
             dataDirectory: store.dataDirectory ?? stateDirectory + "/etcd", timing: timing,
-            tls: ManagedEtcd.TLSFiles(ca: pki + "/ca.pem", certificate: pki + "/node.pem", key: pki + "/node.key"))
+            tls: storeUsesTLS
+                ? ManagedEtcd.TLSFiles(ca: pki + "/ca.pem", certificate: pki + "/node.pem", key: pki + "/node.key")
+                : nil)
+        let own = store.members.first { $0.node == node }
+        etcd.openPeerURL = own?.openPeerURL
+        etcd.openClientURL = own?.openClientURL
+        return etcd
+    }
+
+    /// Whether the managed store speaks TLS: yes unless it is an old open cluster kept running
+    /// with `store.insecure` (every member URL `http://`).
+    public var storeUsesTLS: Bool {
+        !(store.insecure && store.members.allSatisfy { $0.peerURL.hasPrefix("http://") })
     }
 
     /// This node's addresses as its store URLs name them (its certificate must name each).
@@ -266,12 +296,18 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
 
     /// The store client's TLS files: the configured ones, or for a managed store the cluster PKI's.
     public var storeTLS: (ca: String?, certificate: String?, key: String?) {
-        if store.managed { return (pki + "/ca.pem", pki + "/node.pem", pki + "/node.key") }
+        if store.managed {
+            return storeUsesTLS ? (pki + "/ca.pem", pki + "/node.pem", pki + "/node.key") : (nil, nil, nil)
+        }
         return (store.caFile, store.certFile, store.keyFile)
     }
 
     /// Client URLs the agent's store client uses.
-    public var storeEndpoints: [String] { store.managed ? managedEtcd.clientURLs : store.endpoints }
+    public var storeEndpoints: [String] {
+        guard store.managed else { return store.endpoints }
+        // While moving to TLS, members not yet restarted answer only on their old URLs.
+        return managedEtcd.clientURLs + store.members.compactMap(\.openClientURL)
+    }
 
     /// Reads and validates a YAML configuration; every problem names its key.
     public static func load(path: String) throws(ValidationError) -> AgentConfiguration {

@@ -22,6 +22,10 @@ public struct ManagedEtcd: Hashable, Sendable {
     /// The cluster PKI's files: etcd then serves clients and peers over TLS only, and accepts only
     /// certificates the cluster CA signed (docs/design/0015).
     public var tls: TLSFiles?
+    /// Plain `http://` URLs this member also listens on while an open cluster moves to TLS
+    /// (docs/design/0015: the upgrade); nil once it has.
+    public var openPeerURL: String?
+    public var openClientURL: String?
 
     /// PEM files: the CA that signs every node, and this node's certificate and key.
     public struct TLSFiles: Hashable, Sendable {
@@ -80,8 +84,10 @@ public struct ManagedEtcd: Hashable, Sendable {
     /// The etcd command line (without the program name).
     public var arguments: [String] {
         let own = nodes.first { $0.name == node }
-        let client = own?.etcdClientURL ?? "http://127.0.0.1:2379"
+        let client = ([own?.etcdClientURL ?? "http://127.0.0.1:2379"] + [openClientURL].compactMap { $0 })
+            .joined(separator: ",")
         let peer = own?.etcdPeerURL ?? "http://127.0.0.1:2380"
+        let listenPeer = ([peer] + [openPeerURL].compactMap { $0 }).joined(separator: ",")
         let initialCluster = nodes.sorted { $0.index < $1.index }.compactMap { definition in
             definition.etcdPeerURL.map { "\(definition.name)=\($0)" }
         }.joined(separator: ",")
@@ -90,7 +96,7 @@ public struct ManagedEtcd: Hashable, Sendable {
             "--data-dir", dataDirectory,
             "--listen-client-urls", client,
             "--advertise-client-urls", client,
-            "--listen-peer-urls", peer,
+            "--listen-peer-urls", listenPeer,
             "--initial-advertise-peer-urls", peer,
             "--initial-cluster", initialCluster,
             "--initial-cluster-token", "vigil-\(cluster)",

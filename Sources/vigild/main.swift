@@ -49,7 +49,7 @@ do {
 // A managed store is closed (docs/design/0015): the cluster PKI must be in place and name this
 // node's addresses before anything starts.
 var pkiSummary = ""
-if configuration.store.managed {
+if configuration.store.managed, configuration.storeUsesTLS {
     do {
         let checked = try ClusterPKI.check(
             PKIDirectory(configuration.pki), cluster: configuration.cluster, addresses: configuration.ownAddresses)
@@ -59,7 +59,7 @@ if configuration.store.managed {
         exit(2)
     }
 }
-let openEndpoints = configuration.store.managed ? [] : configuration.store.endpoints.filter { $0.hasPrefix("http://") }
+let openEndpoints = configuration.storeEndpoints.filter { $0.hasPrefix("http://") }
 let openWarning =
     openEndpoints.isEmpty
     ? nil

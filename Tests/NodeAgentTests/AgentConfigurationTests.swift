@@ -42,6 +42,32 @@ struct AgentConfigurationTests {
         }
     }
 
+    @Test("an old open cluster runs only with store.insecure; while moving to TLS it serves both URL sets")
+    func openAndMoving() throws {
+        let open = good.replacingOccurrences(of: "https://", with: "http://").replacingOccurrences(
+            of: "  managed: true", with: "  managed: true\n  insecure: true")
+        let insecure = try AgentConfiguration.parse(yaml: open)
+        #expect(!insecure.storeUsesTLS && insecure.managedEtcd.tls == nil && insecure.storeTLS.ca == nil)
+        let moving = try AgentConfiguration.parse(
+            yaml: good.replacingOccurrences(
+                of: #"clientURL: "https://198.18.0.11:2379" }"#,
+                with:
+                    #"clientURL: "https://198.18.0.11:2379", openPeerURL: "http://198.18.0.11:2390", openClientURL: "http://198.18.0.11:2389" }"#
+            ))
+        let arguments = moving.managedEtcd.arguments
+        #expect(
+            arguments.firstIndex(of: "--listen-peer-urls").map { arguments[$0 + 1] }
+                == "https://198.18.0.11:2380,http://198.18.0.11:2390")
+        #expect(moving.storeEndpoints.last == "http://198.18.0.11:2389")
+        #expect(arguments.contains("--client-cert-auth"))
+        #expect {
+            try AgentConfiguration.parse(
+                yaml: good.replacingOccurrences(
+                    of: #"clientURL: "https://198.18.0.11:2379" }"#,
+                    with: #"clientURL: "https://198.18.0.11:2379", openPeerURL: "https://x:1" }"#))
+        } throws: { ($0 as? ValidationError)?.field == "store.members[0].openPeerURL" }
+    }
+
     @Test("an existing etcd cluster is used through its endpoints")
     func external() throws {
         let configuration = try AgentConfiguration.parse(
