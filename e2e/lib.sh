@@ -80,23 +80,30 @@ lab_up() {
     [ "$n" = cl ] && continue
     mkdir -p "$WORK/n$n/www"
     echo "n$n" > "$WORK/n$n/www/index.html"
-    cat > "$WORK/n$n/vigil.yaml" <<YAML
-node: n$n
-cluster: lab
-profile: $PROFILE
-stateDirectory: $WORK/n$n/state
-logDirectory: $WORK/n$n/log
-pki: $WORK/n$n/pki
-api:
-  socket: $WORK/n$n/vigil.sock
-  listen: "$(node_ip "$n"):7410"
-store:
-  managed: true
-  members:
-$members
-YAML
+    node_config "$n" "$members"
   done
   pki_up
+}
+
+# node_config N MEMBERS [STORE_LINE]: node N's vigil.yaml with the members list (YAML lines) and an
+# optional extra line under `store:`.
+node_config() {
+  cat > "$WORK/n$1/vigil.yaml" <<YAML
+node: n$1
+cluster: lab
+profile: $PROFILE
+stateDirectory: $WORK/n$1/state
+logDirectory: $WORK/n$1/log
+pki: $WORK/n$1/pki
+api:
+  socket: $WORK/n$1/vigil.sock
+  listen: "$(node_ip "$1"):7410"
+store:
+  managed: true
+${3:-}
+  members:
+$2
+YAML
 }
 
 # pki_up: the cluster PKI as the README tells an admin: `vigil pki init` on n1, a bundle from

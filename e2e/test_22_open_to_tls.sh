@@ -20,22 +20,7 @@ config() {
       tls) members+="    - { node: n$m, peerURL: \"https://$ip:2382\", clientURL: \"https://$ip:2381\" }"$'\n' ;;
     esac
   done
-  cat > "$WORK/n$n/vigil.yaml" <<YAML
-node: n$n
-cluster: lab
-profile: $PROFILE
-stateDirectory: $WORK/n$n/state
-logDirectory: $WORK/n$n/log
-pki: $WORK/n$n/pki
-api:
-  socket: $WORK/n$n/vigil.sock
-  listen: "$(node_ip "$n"):7410"
-store:
-  managed: true
-$( [ "$mode" = open ] && echo "  insecure: true" )
-  members:
-$members
-YAML
+  node_config "$n" "$members" "$( [ "$mode" = open ] && echo "  insecure: true" )"
 }
 for n in $(seq 1 "$NODES"); do config "$n" open; done
 cluster_up
