@@ -67,7 +67,7 @@ let openWarning =
 if arguments.contains("--check-config") {
     if let openWarning { FileHandle.standardError.write(Data("vigild: \(configPath): \(openWarning)\n".utf8)) }
     print(
-        "\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? "managed, TLS" : "external")\(pkiSummary))"
+        "\(configPath): ok (node \(configuration.node), cluster \(configuration.cluster), store \(configuration.store.managed ? (configuration.storeUsesTLS ? "managed, TLS" : "managed, OPEN") : "external")\(pkiSummary))"
     )
     exit(0)
 }
