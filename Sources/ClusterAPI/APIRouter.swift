@@ -128,6 +128,9 @@ public struct APIRouterBuilder: Sendable {
     public func router(local: Bool) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, local: local))
+        // The browser console, on HTTPS only: its pages check the session cookie through the
+        // same authenticator.
+        if !local { Console(control: control, authenticator: authenticator).register(on: router) }
         let handlers = self.handlers()
         for route in Self.routes {
             guard let handler = handlers[route.key] else { preconditionFailure("no handler for \(route.key)") }

@@ -1,0 +1,120 @@
+import ClusterAPI
+import ClusterClient
+import ClusterModel
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The console's first part: login with a store session in a cookie, the cluster page, logout
+/// with a CSRF token, strict headers; the same authorisation as the API (revocation included).
+@Suite("Browser console: login, cluster page, logout")
+struct ConsoleTests {
+    func form(_ fields: String) -> (HTTPFields, ByteBuffer) {
+        ([.contentType: "application/x-www-form-urlencoded"], ByteBuffer(string: fields))
+    }
+
+    func cookie(_ response: TestResponse) -> String? {
+        guard let header = response.headers[.setCookie], header.hasPrefix("vigil_session=") else { return nil }
+        return String(header.split(separator: ";")[0])
+    }
+
+    @Test("no session: the console redirects to the login page; a wrong password is 401 on the form")
+    func loginRequired() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+            try await client.execute(uri: "/login", method: .get) { response in
+                #expect(response.status == .ok)
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"<form method="post" action="/login">"#) && !page.contains("<script>"))
+                #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+                #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                #expect(response.headers[.strictTransportSecurity] != nil)
+            }
+            let (headers, body) = form("user=admin&password=wrong-password")
+            try await client.execute(uri: "/login", method: .post, headers: headers, body: body) { response in
+                #expect(response.status == .unauthorized && response.headers[.setCookie] == nil)
+                #expect(String(buffer: response.body).contains("wrong password"))
+            }
+        }
+    }
+
+    @Test(
+        "login sets an HttpOnly, Secure, SameSite=Strict cookie; the page shows the cluster; logout needs the CSRF token"
+    )
+    func session() async throws {
+        let fixture = try await APIFixture()
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+        try await fixture.test { client in
+            let (headers, body) = form("user=admin&password=admin-secret")
+            let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
+                response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/")
+                let set = response.headers[.setCookie] ?? ""
+                for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] { #expect(set.contains(flag)) }
+                return try #require(cookie(response))
+            }
+            let page = try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(
+                page.contains("Cluster lab") && page.contains("<td>iManager</td>") && page.contains("admin (admin)"))
+            #expect(!page.contains(session.dropFirst("vigil_session=".count)), "the token is in the page")
+            // The token works as a bearer token too: one session, one authorisation path.
+            let token = String(session.dropFirst("vigil_session=".count))
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                #expect($0.status == .ok)
+            }
+            var logout = form("csrf=forged").0
+            logout[.cookie] = session
+            try await client.execute(
+                uri: "/logout", method: .post, headers: logout, body: ByteBuffer(string: "csrf=forged")
+            ) { #expect($0.status == .forbidden) }
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)?.1)
+            try await client.execute(
+                uri: "/logout", method: .post, headers: logout, body: ByteBuffer(string: "csrf=\(csrf)")
+            ) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) {
+                #expect($0.status == .seeOther, "the session outlived its logout")
+            }
+        }
+    }
+
+    @Test("a deleted user's open console is logged out; a cookie of another cluster's store is refused")
+    func revokedAndForeign() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            let (headers, body) = form("user=watcher&password=watcher-secret")
+            let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
+                try #require(cookie($0))
+            }
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) { #expect($0.status == .ok) }
+            try await fixture.builder.authenticator.deleteUser("watcher")
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) {
+                #expect($0.status == .seeOther)
+            }
+        }
+        let other = try await APIFixture()
+        let foreign = try await other.test { client in
+            let (headers, body) = form("user=admin&password=admin-secret")
+            return try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
+                try #require(cookie($0))
+            }
+        }
+        try await fixture.test { client in
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: foreign]) {
+                #expect($0.status == .seeOther)
+            }
+        }
+    }
+}
