@@ -2,6 +2,7 @@ import ClusterClient
 import ClusterModel
 import CoordinationStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Prometheus
 
@@ -274,7 +275,14 @@ public struct APIRouterBuilder: Sendable {
                 // `from`: the revision after a page's (`EventPage.revision + 1`), so nothing written
                 // between the page and the stream is lost; by default, from now.
                 let start: Int64
-                if let text = request.uri.queryParameters["from"].map(String.init) {
+                if let last = request.headers[HTTPField.Name("Last-Event-ID")!] {
+                    // A reconnecting EventSource (any node): resume after the last revision it saw.
+                    guard let revision = Int64(last), revision >= 0 else {
+                        throw APIError(
+                            .badRequest, field: "Last-Event-ID", value: last, reason: "a store revision")
+                    }
+                    start = revision + 1
+                } else if let text = request.uri.queryParameters["from"].map(String.init) {
                     guard let from = Int64(text), from > 0 else {
                         throw APIError(
                             .badRequest, field: "from", value: text,
@@ -287,17 +295,53 @@ public struct APIRouterBuilder: Sendable {
                 let store = control.store
                 let prefix = control.layout.eventsPrefix
                 let body = ResponseBody { writer in
-                    try await writer.write(ByteBuffer(string: ": vigil events from revision \(start)\n\n"))
-                    for try await batch in store.watch(prefix: prefix, fromRevision: start) {
-                        for event in batch where event.kind == .put {
-                            guard let stored = try? ModelCodec.decode(StoredEvent.self, from: event.keyValue.value)
-                            else { continue }
-                            let entry = EventEntry(cursor: event.keyValue.key, stored: stored)
-                            try await writer.write(
-                                ByteBuffer(
-                                    string:
-                                        "id: \(entry.cursor)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"
-                                ))
+                    try await writer.write(
+                        ByteBuffer(string: ": vigil events from revision \(start)\nretry: 1000\n\n"))
+                    // One writer: the watch's events and a ping every 2 s (a browser whose node
+                    // died notices the silence and reconnects to the address's new holder).
+                    let (chunks, sink) = AsyncThrowingStream<String, any Error>.makeStream(
+                        bufferingPolicy: .bufferingOldest(1000))
+                    do {
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                do {
+                                    for try await batch in store.watch(prefix: prefix, fromRevision: start) {
+                                        for event in batch where event.kind == .put {
+                                            guard
+                                                let stored = try? ModelCodec.decode(
+                                                    StoredEvent.self, from: event.keyValue.value)
+                                            else { continue }
+                                            let entry = EventEntry(cursor: event.keyValue.key, stored: stored)
+                                            // The id is the store revision: a browser that reconnects
+                                            // (to any node) sends it back and misses nothing.
+                                            let queued = sink.yield(
+                                                "id: \(event.keyValue.modRevision)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"
+                                            )
+                                            // A reader 1,000 events behind is cut off; it resumes
+                                            // from its last id instead of losing events.
+                                            if case .dropped = queued { sink.finish() }
+                                        }
+                                    }
+                                    sink.finish()
+                                } catch {
+                                    sink.finish(throwing: error)
+                                }
+                            }
+                            group.addTask {
+                                while true {
+                                    try await Task.sleep(for: .seconds(2))
+                                    sink.yield("event: ping\ndata: {}\n\n")
+                                }
+                            }
+                            for try await chunk in chunks { try await writer.write(ByteBuffer(string: chunk)) }
+                            group.cancelAll()
+                        }
+                    } catch let error as StoreError {
+                        // Compacted past the resume point: the client reloads the page.
+                        if case .compacted = error.code {
+                            try await writer.write(ByteBuffer(string: "event: reset\ndata: {}\n\n"))
+                        } else {
+                            throw error
                         }
                     }
                     try await writer.finish(nil)

@@ -3,6 +3,7 @@ import ClusterModel
 import CoordinationStore
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
 
@@ -203,7 +204,7 @@ public struct Authenticator: Sendable {
         }
     }
 
-    static func hash(token: String) -> String {
+    public static func hash(token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
@@ -228,6 +229,26 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if !local, Console.paths.contains(request.uri.path), request.headers[.authorization] == nil {
             return try await next(request, context)
         }
+        // The console's script calls the API with its session cookie; changes also need the
+        // page's CSRF token in a header (a cookie alone never changes anything).
+        if !local, request.headers[.authorization] == nil, let token = Console.token(request) {
+            var context = context
+            do {
+                context.identity = try await authenticator.identify(
+                    authorization: "Bearer \(token)", source: context.sourceAddress)
+            } catch {
+                throw APIError.wrapping(error, logger: context.logger)
+            }
+            guard context.identity != nil else { throw APIError.unauthenticated }
+            if request.method != .get, request.method != .head,
+                request.headers[HTTPField.Name("X-CSRF-Token")!] != Console.csrf(token: token)
+            {
+                throw APIError(
+                    .forbidden, field: "X-CSRF-Token",
+                    reason: "a change with the session cookie needs the page's CSRF token")
+            }
+            return try await authorized(request, context, next: next)
+        }
         var context = context
         if let authorization = request.headers[.authorization] {
             do {
@@ -250,6 +271,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } else {
             throw APIError.unauthenticated
         }
+        return try await authorized(request, context, next: next)
+    }
+
+    /// Observers read, admins change (the same rule for bearer tokens, passwords and cookies).
+    func authorized(
+        _ request: Request, _ context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response
+    ) async throws -> Response {
         let changes = request.method != .get && request.method != .head
         let ownSession = request.uri.path == "/v1/sessions"
         if changes, !ownSession, context.identity?.role != .admin {

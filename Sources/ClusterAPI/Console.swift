@@ -21,7 +21,7 @@ struct Console: Sendable {
     static let cookie = "vigil_session"
     /// Paths the console answers; the API's authentication middleware lets them through to
     /// the console's own cookie check.
-    static let paths: Set<String> = ["/", "/login", "/logout", "/console.css"]
+    static let paths: Set<String> = ["/", "/login", "/logout", "/console.css", "/console.js"]
 
     init(control: ClusterControl, authenticator: Authenticator) {
         self.control = control
@@ -45,12 +45,8 @@ struct Console: Sendable {
         router.get("/login") { _, _ in self.html(self.templates.login.render(LoginPage(error: nil))) }
         router.post("/login") { request, context in try await self.login(request, context) }
         router.post("/logout") { request, context in try await self.logout(request, context) }
-        router.get("/console.css") { _, _ in
-            Self.secured(
-                Response(
-                    status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
-                    body: .init(byteBuffer: ByteBuffer(string: Self.stylesheet))))
-        }
+        router.get("/console.css") { _, _ in Self.asset(Self.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("/console.js") { _, _ in Self.asset(Self.script, type: "text/javascript; charset=utf-8") }
     }
 
     // MARK: Routes
@@ -69,7 +65,7 @@ struct Console: Sendable {
                 ResourceRow(
                     name: $0.name, state: "\($0.state)", node: $0.nodes.joined(separator: ", "), lives: $0.incarnation)
             },
-            csrf: Self.csrf(token: token))
+            csrf: Self.csrf(token: token), revision: status.revision)
         return html(templates.cluster.render(page))
     }
 
@@ -157,6 +153,13 @@ struct Console: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: text))))
     }
 
+    static func asset(_ text: String, type: String) -> Response {
+        secured(
+            Response(
+                status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(string: text))))
+    }
+
     static func redirect(_ location: String) -> Response {
         secured(Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"]))
     }
@@ -180,7 +183,7 @@ struct Console: Sendable {
     struct ResourceRow { var name: String, state: String, node: String, lives: Int }
     struct ClusterPage {
         var cluster: String, user: String, role: String, epoch: UInt64, master: String, node: String
-        var maintenance: Bool, nodes: [NodeRow], resources: [ResourceRow], csrf: String
+        var maintenance: Bool, nodes: [NodeRow], resources: [ResourceRow], csrf: String, revision: Int64
     }
 
     static func page(body: String) -> String {
@@ -213,18 +216,24 @@ struct Console: Sendable {
         <header><h1>Cluster {{cluster}}</h1>
         <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{csrf}}">
         <span>{{user}} ({{role}})</span> <button type="submit">Log out</button></form></header>
-        <main>
-        <p>Epoch {{epoch}}, master {{master}}, served by {{node}}{{#maintenance}}, <strong>maintenance on</strong>{{/maintenance}}.</p>
+        <div id="banner" class="banner" role="status" aria-live="assertive" hidden></div>
+        <main id="console" data-revision="{{revision}}">
+        <p>Epoch <span id="epoch">{{epoch}}</span>, master <span id="master">{{master}}</span>, served by
+        <span id="served-by">{{node}}</span>{{#maintenance}}, <strong>maintenance on</strong>{{/maintenance}}.</p>
         <h2>Nodes</h2>
-        <table><thead><tr><th scope="col">Node</th><th scope="col">State</th></tr></thead><tbody>
+        <table><thead><tr><th scope="col">Node</th><th scope="col">State</th></tr></thead><tbody id="nodes">
         {{#nodes}}<tr><td>{{name}}</td><td>{{state}}</td></tr>{{/nodes}}
         </tbody></table>
         <h2>Resources</h2>
         <table aria-live="polite"><thead><tr><th scope="col">Resource</th><th scope="col">State</th>
-        <th scope="col">Node</th><th scope="col">Lives</th></tr></thead><tbody>
+        <th scope="col">Node</th><th scope="col">Lives</th></tr></thead>
+        <tbody id="resources">
         {{#resources}}<tr><td>{{name}}</td><td>{{state}}</td><td>{{node}}</td><td>{{lives}}</td></tr>{{/resources}}
         </tbody></table>
+        <h2>Events</h2>
+        <ol id="events" class="events" aria-live="polite"></ol>
         </main>
+        <script src="/console.js" defer></script>
         """
 
     static let stylesheet = """
@@ -240,5 +249,88 @@ struct Console: Sendable {
         button { margin-top: .75rem; }
         :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
         .error { color: #c0392b; }
+        .banner { position: sticky; top: 0; padding: .5rem; background: #b35900; color: #fff; }
+        .events { padding-left: 1.2rem; font-size: .9rem; }
+        """
+
+    /// The page's live part: server-sent events from the store (the id is the store revision, so a
+    /// reconnect to any node resumes where it stopped), the state refetched on each event, a
+    /// banner while the connection is down. Text goes in with `textContent` only.
+    static let script = """
+        "use strict";
+        (function () {
+          const root = document.getElementById("console");
+          if (!root) { return; }
+          const banner = document.getElementById("banner");
+          const rows = document.getElementById("resources");
+          const events = document.getElementById("events");
+          let lastRevision = Number(root.dataset.revision);
+          let source = null;
+          let lastHeard = Date.now();
+          let retryDelay = 500;
+
+          function showBanner(text) { banner.textContent = text; banner.hidden = text === ""; }
+          function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+
+          async function refresh() {
+            try {
+              const response = await fetch("/v1/cluster", { credentials: "same-origin" });
+              if (response.status === 401) { window.location.assign("/login"); return; }
+              if (!response.ok) { return; }
+              const status = await response.json();
+              const body = document.createDocumentFragment();
+              for (const resource of status.resources) {
+                const row = document.createElement("tr");
+                row.append(cell(resource.name), cell(resource.state), cell(resource.nodes.join(", ")),
+                  cell(String(resource.incarnation)));
+                body.append(row);
+              }
+              rows.replaceChildren(body);
+              const nodes = document.createDocumentFragment();
+              for (const node of status.nodes) {
+                const row = document.createElement("tr");
+                row.append(cell(node.name), cell(node.member ? (node.master ? "member, master" : "member") : "not a member"));
+                nodes.append(row);
+              }
+              document.getElementById("nodes").replaceChildren(nodes);
+              document.getElementById("served-by").textContent = status.thisNode || "";
+              document.getElementById("epoch").textContent = String(status.epoch);
+              document.getElementById("master").textContent = status.master || "none";
+            } catch (error) { showBanner("Reconnecting…"); }
+          }
+
+          function connect() {
+            source = new EventSource("/v1/events/stream?from=" + String(lastRevision + 1));
+            source.onopen = function () { lastHeard = Date.now(); retryDelay = 500; showBanner(""); refresh(); };
+            source.onerror = function () { showBanner("Reconnecting…"); };
+            source.addEventListener("ping", function () { lastHeard = Date.now(); });
+            source.addEventListener("reset", function () { window.location.reload(); });
+            source.onmessage = function (message) {
+              lastHeard = Date.now();
+              const revision = Number(message.lastEventId);
+              if (revision <= lastRevision) { return; }
+              lastRevision = revision;
+              const entry = JSON.parse(message.data);
+              const item = document.createElement("li");
+              item.dataset.revision = String(revision);
+              item.textContent = entry.node + " " + entry.kind + (entry.resource ? " " + entry.resource : "") + ": " + entry.message;
+              events.prepend(item);
+              while (events.children.length > 100) { events.lastElementChild.remove(); }
+              refresh();
+            };
+          }
+
+          // A node that died sends nothing, not even an error: silence past 5 s means reconnect
+          // (to whichever node holds the address now), from the last revision seen.
+          setInterval(function () {
+            if (Date.now() - lastHeard < 5000) { return; }
+            showBanner("Reconnecting…");
+            source.close();
+            lastHeard = Date.now() + retryDelay;
+            retryDelay = Math.min(retryDelay * 2, 8000);
+            connect();
+          }, 1000);
+          connect();
+        })();
         """
 }

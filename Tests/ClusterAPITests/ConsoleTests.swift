@@ -90,6 +90,37 @@ struct ConsoleTests {
         }
     }
 
+    @Test("the page's script calls the API with the cookie: reads freely, changes only with the CSRF header")
+    func cookieCallsTheAPI() async throws {
+        let fixture = try await APIFixture()
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+        try await fixture.test { client in
+            let (headers, body) = form("user=admin&password=admin-secret")
+            let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
+                try #require(cookie($0))
+            }
+            let token = String(session.dropFirst("vigil_session=".count))
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: [.cookie: session]) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/console.js", method: .get) { response in
+                #expect(response.status == .ok && String(buffer: response.body).contains("EventSource"))
+            }
+            try await client.execute(uri: "/v1/resources/iManager/offline", method: .post, headers: [.cookie: session])
+            {
+                #expect($0.status == .forbidden, "a cookie alone changed something")
+            }
+            let csrf = Authenticator.hash(token: "csrf:" + token)
+            try await client.execute(
+                uri: "/v1/resources/iManager/offline", method: .post,
+                headers: [.cookie: session, HTTPField.Name("X-CSRF-Token")!: csrf]
+            ) { #expect($0.status.code < 300, "\($0.status)") }
+        }
+    }
+
     @Test("a deleted user's open console is logged out; a cookie of another cluster's store is refused")
     func revokedAndForeign() async throws {
         let fixture = try await APIFixture()
