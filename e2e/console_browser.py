@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--shots", required=True)
     parser.add_argument("--crash-fifo", required=True)
     parser.add_argument("--done-fifo", required=True)
+    parser.add_argument("--scenario", choices=["failover", "migrate"], default="failover")
+    parser.add_argument("--resource", default="iManager")
     args = parser.parse_args()
     os.makedirs(args.shots, exist_ok=True)
 
@@ -70,6 +72,9 @@ def main():
         driver.save_screenshot(os.path.join(args.shots, "02-cluster.png"))
         print(f"browser: logged in, page served by {served_before}", flush=True)
 
+        if args.scenario == "migrate":
+            migrate_during_crash(driver, args, served_before)
+            return
         with open(args.crash_fifo, "w") as fifo:
             fifo.write(served_before + "\n")
         with open(args.done_fifo) as fifo:
@@ -99,6 +104,36 @@ def main():
               f"({len(failover)} failover events seen before the wait)", flush=True)
     finally:
         driver.quit()
+
+
+def migrate_during_crash(driver, args, served_before):
+    """Crash the node serving the page, then click Migrate on a resource: the console retries with
+    the same idempotency key until a node answers; the shell script counts the migrations in the
+    event log (exactly one)."""
+    wait("the action buttons", 20, lambda: driver.find_elements(
+        By.XPATH, f"//tbody[@id='resources']/tr[td[1]='{args.resource}']//button[text()='Migrate']"))
+    driver.execute_script("window.confirm = function () { return true; };")
+    button = driver.find_element(
+        By.XPATH, f"//tbody[@id='resources']/tr[td[1]='{args.resource}']//button[text()='Migrate']")
+    # The node serving the page is gone when the click sends the command: the first attempt
+    # meets a dead address, the retries (same key) reach the address's next holder.
+    with open(args.crash_fifo, "w") as fifo:
+        fifo.write(served_before + "\n")
+    with open(args.done_fifo) as fifo:
+        fifo.readline()
+    button.click()
+    status = wait("the command's answer", 90, lambda: (lambda text: text if "sent (command" in text or "no answer" in text
+                                                         or ": " in text and "retrying" not in text else None)(
+        driver.find_element(By.ID, "action-status").text))
+    driver.save_screenshot(os.path.join(args.shots, "05-migrate-during-crash.png"))
+    if "sent (command" not in status:
+        fail(f"the migrate was not accepted: {status}")
+    # One attempt when the connection waited for the address to move, more when one timed out.
+    attempts = int(driver.find_element(By.ID, "action-status").get_attribute("data-attempts") or "0")
+    status += f" ({attempts} attempt{'s' if attempts != 1 else ''})"
+    if "/login" in driver.current_url:
+        fail("the failover logged the browser out")
+    print(f"browser: {status}", flush=True)
 
 
 if __name__ == "__main__":

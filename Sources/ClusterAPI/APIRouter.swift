@@ -152,6 +152,9 @@ public struct APIRouterBuilder: Sendable {
         let authenticator = authenticator
         let registry = registry
         @Sendable func user(_ context: APIRequestContext) -> String { context.identity?.user ?? "anonymous" }
+        @Sendable func idempotencyKey(_ request: Request) -> String? {
+            request.headers[HTTPField.Name("Idempotency-Key")!]
+        }
         @Sendable func name(_ context: APIRequestContext) throws -> String { try context.parameters.require("name") }
 
         return [
@@ -222,13 +225,17 @@ public struct APIRouterBuilder: Sendable {
                 let body = try await decodeOptional(OnlineRequest.self, request, context) ?? OnlineRequest()
                 let node = try body.node.map { try NodeName(validating: $0, field: "node") }
                 return try json(
-                    try await control.command(try name(context), .online(node: node), user: user(context)),
+                    try await control.command(
+                        try name(context), .online(node: node), user: user(context),
+                        idempotencyKey: idempotencyKey(request)),
                     status: .accepted)
             },
             "POST /v1/resources/{name}/offline": { request, context in
                 _ = try await decodeOptional(EmptyRequest.self, request, context)
                 return try json(
-                    try await control.command(try name(context), .offline, user: user(context)), status: .accepted)
+                    try await control.command(
+                        try name(context), .offline, user: user(context), idempotencyKey: idempotencyKey(request)),
+                    status: .accepted)
             },
             "POST /v1/resources/{name}/migrate": { request, context in
                 let body = try await decode(MigrateRequest.self, request, context)
@@ -239,7 +246,9 @@ public struct APIRouterBuilder: Sendable {
                     default: .node(try NodeName(validating: body.to, field: "to"))
                     }
                 return try json(
-                    try await control.command(try name(context), .migrate(target), user: user(context)),
+                    try await control.command(
+                        try name(context), .migrate(target), user: user(context),
+                        idempotencyKey: idempotencyKey(request)),
                     status: .accepted)
             },
             "POST /v1/resources/{name}/alert": { request, context in
@@ -249,7 +258,8 @@ public struct APIRouterBuilder: Sendable {
                 }
                 return try json(
                     try await control.command(
-                        try name(context), .alert(answer: body.answer == "yes"), user: user(context)), status: .accepted
+                        try name(context), .alert(answer: body.answer == "yes"), user: user(context),
+                        idempotencyKey: idempotencyKey(request)), status: .accepted
                 )
             },
             "GET /v1/resources/{name}/output": { _, context in

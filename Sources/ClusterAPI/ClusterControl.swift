@@ -51,7 +51,12 @@ public struct ClusterControl: Sendable {
     // MARK: Resource commands (carried out by the master)
 
     /// Queues an admin command for the master; returns at once with the command's id.
-    public func command(_ name: String, _ verb: AdminCommand.Verb, user: String) async throws -> CommandReceipt {
+    /// - Parameter idempotencyKey: the client's key for this request (`Idempotency-Key`): a retry
+    ///   with the same key — after a failover, to any node — returns the first receipt instead of
+    ///   queuing the command again (the key is kept 24 h, per user).
+    public func command(_ name: String, _ verb: AdminCommand.Verb, user: String, idempotencyKey: String? = nil)
+        async throws -> CommandReceipt
+    {
         let resource = try ResourceName(validating: name, field: "name")
         let view = try await view()
         guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
@@ -64,11 +69,49 @@ public struct ClusterControl: Sendable {
         let id = "\(Self.wallMilliseconds())-\(UInt32.random(in: 0...UInt32.max))"
         let command = AdminCommand(id: id, resource: resource, verb: verb, user: user)
         let key = layout.command(id)
-        _ = try await store.transaction(
-            Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(command))]))
-        return CommandReceipt(
+        let receipt = CommandReceipt(
             id: id, resource: resource.rawValue, verb: verb.description,
             generationBefore: view.assignments[resource]?.value.generation ?? 0)
+        guard let idempotencyKey else {
+            _ = try await store.transaction(
+                Transaction(compare: [.absent(key)], success: [.put(key: key, value: ModelCodec.encode(command))]))
+            return receipt
+        }
+        try Self.checkIdempotencyKey(idempotencyKey)
+        // The command and the key's record in one transaction: either both or neither.
+        let record = layout.prefix + "idempotency/" + Authenticator.hash(token: user + "\n" + idempotencyKey)
+        let lease = try await store.grantLease(ttlSeconds: 86400)
+        let result = try await store.transaction(
+            Transaction(
+                compare: [.absent(key), .absent(record)],
+                success: [
+                    .put(key: key, value: ModelCodec.encode(command)),
+                    .put(key: record, value: ModelCodec.encode(receipt), lease: lease.id),
+                ]))
+        if result.succeeded { return receipt }
+        guard let first = try await store.get(record),
+            let earlier = try? JSONDecoder().decode(CommandReceipt.self, from: Data(first.value))
+        else {
+            throw APIError(.conflict, field: "Idempotency-Key", value: idempotencyKey, reason: "try again")
+        }
+        guard earlier.resource == receipt.resource, earlier.verb == receipt.verb else {
+            throw APIError(
+                .conflict, field: "Idempotency-Key", value: idempotencyKey,
+                reason: "already used for \(earlier.verb) \(earlier.resource)")
+        }
+        return earlier
+    }
+
+    static func checkIdempotencyKey(_ key: String) throws {
+        guard (8...64).contains(key.count),
+            key.unicodeScalars.allSatisfy({
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+            })
+        else {
+            throw APIError(
+                .badRequest, field: "Idempotency-Key", value: String(key.prefix(80)),
+                reason: "8 to 64 letters, digits, '-' or '_' (a UUID)")
+        }
     }
 
     // MARK: Resource definitions

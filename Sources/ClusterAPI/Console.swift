@@ -217,7 +217,8 @@ struct Console: Sendable {
         <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{csrf}}">
         <span>{{user}} ({{role}})</span> <button type="submit">Log out</button></form></header>
         <div id="banner" class="banner" role="status" aria-live="assertive" hidden></div>
-        <main id="console" data-revision="{{revision}}">
+        <main id="console" data-revision="{{revision}}" data-role="{{role}}" data-csrf="{{csrf}}">
+        <p id="action-status" role="status" aria-live="polite"></p>
         <p>Epoch <span id="epoch">{{epoch}}</span>, master <span id="master">{{master}}</span>, served by
         <span id="served-by">{{node}}</span>{{#maintenance}}, <strong>maintenance on</strong>{{/maintenance}}.</p>
         <h2>Nodes</h2>
@@ -226,9 +227,9 @@ struct Console: Sendable {
         </tbody></table>
         <h2>Resources</h2>
         <table aria-live="polite"><thead><tr><th scope="col">Resource</th><th scope="col">State</th>
-        <th scope="col">Node</th><th scope="col">Lives</th></tr></thead>
+        <th scope="col">Node</th><th scope="col">Lives</th><th scope="col">Actions</th></tr></thead>
         <tbody id="resources">
-        {{#resources}}<tr><td>{{name}}</td><td>{{state}}</td><td>{{node}}</td><td>{{lives}}</td></tr>{{/resources}}
+        {{#resources}}<tr><td>{{name}}</td><td>{{state}}</td><td>{{node}}</td><td>{{lives}}</td><td></td></tr>{{/resources}}
         </tbody></table>
         <h2>Events</h2>
         <ol id="events" class="events" aria-live="polite"></ol>
@@ -246,7 +247,8 @@ struct Console: Sendable {
         th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--line); }
         label { display: block; margin-top: .75rem; }
         input, button { font: inherit; padding: .4rem; }
-        button { margin-top: .75rem; }
+        button { margin-top: .75rem; margin-right: .25rem; }
+        td button { margin-top: 0; }
         :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
         .error { color: #c0392b; }
         .banner { position: sticky; top: 0; padding: .5rem; background: #b35900; color: #fff; }
@@ -271,10 +273,61 @@ struct Console: Sendable {
 
           function showBanner(text) { banner.textContent = text; banner.hidden = text === ""; }
           function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+          const admin = root.dataset.role === "admin";
+          const actionStatus = document.getElementById("action-status");
+
+          // A command with an idempotency key, sent again (to whichever node answers) until a
+          // definite answer: a retry after a failover returns the first receipt, never a second move.
+          async function command(name, verb, body, question) {
+            if (!window.confirm(question)) { return; }
+            const key = window.crypto.randomUUID();
+            let delay = 500;
+            for (let attempt = 1; attempt <= 20; attempt += 1) {
+              actionStatus.dataset.attempts = String(attempt);
+              try {
+                // A dead node never answers: each attempt gives up after 5 s.
+                const response = await fetch("/v1/resources/" + encodeURIComponent(name) + "/" + verb, {
+                  method: "POST", credentials: "same-origin", signal: AbortSignal.timeout(5000),
+                  headers: { "Content-Type": "application/json", "Idempotency-Key": key, "X-CSRF-Token": root.dataset.csrf },
+                  body: JSON.stringify(body)
+                });
+                if (response.status < 500) {
+                  const answer = await response.json();
+                  actionStatus.textContent = response.ok ? verb + " " + name + ": sent (command " + answer.id + ")"
+                    : verb + " " + name + ": " + (answer.error ? answer.error.reason : String(response.status));
+                  return;
+                }
+              } catch (error) { /* the node went away: try again */ }
+              actionStatus.textContent = verb + " " + name + ": retrying…";
+              await new Promise(function (resolve) { setTimeout(resolve, delay); });
+              delay = Math.min(delay * 2, 4000);
+            }
+            actionStatus.textContent = verb + " " + name + ": no answer; see the event log before trying again";
+          }
+
+          function button(label, action) {
+            const element = document.createElement("button");
+            element.type = "button";
+            element.textContent = label;
+            element.addEventListener("click", action);
+            return element;
+          }
+
+          function actions(resource) {
+            const td = document.createElement("td");
+            if (!admin) { return td; }
+            const name = resource.name;
+            td.append(
+              button("Online", function () { command(name, "online", {}, "Load " + name + " on its most preferred node?"); }),
+              button("Offline", function () { command(name, "offline", {}, "Unload " + name + " and keep it offline?"); }),
+              button("Migrate", function () { command(name, "migrate", { to: "next" }, "Move " + name + " to the next preferred node?"); })
+            );
+            return td;
+          }
 
           async function refresh() {
             try {
-              const response = await fetch("/v1/cluster", { credentials: "same-origin" });
+              const response = await fetch("/v1/cluster", { credentials: "same-origin", signal: AbortSignal.timeout(5000) });
               if (response.status === 401) { window.location.assign("/login"); return; }
               if (!response.ok) { return; }
               const status = await response.json();
@@ -282,7 +335,7 @@ struct Console: Sendable {
               for (const resource of status.resources) {
                 const row = document.createElement("tr");
                 row.append(cell(resource.name), cell(resource.state), cell(resource.nodes.join(", ")),
-                  cell(String(resource.incarnation)));
+                  cell(String(resource.incarnation)), actions(resource));
                 body.append(row);
               }
               rows.replaceChildren(body);

@@ -179,7 +179,7 @@ public struct KeyLayout: Hashable, Sendable {
         case ("standby", 2):
             _ = try ModelCodec.decode(StandbyRecord.self, from: entry.value)
             view.standby.insert(try NodeName(validating: path[1], field: "key"))
-        case ("events", 2), ("sessions", 2), ("users", 2):
+        case ("events", 2), ("sessions", 2), ("users", 2), ("idempotency", 2):
             break
         default:
             throw ValidationError(field: "key", value: entry.key, reason: "not a key of the Vigil layout")

@@ -121,6 +121,44 @@ struct ConsoleTests {
         }
     }
 
+    @Test("a command retried with its Idempotency-Key (after a failover, to any node) is queued once")
+    func idempotentCommands() async throws {
+        let fixture = try await APIFixture()
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+        let second = APIRouterBuilder(
+            control: ClusterControl(
+                store: fixture.store.client("n2"), layout: fixture.layout, node: "n2", logDirectory: nil))
+        let admin: HTTPFields = [
+            .authorization: basic("admin", "admin-secret"), .contentType: "application/json",
+            HTTPField.Name("Idempotency-Key")!: "3f1c2a9e-7d4b-4c1e-9a2f-5b6c7d8e9f00",
+        ]
+        @Sendable func migrate(_ client: any TestClientProtocol, headers: HTTPFields = admin, verb: String = "migrate")
+            async throws
+            -> (HTTPResponse.Status, String)
+        {
+            try await client.execute(
+                uri: "/v1/resources/iManager/\(verb)", method: .post, headers: headers,
+                body: ByteBuffer(string: verb == "migrate" ? #"{"to":"next"}"# : "{}")
+            ) { ($0.status, String(buffer: $0.body)) }
+        }
+        let first = try await fixture.test { try await migrate($0) }
+        let retry = try await Application(router: second.router(local: false)).test(.router) { try await migrate($0) }
+        #expect(first.0 == .accepted && retry.0 == .accepted)
+        #expect(first.1 == retry.1, "the retry got another receipt")
+        let commands = try await fixture.store.client("check").range(prefix: fixture.layout.prefix + "commands/")
+        #expect(commands.keyValues.count == 1, "the command was queued \(commands.keyValues.count) times")
+        try await fixture.test { client in
+            #expect(try await migrate(client, verb: "offline").0 == .conflict)
+            var bad = admin
+            bad[HTTPField.Name("Idempotency-Key")!] = "bad key!"
+            let refused = try await migrate(client, headers: bad)
+            #expect(refused.0 == .badRequest && refused.1.contains("Idempotency-Key"))
+        }
+    }
+
     @Test("a deleted user's open console is logged out; a cookie of another cluster's store is refused")
     func revokedAndForeign() async throws {
         let fixture = try await APIFixture()
