@@ -35,7 +35,9 @@ public enum OpenAPIDocument {
             if route.path != "/healthz" {
                 responses["401"] = ["description": "Not authenticated"]
                 if route.method != .get { responses["403"] = ["description": "Role observer may not change"] }
-                operation["security"] = [["bearer": [String]()], ["basic": [String]()]]
+                // The console's cookie is the same session as a bearer token (changes also need the
+                // page's X-CSRF-Token header).
+                operation["security"] = [["bearer": [String]()], ["basic": [String]()], ["console": [String]()]]
             } else {
                 operation["security"] = [[String: Any]]()
             }
@@ -47,8 +49,25 @@ public enum OpenAPIDocument {
             }
             if route.path == "/v1/events/stream" {
                 operation["parameters"] = [
-                    ["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]]
+                    ["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]],
+                    [
+                        "name": "Last-Event-ID", "in": "header", "required": false,
+                        "description": "The store revision of the last event received: resume after it (any node)",
+                        "schema": ["type": "integer", "minimum": 0],
+                    ],
                 ]
+            }
+            if route.method == .post,
+                ["online", "offline", "migrate", "alert"].contains(route.path.split(separator: "/").last ?? "")
+            {
+                var parameters = operation["parameters"] as? [[String: Any]] ?? []
+                parameters.append([
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description":
+                        "8 to 64 letters, digits, '-' or '_': a retry with the same key returns the first receipt (24 h, per user)",
+                    "schema": ["type": "string", "minLength": 8, "maxLength": 64],
+                ])
+                operation["parameters"] = parameters
             }
             if route.path == "/v1/events" {
                 operation["parameters"] = [
@@ -77,6 +96,10 @@ public enum OpenAPIDocument {
                 "securitySchemes": [
                     "bearer": ["type": "http", "scheme": "bearer", "description": "A token from POST /v1/sessions"],
                     "basic": ["type": "http", "scheme": "basic"],
+                    "console": [
+                        "type": "apiKey", "in": "cookie", "name": "vigil_session",
+                        "description": "The browser console's session (POST /login)",
+                    ],
                 ],
             ],
         ]
