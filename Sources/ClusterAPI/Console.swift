@@ -43,8 +43,14 @@ struct Console: Sendable {
     func register(on router: Router<APIRequestContext>) {
         router.get("/") { request, context in try await self.home(request, context) }
         router.get("/login") { _, _ in self.html(self.templates.login.render(LoginPage(error: nil))) }
-        router.post("/login") { request, context in try await self.login(request, context) }
-        router.post("/logout") { request, context in try await self.logout(request, context) }
+        router.post("/login") { request, context in
+            try Self.sameOrigin(request)
+            return try await self.login(request, context)
+        }
+        router.post("/logout") { request, context in
+            try Self.sameOrigin(request)
+            return try await self.logout(request, context)
+        }
         router.get("/console.css") { _, _ in Self.asset(Self.stylesheet, type: "text/css; charset=utf-8") }
         router.get("/console.js") { _, _ in Self.asset(Self.script, type: "text/javascript; charset=utf-8") }
     }
@@ -97,6 +103,19 @@ struct Console: Sendable {
         var response = Self.redirect("/login")
         response.headers[.setCookie] = "\(Self.cookie)=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"
         return response
+    }
+
+    /// A form posted from another site (login CSRF: logging the victim in as the attacker) is
+    /// refused: browsers send `Origin` with every POST, and it must name this host ("null", sent
+    /// under a no-referrer policy, is refused too; the console's pages use `same-origin`).
+    static func sameOrigin(_ request: Request) throws {
+        guard let origin = request.headers[.origin] else { return }
+        let host = request.head.authority ?? ""
+        guard let parsed = URLComponents(string: origin), let originHost = parsed.host,
+            originHost + (parsed.port.map { ":\($0)" } ?? "") == host || originHost == host
+        else {
+            throw APIError(.forbidden, field: "Origin", value: origin, reason: "a form from another site")
+        }
     }
 
     // MARK: Sessions
@@ -172,7 +191,7 @@ struct Console: Sendable {
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         response.headers[.strictTransportSecurity] = "max-age=31536000"
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         return response
     }
 

@@ -35,6 +35,15 @@ struct ConsoleTests {
                 #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
                 #expect(response.headers[.strictTransportSecurity] != nil)
             }
+            // A login form posted from another site is refused before any password check.
+            for origin in ["https://evil.example", "null"] {
+                var foreign = form("user=admin&password=admin-secret").0
+                foreign[.origin] = origin
+                try await client.execute(
+                    uri: "/login", method: .post, headers: foreign,
+                    body: ByteBuffer(string: "user=admin&password=admin-secret")
+                ) { #expect($0.status == .forbidden && $0.headers[.setCookie] == nil, "Origin \(origin)") }
+            }
             let (headers, body) = form("user=admin&password=wrong-password")
             try await client.execute(uri: "/login", method: .post, headers: headers, body: body) { response in
                 #expect(response.status == .unauthorized && response.headers[.setCookie] == nil)
