@@ -69,6 +69,7 @@ def main():
         wait("the live connection", 20, lambda: driver.find_element(By.ID, "banner").get_attribute("hidden") is not None
              and driver.execute_script("return document.getElementById('events') !== null"))
         served_before = driver.find_element(By.ID, "served-by").text
+        shown_before = int(driver.find_element(By.ID, "banner").get_attribute("data-shown") or "0")
         driver.save_screenshot(os.path.join(args.shots, "02-cluster.png"))
         print(f"browser: logged in, page served by {served_before}", flush=True)
 
@@ -81,8 +82,9 @@ def main():
             fifo.readline()
         crashed_at = time.monotonic()
 
-        wait("the reconnecting banner", 20,
-             lambda: driver.find_element(By.ID, "banner").get_attribute("hidden") is None)
+        # The banner may come and go between two looks: the page counts how often it was shown.
+        wait("the reconnecting banner", 30,
+             lambda: int(driver.find_element(By.ID, "banner").get_attribute("data-shown") or "0") > shown_before)
         driver.save_screenshot(os.path.join(args.shots, "03-reconnecting.png"))
         wait("the page served by another node", 60,
              lambda: driver.find_element(By.ID, "served-by").text not in ("", served_before))

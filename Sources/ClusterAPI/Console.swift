@@ -290,7 +290,11 @@ struct Console: Sendable {
           let lastHeard = Date.now();
           let retryDelay = 500;
 
-          function showBanner(text) { banner.textContent = text; banner.hidden = text === ""; }
+          function showBanner(text) {
+            if (text !== "" && banner.hidden) { banner.dataset.shown = String(Number(banner.dataset.shown || "0") + 1); }
+            banner.textContent = text;
+            banner.hidden = text === "";
+          }
           function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
           const admin = root.dataset.role === "admin";
           const actionStatus = document.getElementById("action-status");
