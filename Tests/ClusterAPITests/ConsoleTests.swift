@@ -15,6 +15,22 @@ struct ConsoleTests {
         ([.contentType: "application/x-www-form-urlencoded"], ByteBuffer(string: fields))
     }
 
+    /// Logs in through the console's form; returns the `vigil_session=…` cookie.
+    func consoleLogin(_ client: any TestClientProtocol, _ user: String, _ password: String) async throws -> String {
+        let (headers, body) = form("user=\(user)&password=\(password)")
+        return try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
+            try #require(cookie($0))
+        }
+    }
+
+    /// The resource the pages list.
+    func createIManager(_ fixture: APIFixture) async throws {
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+    }
+
     func cookie(_ response: TestResponse) -> String? {
         guard let header = response.headers[.setCookie], header.hasPrefix("vigil_session=") else { return nil }
         return String(header.split(separator: ";")[0])
@@ -57,10 +73,7 @@ struct ConsoleTests {
     )
     func session() async throws {
         let fixture = try await APIFixture()
-        _ = try await fixture.builder.control.createResource(
-            CreateResourceRequest(
-                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
-            user: "admin")
+        try await createIManager(fixture)
         try await fixture.test { client in
             let (headers, body) = form("user=admin&password=admin-secret")
             let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
@@ -102,15 +115,9 @@ struct ConsoleTests {
     @Test("the page's script calls the API with the cookie: reads freely, changes only with the CSRF header")
     func cookieCallsTheAPI() async throws {
         let fixture = try await APIFixture()
-        _ = try await fixture.builder.control.createResource(
-            CreateResourceRequest(
-                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
-            user: "admin")
+        try await createIManager(fixture)
         try await fixture.test { client in
-            let (headers, body) = form("user=admin&password=admin-secret")
-            let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
-                try #require(cookie($0))
-            }
+            let session = try await consoleLogin(client, "admin", "admin-secret")
             let token = String(session.dropFirst("vigil_session=".count))
             try await client.execute(uri: "/v1/cluster", method: .get, headers: [.cookie: session]) {
                 #expect($0.status == .ok)
@@ -133,10 +140,7 @@ struct ConsoleTests {
     @Test("a command retried with its Idempotency-Key (after a failover, to any node) is queued once")
     func idempotentCommands() async throws {
         let fixture = try await APIFixture()
-        _ = try await fixture.builder.control.createResource(
-            CreateResourceRequest(
-                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
-            user: "admin")
+        try await createIManager(fixture)
         let second = APIRouterBuilder(
             control: ClusterControl(
                 store: fixture.store.client("n2"), layout: fixture.layout, node: "n2", logDirectory: nil))
@@ -172,10 +176,7 @@ struct ConsoleTests {
     func revokedAndForeign() async throws {
         let fixture = try await APIFixture()
         try await fixture.test { client in
-            let (headers, body) = form("user=watcher&password=watcher-secret")
-            let session = try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
-                try #require(cookie($0))
-            }
+            let session = try await consoleLogin(client, "watcher", "watcher-secret")
             try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) { #expect($0.status == .ok) }
             try await fixture.builder.authenticator.deleteUser("watcher")
             try await client.execute(uri: "/", method: .get, headers: [.cookie: session]) {
@@ -183,12 +184,7 @@ struct ConsoleTests {
             }
         }
         let other = try await APIFixture()
-        let foreign = try await other.test { client in
-            let (headers, body) = form("user=admin&password=admin-secret")
-            return try await client.execute(uri: "/login", method: .post, headers: headers, body: body) {
-                try #require(cookie($0))
-            }
-        }
+        let foreign = try await other.test { client in try await consoleLogin(client, "admin", "admin-secret") }
         try await fixture.test { client in
             try await client.execute(uri: "/", method: .get, headers: [.cookie: foreign]) {
                 #expect($0.status == .seeOther)
