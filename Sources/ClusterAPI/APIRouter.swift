@@ -210,12 +210,19 @@ public struct APIRouterBuilder: Sendable {
                 return try json(try await control.createResource(body, user: user(context)), status: .created)
             },
             "GET /v1/resources/{name}": { _, context in
-                let (spec, state) = try await control.resource(try name(context))
-                return try json(ResourceDetail(definition: spec, state: state))
+                let detail = try await control.resource(try name(context))
+                var response = try json(detail)
+                if let revision = detail.revision { response.headers[.eTag] = "\"\(revision)\"" }
+                return response
             },
             "PUT /v1/resources/{name}": { request, context in
+                let expected = try ifMatch(request)
                 let bytes = try await body(request, context)
-                return try json(try await control.replaceResource(try name(context), body: bytes, user: user(context)))
+                let (spec, revision) = try await control.replaceResource(
+                    try name(context), body: bytes, user: user(context), expectedRevision: expected)
+                var response = try json(spec)
+                response.headers[.eTag] = "\"\(revision)\""
+                return response
             },
             "DELETE /v1/resources/{name}": { _, context in
                 try await control.deleteResource(try name(context), user: user(context))
@@ -281,7 +288,7 @@ public struct APIRouterBuilder: Sendable {
                 }
                 return try json(try await control.events(after: query["after"].map(String.init), limit: limit))
             },
-            "GET /v1/events/stream": { request, _ in
+            "GET /v1/events/stream": { request, context in
                 // `from`: the revision after a page's (`EventPage.revision + 1`), so nothing written
                 // between the page and the stream is lost; by default, from now.
                 let start: Int64
@@ -304,6 +311,12 @@ public struct APIRouterBuilder: Sendable {
                 }
                 let store = control.store
                 let prefix = control.layout.eventsPrefix
+                // A session ended while the stream runs (logout, user deleted or changed) ends the
+                // stream too: its bearer token (header or console cookie) is checked every 10 s.
+                let bearer =
+                    request.headers[.authorization].flatMap { $0.lowercased().hasPrefix("bearer ") ? $0 : nil }
+                    ?? Console.token(request).map { "Bearer \($0)" }
+                let source = context.sourceAddress
                 let body = ResponseBody { writer in
                     try await writer.write(
                         ByteBuffer(string: ": vigil events from revision \(start)\nretry: 1000\n\n"))
@@ -338,8 +351,14 @@ public struct APIRouterBuilder: Sendable {
                                 }
                             }
                             group.addTask {
-                                while true {
+                                for beat in 1... {
                                     try await Task.sleep(for: .seconds(2))
+                                    if let bearer, beat % 5 == 0,
+                                        try await authenticator.identify(authorization: bearer, source: source) == nil
+                                    {
+                                        sink.finish()
+                                        return
+                                    }
                                     sink.yield("event: ping\ndata: {}\n\n")
                                 }
                             }
@@ -391,6 +410,19 @@ public struct APIRouterBuilder: Sendable {
             },
         ]
     }
+}
+
+/// The revision an edit starts from: `If-Match: "123"` (the `ETag` of `GET /v1/resources/{name}`);
+/// nil without the header (the edit applies to whatever is current).
+func ifMatch(_ request: Request) throws -> Int64? {
+    guard let text = request.headers[.ifMatch] else { return nil }
+    let bare =
+        text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 ? String(text.dropFirst().dropLast()) : text
+    guard let revision = Int64(bare), revision > 0 else {
+        throw APIError(
+            .badRequest, field: "If-Match", value: text, reason: "the ETag of GET /v1/resources/{name}, e.g. \"42\"")
+    }
+    return revision
 }
 
 /// A body that must be empty or `{}`: any field is unknown.

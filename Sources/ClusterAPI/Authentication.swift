@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
+import NIOConcurrencyHelpers
 
 /// Who made a request, and what they may do.
 public struct Identity: Sendable, Hashable {
@@ -44,8 +45,16 @@ public struct APIRequestContext: RequestContext {
 /// Users, passwords and sessions in the store. Passwords are kept as bcrypt hashes (cost 11, salted);
 /// a session is a random token whose SHA-256 is the key of a record on a lease, so it expires by
 /// itself and survives the failover of the node that granted it.
+///
+/// The lease slides: a session unused for `idleSeconds` ends; one in use is renewed (at most once
+/// a minute per node, one keep-alive) up to `sessionSeconds` after the login, then ends anyway.
 public struct Authenticator: Sendable {
+    /// The longest a session lives, however busy.
     public static let sessionSeconds: Int64 = 8 * 3600
+    /// A session nobody used for this long ends (the lease's TTL, renewed by use).
+    public static let idleSeconds: Int64 = 3600
+    /// Uses of one session renew its lease at most this often (per node).
+    static let renewalInterval: Duration = .seconds(60)
     public static let bcryptCost: UInt8 = 11
 
     let store: any CoordinationStore
@@ -54,6 +63,8 @@ public struct Authenticator: Sendable {
     public let loginGuard: LoginGuard
     /// Told once per burst of failed logins (the event log).
     let onBurst: @Sendable (String) async -> Void
+    /// When this node last renewed each session's lease.
+    let renewals = SessionRenewals()
 
     public init(
         store: any CoordinationStore, layout: KeyLayout, loginGuard: LoginGuard = LoginGuard(),
@@ -77,12 +88,18 @@ public struct Authenticator: Sendable {
                 await failed(source: source, user: nil)
                 return nil
             }
-            // Revoked the moment the user is deleted or their role or password changes.
-            guard let user = try await store.get(layout.user(session.user)), user.modRevision == session.userRevision
+            // Revoked the moment the user is deleted or their role or password changes, and
+            // ended `sessionSeconds` after the login however busy.
+            guard let user = try await store.get(layout.user(session.user)), user.modRevision == session.userRevision,
+                ClusterControl.wallMilliseconds() - session.created < Self.sessionSeconds * 1000
             else {
                 _ = try? await store.delete(layout.session(Self.hash(token: token)))
                 await failed(source: source, user: nil)
                 return nil
+            }
+            if let lease = kv.lease, renewals.due(lease, every: Self.renewalInterval) {
+                // Sliding: a session in use stays; a failed renewal is retried at the next use.
+                if (try? await store.keepAlive(lease)) == nil { renewals.forget(lease) }
             }
             return Identity(user: session.user, role: session.role, userRevision: session.userRevision)
         }
@@ -138,13 +155,14 @@ public struct Authenticator: Sendable {
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
         let token = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        let lease = try await store.grantLease(ttlSeconds: Self.sessionSeconds)
+        let lease = try await store.grantLease(ttlSeconds: Self.idleSeconds)
         let record = SessionRecord(
             user: identity.user, role: identity.role, created: ClusterControl.wallMilliseconds(),
             userRevision: identity.userRevision)
         _ = try await store.put(layout.session(Self.hash(token: token)), ModelCodec.encode(record), lease: lease.id)
+        renewals.renewed(lease.id)
         return SessionGrant(
-            token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.sessionSeconds)
+            token: token, user: identity.user, role: identity.role, expiresInSeconds: Self.idleSeconds)
     }
 
     /// Ends the session of a bearer token (its record goes; the lease expires with nothing on it).
@@ -226,7 +244,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     ) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }
         // The console's pages check their cookie themselves, through the same authenticator.
-        if !local, Console.paths.contains(request.uri.path), request.headers[.authorization] == nil {
+        if !local, Console.answers(request.uri.path), request.headers[.authorization] == nil {
             return try await next(request, context)
         }
         // The console's script calls the API with its session cookie; changes also need the
@@ -287,4 +305,24 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
+}
+
+/// When this node last renewed each session lease: a busy page costs one keep-alive a minute,
+/// not one per request. Bounded: entries older than the interval are dropped past 4,096.
+final class SessionRenewals: Sendable {
+    private let last = NIOLockedValueBox<[LeaseID: ContinuousClock.Instant]>([:])
+
+    /// Whether `lease` is due for renewal; if so it counts as renewed now.
+    func due(_ lease: LeaseID, every interval: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return last.withLockedValue { last in
+            if let previous = last[lease], now - previous < interval { return false }
+            if last.count >= 4096 { last = last.filter { now - $0.value < interval } }
+            last[lease] = now
+            return true
+        }
+    }
+
+    func renewed(_ lease: LeaseID) { last.withLockedValue { $0[lease] = ContinuousClock.now } }
+    func forget(_ lease: LeaseID) { _ = last.withLockedValue { $0.removeValue(forKey: lease) } }
 }

@@ -41,11 +41,14 @@ public struct ClusterControl: Sendable {
         return status
     }
 
-    public func resource(_ name: String) async throws -> (ResourceSpec, ResourceState) {
+    /// A definition with its state and its store revision (what an edit must name in `If-Match`).
+    public func resource(_ name: String) async throws -> ResourceDetail {
         let resource = try ResourceName(validating: name, field: "name")
-        let view = try await view()
+        let snapshot = try await store.range(prefix: layout.prefix)
+        let view = layout.view(of: snapshot)
         guard let spec = view.resources[resource] else { throw APIError.notFound("name", name, "resource") }
-        return (spec, ResourceState(view: view, name: resource))
+        let revision = snapshot.keyValues.first { $0.key == layout.resource(resource) }?.modRevision
+        return ResourceDetail(definition: spec, state: ResourceState(view: view, name: resource), revision: revision)
     }
 
     // MARK: Resource commands (carried out by the master)
@@ -132,7 +135,12 @@ public struct ClusterControl: Sendable {
     }
 
     /// Replaces a definition; takes effect at the resource's next load (as NCS: scripts are read at load).
-    public func replaceResource(_ name: String, body: [UInt8], user: String) async throws -> ResourceSpec {
+    /// - Parameter expectedRevision: the revision the editor started from (`If-Match`): if the
+    ///   definition changed since, nothing is written (412) and the caller shows the current one.
+    /// - Returns: the definition as stored and its new revision.
+    public func replaceResource(_ name: String, body: [UInt8], user: String, expectedRevision: Int64? = nil)
+        async throws -> (ResourceSpec, Int64)
+    {
         let resource = try ResourceName(validating: name, field: "name")
         let spec = try ModelCodec.decode(ResourceSpec.self, from: body)
         guard spec.name == resource else {
@@ -142,6 +150,13 @@ public struct ClusterControl: Sendable {
         }
         let key = layout.resource(resource)
         guard let current = try await store.get(key) else { throw APIError.notFound("name", name, "resource") }
+        if let expectedRevision, expectedRevision != current.modRevision {
+            throw APIError(
+                .preconditionFailed, field: "If-Match", value: "\(expectedRevision)",
+                reason:
+                    "\(resource) was changed by someone else meanwhile (it is at revision \(current.modRevision) now): nothing was saved; read the current definition"
+            )
+        }
         let result = try await store.transaction(
             Transaction(
                 compare: [Compare(key: key, .modRevision(current.modRevision))],
@@ -151,7 +166,7 @@ public struct ClusterControl: Sendable {
                 .conflict, field: "name", value: name, reason: "the resource changed meanwhile; read it again")
         }
         await record(user: user, resource: resource, "\(user) changed the definition of \(resource)")
-        return spec
+        return (spec, result.revision)
     }
 
     /// Deletes a definition that is offline (as NCS: a resource must be offline to be deleted).

@@ -5,43 +5,68 @@ import HTTPTypes
 import Hummingbird
 import Mustache
 
-/// The browser console on the API's HTTPS listener (issue 11; this is its first part): `GET /`,
-/// `GET /login`, `POST /login` (form fields `user`, `password`), `POST /logout`, `/console.css`.
+/// The browser console on the API's HTTPS listener (issue 11, docs/design/0016): the pages in
+/// `Console.routes`, server-rendered (HTML-escaped Mustache, `ConsolePages.swift`) with one
+/// stylesheet and one plain script (`ConsoleAssets.swift`).
 ///
 /// A login is an API session (the same store record, lease and revocation): the cookie holds the
 /// session's token only (`HttpOnly`, `Secure`, `SameSite=Strict`), so any node serves the page
-/// and a failover costs no new login. Every form carries a CSRF token derived from the session
-/// token; pages are rendered on the server (HTML-escaped Mustache) with no inline script or
-/// style, under a strict Content-Security-Policy.
+/// and a failover costs no new login. Pages only read; every change is a call of the JSON API
+/// made by the page's script with the cookie and the page's CSRF token, so the console and the
+/// API share one authorisation path, one set of error rules and one audit trail.
 struct Console: Sendable {
     let control: ClusterControl
     let authenticator: Authenticator
     let templates: Templates
 
     static let cookie = "vigil_session"
-    /// Paths the console answers; the API's authentication middleware lets them through to
-    /// the console's own cookie check.
-    static let paths: Set<String> = ["/", "/login", "/logout", "/console.css", "/console.js"]
+
+    /// The console's routes (`ConsoleTests` checks each answers as documented).
+    static let routes: [(method: HTTPRequest.Method, path: String, summary: String)] = [
+        (.get, "/", "Cluster: nodes, resources, live events"),
+        (.get, "/login", "Login form"),
+        (.post, "/login", "Log in (form fields user, password): sets the session cookie, redirects to /"),
+        (.post, "/logout", "Log out (form field csrf): ends the session everywhere"),
+        (.get, "/resources/{name}", "A resource: definition, scripts with an editor, output, events"),
+        (.get, "/events", "Event log with filters (node, resource, kind, severity, text) and live follow"),
+        (.get, "/create", "Create a resource from a template (admins)"),
+        (.get, "/users", "Users and roles (admins)"),
+        (.get, "/console.css", "Stylesheet"),
+        (.get, "/console.js", "The pages' script"),
+    ]
+
+    /// Whether the console answers `path` itself (the API's authentication middleware lets these
+    /// through to the console's own cookie check).
+    static func answers(_ path: String) -> Bool {
+        ["/", "/login", "/logout", "/events", "/create", "/users", "/console.css", "/console.js"].contains(path)
+            || (path.hasPrefix("/resources/") && path.dropFirst("/resources/".count).allSatisfy { $0 != "/" })
+    }
 
     init(control: ClusterControl, authenticator: Authenticator) {
         self.control = control
         self.authenticator = authenticator
-        // The templates are constants of this file: a parse error is a programming error.
+        // The templates are constants of this module: a parse error is a programming error.
         do { self.templates = try Templates() } catch { preconditionFailure("console templates: \(error)") }
     }
 
-    struct Templates: Sendable {
-        let login: MustacheTemplate
-        let cluster: MustacheTemplate
-
-        init() throws {
-            login = try MustacheTemplate(string: Console.page(body: Console.loginBody))
-            cluster = try MustacheTemplate(string: Console.page(body: Console.clusterBody))
-        }
-    }
-
     func register(on router: Router<APIRequestContext>) {
-        router.get("/") { request, context in try await self.home(request, context) }
+        router.get("/") { request, context in
+            try await self.page(request, context) { try await self.clusterPage($0) }
+        }
+        router.get("/resources/:name") { request, context in
+            try await self.page(request, context) {
+                try await self.resourcePage($0, name: context.parameters.require("name"))
+            }
+        }
+        router.get("/events") { request, context in
+            try await self.page(request, context) { try await self.eventsPage($0, query: request.uri.queryParameters) }
+        }
+        router.get("/create") { request, context in
+            try await self.page(request, context, adminOnly: true) { try await self.createPage($0) }
+        }
+        router.get("/users") { request, context in
+            try await self.page(request, context, adminOnly: true) { try await self.usersPage($0) }
+        }
         router.get("/login") { _, _ in self.html(self.templates.login.render(LoginPage(error: nil))) }
         router.post("/login") { request, context in
             try Self.sameOrigin(request)
@@ -51,52 +76,113 @@ struct Console: Sendable {
             try Self.sameOrigin(request)
             return try await self.logout(request, context)
         }
-        router.get("/console.css") { _, _ in Self.asset(Self.stylesheet, type: "text/css; charset=utf-8") }
-        router.get("/console.js") { _, _ in Self.asset(Self.script, type: "text/javascript; charset=utf-8") }
+        router.get("/console.css") { _, _ in Self.asset(ConsoleAssets.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("/console.js") { _, _ in Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8") }
     }
 
-    // MARK: Routes
+    // MARK: Pages
 
-    func home(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+    /// A page for a logged-in user: without a valid session the login page; an observer asking
+    /// for an admin page gets 403; bad input gets the page's error with the field named.
+    func page(
+        _ request: Request, _ context: APIRequestContext, adminOnly: Bool = false,
+        render: (Chrome) async throws -> String
+    ) async throws -> Response {
         guard let (identity, token) = try await session(request, context) else { return Self.redirect("/login") }
         let status = try await control.status()
-        let page = ClusterPage(
-            cluster: status.name, user: identity.user, role: identity.role.rawValue, epoch: status.epoch,
-            master: status.master ?? "none", node: status.thisNode ?? "",
-            maintenance: status.maintenance.enabled,
-            nodes: status.nodes.map {
-                NodeRow(name: $0.name, state: $0.member ? ($0.master ? "member, master" : "member") : "not a member")
-            },
-            resources: status.resources.map {
-                ResourceRow(
-                    name: $0.name, state: "\($0.state)", node: $0.nodes.joined(separator: ", "), lives: $0.incarnation)
-            },
-            csrf: Self.csrf(token: token), revision: status.revision)
-        return html(templates.cluster.render(page))
+        let chrome = Chrome(
+            cluster: status.name, user: identity.user, role: identity.role.rawValue,
+            admin: identity.role == .admin, csrf: Self.csrf(token: token), revision: status.revision,
+            path: request.uri.path)
+        guard !adminOnly || chrome.admin else {
+            return html(
+                templates.problem.render(
+                    ProblemPage(
+                        chrome: chrome, status: 403, field: "user",
+                        value: identity.user, reason: "this page is for admins; role observer may read, not change")),
+                .forbidden)
+        }
+        do {
+            return html(try await render(chrome))
+        } catch let error as APIError where error.status != .serviceUnavailable {
+            return html(
+                templates.problem.render(
+                    ProblemPage(
+                        chrome: chrome, status: Int(error.status.code), field: error.field, value: error.value,
+                        reason: error.reason)), error.status)
+        } catch let error as ValidationError {
+            return html(
+                templates.problem.render(
+                    ProblemPage(
+                        chrome: chrome, status: 400, field: error.field, value: error.value,
+                        reason: error.reason)), .badRequest)
+        }
     }
 
+    func clusterPage(_ chrome: Chrome) async throws -> String {
+        let status = try await control.status()
+        return templates.cluster.render(ClusterPage(chrome: chrome, status: status))
+    }
+
+    func resourcePage(_ chrome: Chrome, name: String) async throws -> String {
+        let detail = try await control.resource(name)
+        let status = try await control.status()
+        let events = try await control.events(after: nil, limit: 2000).events.filter { $0.resource == name }
+        let output = try await control.scriptOutput(name)
+        return templates.resource.render(
+            ResourcePage(
+                chrome: chrome, detail: detail, nodes: status.nodes.map(\.name), events: events.suffix(50).reversed(),
+                output: output))
+    }
+
+    func eventsPage(_ chrome: Chrome, query: Parameters) async throws -> String {
+        let filter = try EventFilter(query: query)
+        let page = try await control.events(after: nil, limit: 2000)
+        let events = page.events.filter(filter.matches).suffix(500).reversed()
+        return templates.events.render(EventsPage(chrome: chrome, filter: filter, events: Array(events)))
+    }
+
+    func createPage(_ chrome: Chrome) async throws -> String {
+        let status = try await control.status()
+        return templates.create.render(CreatePage(chrome: chrome, nodes: status.nodes.map(\.name)))
+    }
+
+    func usersPage(_ chrome: Chrome) async throws -> String {
+        templates.users.render(UsersPage(chrome: chrome, users: try await authenticator.users()))
+    }
+
+    // MARK: Login and logout
+
+    struct LoginForm: Decodable { var user: String, password: String }
+    struct LogoutForm: Decodable { var csrf: String }
+
     func login(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let form = try await Self.form(request, context)
-        guard let user = form["user"], !user.isEmpty, let password = form["password"] else {
-            return html(
-                templates.login.render(LoginPage(error: "field 'user' and 'password': both are needed")), .badRequest)
+        let form: LoginForm
+        do {
+            form = try await Self.form(LoginForm.self, request, context)
+        } catch let error as APIError where error.status == .badRequest {
+            return html(templates.login.render(LoginPage(error: error.description)), .badRequest)
+        }
+        guard !form.user.isEmpty else {
+            return html(templates.login.render(LoginPage(error: "field 'user': a user name is needed")), .badRequest)
         }
         guard
-            let identity = try await authenticator.verify(user: user, password: password, source: context.sourceAddress)
+            let identity = try await authenticator.verify(
+                user: form.user, password: form.password, source: context.sourceAddress)
         else {
             return html(templates.login.render(LoginPage(error: "unknown user or wrong password")), .unauthorized)
         }
         let grant = try await authenticator.login(identity)
         var response = Self.redirect("/")
-        response.headers[.setCookie] =
-            "\(Self.cookie)=\(grant.token); Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=\(Authenticator.sessionSeconds)"
+        // No Max-Age: the cookie lasts as long as the browser; the session's lease decides.
+        response.headers[.setCookie] = "\(Self.cookie)=\(grant.token); Path=/; HttpOnly; Secure; SameSite=Strict"
         return response
     }
 
     func logout(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         guard let token = Self.token(request) else { return Self.redirect("/login") }
-        let form = try await Self.form(request, context)
-        guard form["csrf"] == Self.csrf(token: token) else {
+        let form = try await Self.form(LogoutForm.self, request, context)
+        guard form.csrf == Self.csrf(token: token) else {
             throw APIError(.forbidden, field: "csrf", reason: "the form's CSRF token does not match this session")
         }
         try await authenticator.logout(authorization: "Bearer \(token)")
@@ -115,6 +201,31 @@ struct Console: Sendable {
             originHost + (parsed.port.map { ":\($0)" } ?? "") == host || originHost == host
         else {
             throw APIError(.forbidden, field: "Origin", value: origin, reason: "a form from another site")
+        }
+    }
+
+    /// A URL-encoded form (at most 64 KiB), decoded strictly: a missing field is named.
+    static func form<Form: Decodable>(_ type: Form.Type, _ request: Request, _ context: APIRequestContext)
+        async throws -> Form
+    {
+        guard request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true else {
+            throw APIError(
+                .unsupportedMediaType, field: "Content-Type", value: request.headers[.contentType] ?? "",
+                reason: "a form (application/x-www-form-urlencoded)")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 64 * 1024)
+        } catch {
+            throw APIError(
+                .contentTooLarge, field: "body", value: "more than 65536 bytes", reason: "the form is too large")
+        }
+        do {
+            return try URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body))
+        } catch let error as DecodingError {
+            throw APIError(ValidationError(decodingError: error))
+        } catch {
+            throw APIError(.badRequest, field: "body", reason: "not a URL-encoded form")
         }
     }
 
@@ -141,26 +252,9 @@ struct Console: Sendable {
     }
 
     /// The CSRF token of a session: a hash of its token under a fixed label (the token itself
-    /// never appears in a page).
+    /// never appears in a page; the token is 256 random bits, so the hash cannot be guessed).
     static func csrf(token: String) -> String {
         Authenticator.hash(token: "csrf:" + token)
-    }
-
-    static func form(_ request: Request, _ context: APIRequestContext) async throws -> [String: String] {
-        guard request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true else {
-            throw APIError(
-                .unsupportedMediaType, field: "Content-Type", value: request.headers[.contentType] ?? "",
-                reason: "a form (application/x-www-form-urlencoded)")
-        }
-        let body = try await request.body.collect(upTo: 64 * 1024)
-        var fields: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            if let name = parts.first { fields[name] = parts.count > 1 ? parts[1] : "" }
-        }
-        return fields
     }
 
     // MARK: Responses
@@ -175,7 +269,7 @@ struct Console: Sendable {
     static func asset(_ text: String, type: String) -> Response {
         secured(
             Response(
-                status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"],
+                status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
                 body: .init(byteBuffer: ByteBuffer(string: text))))
     }
 
@@ -194,219 +288,39 @@ struct Console: Sendable {
         response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         return response
     }
+}
 
-    // MARK: Pages
+/// The event log page's filters (query parameters), checked like any API input.
+struct EventFilter: Sendable {
+    var node = "", resource = "", kind = "", severity = "", text = ""
 
-    struct LoginPage { var error: String? }
-    struct NodeRow { var name: String, state: String }
-    struct ResourceRow { var name: String, state: String, node: String, lives: Int }
-    struct ClusterPage {
-        var cluster: String, user: String, role: String, epoch: UInt64, master: String, node: String
-        var maintenance: Bool, nodes: [NodeRow], resources: [ResourceRow], csrf: String, revision: Int64
+    init() {}
+
+    init(query: Parameters) throws {
+        func value(_ name: String) -> String { query[Substring(name)].map(String.init) ?? "" }
+        node = value("node")
+        resource = value("resource")
+        kind = value("kind")
+        severity = value("severity")
+        text = value("text")
+        if !node.isEmpty { _ = try NodeName(validating: node, field: "node") }
+        if !resource.isEmpty { _ = try ResourceName(validating: resource, field: "resource") }
+        if !kind.isEmpty, ClusterEvent.Kind(rawValue: kind) == nil {
+            throw ValidationError(
+                field: "kind", value: kind,
+                reason: "one of \(ClusterEvent.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if !severity.isEmpty, ClusterEvent.Severity(rawValue: severity) == nil {
+            throw ValidationError(field: "severity", value: severity, reason: "info, warning or critical")
+        }
+        guard text.count <= 200 else {
+            throw ValidationError(field: "text", value: String(text.prefix(40)) + "…", reason: "at most 200 characters")
+        }
     }
 
-    static func page(body: String) -> String {
-        """
-        <!doctype html>
-        <html lang="en">
-        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>Vigil</title><link rel="stylesheet" href="/console.css"></head>
-        <body>
-        \(body)
-        </body>
-        </html>
-        """
+    func matches(_ event: EventEntry) -> Bool {
+        (node.isEmpty || event.node == node) && (resource.isEmpty || event.resource == resource)
+            && (kind.isEmpty || event.kind == kind) && (severity.isEmpty || event.severity == severity)
+            && (text.isEmpty || event.message.localizedCaseInsensitiveContains(text))
     }
-
-    static let loginBody = """
-        <main class="login">
-        <h1>Vigil</h1>
-        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
-        <form method="post" action="/login">
-        <label for="user">User</label><input id="user" name="user" autocomplete="username" required>
-        <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required>
-        <button type="submit">Log in</button>
-        </form>
-        </main>
-        """
-
-    static let clusterBody = """
-        <header><h1>Cluster {{cluster}}</h1>
-        <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{csrf}}">
-        <span>{{user}} ({{role}})</span> <button type="submit">Log out</button></form></header>
-        <div id="banner" class="banner" role="status" aria-live="assertive" hidden></div>
-        <main id="console" data-revision="{{revision}}" data-role="{{role}}" data-csrf="{{csrf}}">
-        <p id="action-status" role="status" aria-live="polite"></p>
-        <p>Epoch <span id="epoch">{{epoch}}</span>, master <span id="master">{{master}}</span>, served by
-        <span id="served-by">{{node}}</span>{{#maintenance}}, <strong>maintenance on</strong>{{/maintenance}}.</p>
-        <h2>Nodes</h2>
-        <table><thead><tr><th scope="col">Node</th><th scope="col">State</th></tr></thead><tbody id="nodes">
-        {{#nodes}}<tr><td>{{name}}</td><td>{{state}}</td></tr>{{/nodes}}
-        </tbody></table>
-        <h2>Resources</h2>
-        <table aria-live="polite"><thead><tr><th scope="col">Resource</th><th scope="col">State</th>
-        <th scope="col">Node</th><th scope="col">Lives</th><th scope="col">Actions</th></tr></thead>
-        <tbody id="resources">
-        {{#resources}}<tr><td>{{name}}</td><td>{{state}}</td><td>{{node}}</td><td>{{lives}}</td><td></td></tr>{{/resources}}
-        </tbody></table>
-        <h2>Events</h2>
-        <ol id="events" class="events" aria-live="polite"></ol>
-        </main>
-        <script src="/console.js" defer></script>
-        """
-
-    static let stylesheet = """
-        :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --line: #d0d7de; --accent: #0a5cc2; }
-        @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --line: #30363d; --accent: #4c9aff; } }
-        body { font: 16px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto;
-               max-width: 60rem; padding: 1rem; }
-        header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: .5rem; }
-        table { border-collapse: collapse; width: 100%; }
-        th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--line); }
-        label { display: block; margin-top: .75rem; }
-        input, button { font: inherit; padding: .4rem; }
-        button { margin-top: .75rem; margin-right: .25rem; }
-        td button { margin-top: 0; }
-        :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
-        .error { color: #c0392b; }
-        .banner { position: sticky; top: 0; padding: .5rem; background: #b35900; color: #fff; }
-        .events { padding-left: 1.2rem; font-size: .9rem; }
-        """
-
-    /// The page's live part: server-sent events from the store (the id is the store revision, so a
-    /// reconnect to any node resumes where it stopped), the state refetched on each event, a
-    /// banner while the connection is down. Text goes in with `textContent` only.
-    static let script = """
-        "use strict";
-        (function () {
-          const root = document.getElementById("console");
-          if (!root) { return; }
-          const banner = document.getElementById("banner");
-          const rows = document.getElementById("resources");
-          const events = document.getElementById("events");
-          let lastRevision = Number(root.dataset.revision);
-          let source = null;
-          let lastHeard = Date.now();
-          let retryDelay = 500;
-
-          function showBanner(text) {
-            if (text !== "" && banner.hidden) { banner.dataset.shown = String(Number(banner.dataset.shown || "0") + 1); }
-            banner.textContent = text;
-            banner.hidden = text === "";
-          }
-          function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
-          const admin = root.dataset.role === "admin";
-          const actionStatus = document.getElementById("action-status");
-
-          // A command with an idempotency key, sent again (to whichever node answers) until a
-          // definite answer: a retry after a failover returns the first receipt, never a second move.
-          async function command(name, verb, body, question) {
-            if (!window.confirm(question)) { return; }
-            const key = window.crypto.randomUUID();
-            let delay = 500;
-            for (let attempt = 1; attempt <= 20; attempt += 1) {
-              actionStatus.dataset.attempts = String(attempt);
-              try {
-                // A dead node never answers: each attempt gives up after 5 s.
-                const response = await fetch("/v1/resources/" + encodeURIComponent(name) + "/" + verb, {
-                  method: "POST", credentials: "same-origin", signal: AbortSignal.timeout(5000),
-                  headers: { "Content-Type": "application/json", "Idempotency-Key": key, "X-CSRF-Token": root.dataset.csrf },
-                  body: JSON.stringify(body)
-                });
-                if (response.status < 500) {
-                  const answer = await response.json();
-                  actionStatus.textContent = response.ok ? verb + " " + name + ": sent (command " + answer.id + ")"
-                    : verb + " " + name + ": " + (answer.error ? answer.error.reason : String(response.status));
-                  return;
-                }
-              } catch (error) { /* the node went away: try again */ }
-              actionStatus.textContent = verb + " " + name + ": retrying…";
-              await new Promise(function (resolve) { setTimeout(resolve, delay); });
-              delay = Math.min(delay * 2, 4000);
-            }
-            actionStatus.textContent = verb + " " + name + ": no answer; see the event log before trying again";
-          }
-
-          function button(label, action) {
-            const element = document.createElement("button");
-            element.type = "button";
-            element.textContent = label;
-            element.addEventListener("click", action);
-            return element;
-          }
-
-          function actions(resource) {
-            const td = document.createElement("td");
-            if (!admin) { return td; }
-            const name = resource.name;
-            td.append(
-              button("Online", function () { command(name, "online", {}, "Load " + name + " on its most preferred node?"); }),
-              button("Offline", function () { command(name, "offline", {}, "Unload " + name + " and keep it offline?"); }),
-              button("Migrate", function () { command(name, "migrate", { to: "next" }, "Move " + name + " to the next preferred node?"); })
-            );
-            return td;
-          }
-
-          async function refresh() {
-            try {
-              const response = await fetch("/v1/cluster", { credentials: "same-origin", signal: AbortSignal.timeout(5000) });
-              if (response.status === 401) { window.location.assign("/login"); return; }
-              if (!response.ok) { return; }
-              const status = await response.json();
-              const body = document.createDocumentFragment();
-              for (const resource of status.resources) {
-                const row = document.createElement("tr");
-                row.append(cell(resource.name), cell(resource.state), cell(resource.nodes.join(", ")),
-                  cell(String(resource.incarnation)), actions(resource));
-                body.append(row);
-              }
-              rows.replaceChildren(body);
-              const nodes = document.createDocumentFragment();
-              for (const node of status.nodes) {
-                const row = document.createElement("tr");
-                row.append(cell(node.name), cell(node.member ? (node.master ? "member, master" : "member") : "not a member"));
-                nodes.append(row);
-              }
-              document.getElementById("nodes").replaceChildren(nodes);
-              document.getElementById("served-by").textContent = status.thisNode || "";
-              document.getElementById("epoch").textContent = String(status.epoch);
-              document.getElementById("master").textContent = status.master || "none";
-            } catch (error) { showBanner("Reconnecting…"); }
-          }
-
-          function connect() {
-            source = new EventSource("/v1/events/stream?from=" + String(lastRevision + 1));
-            source.onopen = function () { lastHeard = Date.now(); retryDelay = 500; showBanner(""); refresh(); };
-            source.onerror = function () { showBanner("Reconnecting…"); };
-            source.addEventListener("ping", function () { lastHeard = Date.now(); });
-            source.addEventListener("reset", function () { window.location.reload(); });
-            source.onmessage = function (message) {
-              lastHeard = Date.now();
-              const revision = Number(message.lastEventId);
-              if (revision <= lastRevision) { return; }
-              lastRevision = revision;
-              const entry = JSON.parse(message.data);
-              const item = document.createElement("li");
-              item.dataset.revision = String(revision);
-              item.textContent = entry.node + " " + entry.kind + (entry.resource ? " " + entry.resource : "") + ": " + entry.message;
-              events.prepend(item);
-              while (events.children.length > 100) { events.lastElementChild.remove(); }
-              refresh();
-            };
-          }
-
-          // A node that died sends nothing, not even an error: silence past 5 s means reconnect
-          // (to whichever node holds the address now), from the last revision seen.
-          setInterval(function () {
-            if (Date.now() - lastHeard < 5000) { return; }
-            showBanner("Reconnecting…");
-            source.close();
-            lastHeard = Date.now() + retryDelay;
-            retryDelay = Math.min(retryDelay * 2, 8000);
-            connect();
-          }, 1000);
-          connect();
-        })();
-        """
 }

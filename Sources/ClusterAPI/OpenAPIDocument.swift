@@ -69,6 +69,20 @@ public enum OpenAPIDocument {
                 ])
                 operation["parameters"] = parameters
             }
+            if route.method == .put, route.path == "/v1/resources/{name}" {
+                var parameters = operation["parameters"] as? [[String: Any]] ?? []
+                parameters.append([
+                    "name": "If-Match", "in": "header", "required": false,
+                    "description":
+                        "The ETag of GET /v1/resources/{name}: if the definition changed since, nothing is saved (412)",
+                    "schema": ["type": "string"],
+                ])
+                operation["parameters"] = parameters
+                responses["412"] = [
+                    "description": "The definition changed since the If-Match revision; nothing was saved",
+                    "content": ["application/json": ["schema": reference("Error")]],
+                ]
+            }
             if route.path == "/v1/events" {
                 operation["parameters"] = [
                     ["name": "after", "in": "query", "required": false, "schema": ["type": "string"]],

@@ -18,6 +18,8 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     /// (ARCHITECTURE.md §4.8, docs/design/0004 — and resources that are more than an address need it).
     public var watchdogTimeoutMilliseconds: Int64?
     public var members: [String]
+    /// Members needed before resources start (NCS's quorum trigger: `cluster set quorum`).
+    public var quorum: Int?
     public var nodes: [NodeState]
     public var resources: [ResourceState]
     /// Store keys that could not be decoded (shown so that an administrator sees them).
@@ -33,6 +35,7 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         maintenance = view.settings.maintenance
         watchdogTimeoutMilliseconds = view.settings.timing.watchdogTimeout?.milliseconds
         members = view.members.keys.sorted().map(\.rawValue)
+        quorum = view.settings.quorum.nodeCount
         let resources = view.resources.keys.sorted().map { ResourceState(view: view, name: $0) }
         self.resources = resources
         var names = Set(view.nodes.keys)
@@ -451,10 +454,14 @@ public struct ClusterStats: Codable, Sendable, Hashable {
 public struct ResourceDetail: Codable, Sendable {
     public var definition: ResourceSpec
     public var state: ResourceState
+    /// The definition's store revision: send it back as `If-Match` with a changed definition, and
+    /// an edit made meanwhile by someone else is refused instead of overwritten.
+    public var revision: Int64?
 
-    public init(definition: ResourceSpec, state: ResourceState) {
+    public init(definition: ResourceSpec, state: ResourceState, revision: Int64? = nil) {
         self.definition = definition
         self.state = state
+        self.revision = revision
     }
 }
 

@@ -425,7 +425,7 @@ public struct StoredEvent: Hashable, Sendable, Codable, Validatable {
 
 /// An entry of the cluster event log: who or what did what, and why.
 public struct ClusterEvent: Hashable, Sendable, Codable, CustomStringConvertible {
-    public enum Kind: String, Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Hashable, Sendable, CaseIterable {
         case membership, election, assignment, script, fence, admin, alert
     }
 

@@ -167,12 +167,14 @@ final class APIClient: Sendable {
     }
 
     /// Sends a body of JSON bytes as they are (nil: no body).
-    func send(_ method: HTTPMethod, _ path: String, raw: [UInt8]?, timeout: Duration = .seconds(30)) async throws
-        -> [UInt8]
-    {
+    func send(
+        _ method: HTTPMethod, _ path: String, raw: [UInt8]?, headers: [(String, String)] = [],
+        timeout: Duration = .seconds(30)
+    ) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let raw {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(raw)
@@ -193,7 +195,7 @@ final class APIClient: Sendable {
             let code: Int32 =
                 switch response.status.code {
                 case 400, 413: Exit.badInput
-                case 409: Exit.refused
+                case 409, 412: Exit.refused
                 case 401, 403: Exit.denied
                 case 404: Exit.notFound
                 case 503, 429: Exit.unavailable

@@ -97,6 +97,8 @@ struct Resource: AsyncParsableCommand {
         func run() async throws {
             try await withClient(connection) { client in
                 let text: String
+                // Edited in an editor: saved only if nobody changed the definition meanwhile.
+                var revision: Int64?
                 if let file {
                     guard let read = try? String(contentsOfFile: file, encoding: .utf8) else {
                         throw CLIError(message: "--file: value '\(file)': cannot read this file", code: Exit.badInput)
@@ -104,6 +106,7 @@ struct Resource: AsyncParsableCommand {
                     text = read
                 } else {
                     let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(name))")
+                    revision = detail.revision
                     let path = NSTemporaryDirectory() + "vigil-\(name)-\(getpid()).json"
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -127,7 +130,9 @@ struct Resource: AsyncParsableCommand {
                 // Sent as written: the agent checks it and names any bad field.
                 let spec = try client.decode(
                     ResourceSpec.self,
-                    try await client.send(.PUT, "/v1/resources/\(escapePath(name))", raw: Array(text.utf8)))
+                    try await client.send(
+                        .PUT, "/v1/resources/\(escapePath(name))", raw: Array(text.utf8),
+                        headers: revision.map { [("If-Match", "\"\($0)\"")] } ?? []))
                 if connection.json { return printJSON(spec) }
                 print("changed \(spec.name) (used at its next load)")
             }
