@@ -2,10 +2,18 @@
 """A real browser on Vigil's console (headless Debian chromium through Selenium), from the client
 namespace, at the console's moving address.
 
-Steps: log in; wait for the live page; tell the shell script to crash the node holding the console
-address (it writes a line to --crash-fifo and waits for the crash to be done); then the same page
-must stay logged in, show the "reconnecting" banner and clear it, be served by another node, and
-list the failover's events exactly once. Screenshots of each step go to --shots.
+Scenarios:
+- failover: log in; wait for the live page; tell the shell script to crash the node holding the
+  console address (a line to --crash-fifo, then wait for --done-fifo); the same page must stay
+  logged in, show the "reconnecting" banner and clear it, be served by another node, and list the
+  failover's events exactly once.
+- migrate: click Migrate while the serving node is being crashed: one migration (the shell counts).
+- pages: every page in light and dark, at 1024 and 360 px, checked with axe-core (no serious or
+  critical violation) and for sideways scrolling; login and a migrate by keyboard alone; create a
+  resource from a template; an edit refused because someone changed the definition meanwhile (the
+  current version shown, the user's text kept); an observer sees no actions; deleting that user
+  logs their open page out.
+Screenshots of each step go to --shots.
 Exit 0 on success; a message and exit 1 otherwise. Every wait has a deadline (a hang guard).
 """
 import argparse
@@ -36,19 +44,7 @@ def wait(description, seconds, condition):
     fail(f"timed out after {seconds}s waiting for: {description}")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password", required=True)
-    parser.add_argument("--shots", required=True)
-    parser.add_argument("--crash-fifo", required=True)
-    parser.add_argument("--done-fifo", required=True)
-    parser.add_argument("--scenario", choices=["failover", "migrate"], default="failover")
-    parser.add_argument("--resource", default="iManager")
-    args = parser.parse_args()
-    os.makedirs(args.shots, exist_ok=True)
-
+def new_driver():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1024,800",
@@ -58,7 +54,29 @@ def main():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--shots", required=True)
+    parser.add_argument("--crash-fifo")
+    parser.add_argument("--done-fifo")
+    parser.add_argument("--scenario", choices=["failover", "migrate", "pages"], default="failover")
+    parser.add_argument("--resource", default="iManager")
+    parser.add_argument("--ca", help="the cluster CA, for the API calls the pages scenario makes itself")
+    args = parser.parse_args()
+    os.makedirs(args.shots, exist_ok=True)
+
+    driver = new_driver()
     try:
+        if args.scenario == "pages":
+            import console_pages
+            console_pages.run(driver, new_driver, args, wait, fail)
+            return
         driver.get(args.url + "/")
         wait("the login page", 20, lambda: "/login" in driver.current_url)
         driver.save_screenshot(os.path.join(args.shots, "01-login.png"))

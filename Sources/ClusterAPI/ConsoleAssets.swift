@@ -25,8 +25,8 @@ enum ConsoleAssets {
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; }
         th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-        dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: .25rem 1rem; }
-        dl.facts dt { color: var(--muted); font-size: .85rem; }
+        dl.facts { display: grid; grid-template-columns: minmax(7rem, max-content) minmax(0, 1fr); gap: .25rem 1rem; }
+        dl.facts dt { color: var(--muted); }
         dl.facts dd { margin: 0; overflow-wrap: anywhere; }
         label { display: block; margin-top: .75rem; }
         .check label, .actions label { display: inline; margin: 0 .25rem; }
@@ -344,7 +344,7 @@ enum ConsoleAssets {
               }
               document.getElementById("conflict-scripts").replaceChildren(shown);
               document.getElementById("conflict").hidden = false;
-              editStatus.textContent = "Not saved: " + reason(result) + " Your text is kept above; Save again replaces the current version.";
+              editStatus.textContent = "Not saved: " + reason(result) + ". Your text is kept above; Save again replaces the current version.";
             });
           }
 

@@ -306,11 +306,11 @@ extension Console {
         <h1>Cluster {{cluster}}</h1>
         <p id="action-status" role="status" aria-live="polite"></p>
         <dl class="facts">
-        <div><dt>Epoch</dt><dd id="epoch">{{epoch}}</dd></div>
-        <div><dt>Master</dt><dd id="master">{{master}}</dd></div>
-        <div><dt>Quorum</dt><dd id="quorum">{{quorum}}</dd></div>
-        <div><dt>Maintenance</dt><dd id="maintenance">{{maintenance}}</dd></div>
-        <div><dt>Served by</dt><dd id="served-by">{{node}}</dd></div>
+        <dt>Epoch</dt><dd id="epoch">{{epoch}}</dd>
+        <dt>Master</dt><dd id="master">{{master}}</dd>
+        <dt>Quorum</dt><dd id="quorum">{{quorum}}</dd>
+        <dt>Maintenance</dt><dd id="maintenance">{{maintenance}}</dd>
+        <dt>Served by</dt><dd id="served-by">{{node}}</dd>
         </dl>
         <div id="cluster-actions" class="actions"></div>
         <h2>Nodes</h2>
@@ -332,12 +332,12 @@ extension Console {
         <h1>Resource {{name}}</h1>
         <p id="action-status" role="status" aria-live="polite"></p>
         <dl class="facts">
-        <div><dt>State</dt><dd id="state">{{state}}</dd></div>
-        <div><dt>Node</dt><dd id="where">{{node}}</dd></div>
-        <div><dt>Lives</dt><dd id="lives">{{lives}}</dd></div>
-        <div><dt>Up since</dt><dd id="up-since">{{upSince}}</dd></div>
-        <div><dt>Last result</dt><dd id="last-result">{{lastResult}}</dd></div>
-        <div><dt>Pending commands</dt><dd id="pending">{{pending}}</dd></div>
+        <dt>State</dt><dd id="state">{{state}}</dd>
+        <dt>Node</dt><dd id="where">{{node}}</dd>
+        <dt>Lives</dt><dd id="lives">{{lives}}</dd>
+        <dt>Up since</dt><dd id="up-since">{{upSince}}</dd>
+        <dt>Last result</dt><dd id="last-result">{{lastResult}}</dd>
+        <dt>Pending commands</dt><dd id="pending">{{pending}}</dd>
         </dl>
         {{#admin}}
         <h2 id="actions-title">Actions</h2>
@@ -353,9 +353,9 @@ extension Console {
         </div>
         {{/admin}}
         <h2>Definition</h2>
-        <dl class="facts">{{#facts}}<div><dt>{{label}}</dt><dd>{{value}}</dd></div>{{/facts}}</dl>
+        <dl class="facts">{{#facts}}<dt>{{label}}</dt><dd>{{value}}</dd>{{/facts}}</dl>
         <h3>Variables</h3>
-        <dl class="facts">{{#variables}}<div><dt>{{label}}</dt><dd>{{value}}</dd></div>{{/variables}}</dl>
+        <dl class="facts">{{#variables}}<dt>{{label}}</dt><dd>{{value}}</dd>{{/variables}}</dl>
         {{^variables}}<p>None.</p>{{/variables}}
         <h3>Preferred nodes</h3>
         {{#hasPreferred}}<ol>{{#preferred}}<li>{{name}}</li>{{/preferred}}</ol>{{/hasPreferred}}
