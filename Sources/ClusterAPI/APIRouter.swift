@@ -320,8 +320,8 @@ public struct APIRouterBuilder: Sendable {
                 let body = ResponseBody { writer in
                     try await writer.write(
                         ByteBuffer(string: ": vigil events from revision \(start)\nretry: 1000\n\n"))
-                    // One writer: the watch's events and a ping every 2 s (a browser whose node
-                    // died notices the silence and reconnects to the address's new holder).
+                    // One writer: the watch's events and a ping every second (a browser whose node
+                    // died notices 3 s of silence and reconnects to the address's new holder).
                     let (chunks, sink) = AsyncThrowingStream<String, any Error>.makeStream(
                         bufferingPolicy: .bufferingOldest(1000))
                     do {
@@ -352,8 +352,8 @@ public struct APIRouterBuilder: Sendable {
                             }
                             group.addTask {
                                 for beat in 1... {
-                                    try await Task.sleep(for: .seconds(2))
-                                    if let bearer, beat % 5 == 0,
+                                    try await Task.sleep(for: .seconds(1))
+                                    if let bearer, beat % 10 == 0,
                                         try await authenticator.identify(authorization: bearer, source: source) == nil
                                     {
                                         sink.finish()
