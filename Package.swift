@@ -111,6 +111,7 @@ let package = Package(
             name: "vigild",
             dependencies: [
                 "ClusterModel", "NodeAgent", "EtcdStore", "ClusterAPI", "ClusterPKI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

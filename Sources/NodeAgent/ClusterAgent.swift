@@ -63,11 +63,17 @@ public final class ClusterAgent: Service, Sendable {
         let lines = NIOLockedValueBox<[String: (lines: [String], milliseconds: Int64)]>([:])
     }
 
+    /// Told when the agent is up as intended: joined the cluster, or out of it waiting for
+    /// `vigil join` (systemd's READY=1).
+    let onReady: @Sendable (String) -> Void
+
     public init(
         configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner,
         addresses: AddressManager,
-        fenceThread: FenceKeeper.Thread, fenceStore: any CoordinationStore, logger: Logger
+        fenceThread: FenceKeeper.Thread, fenceStore: any CoordinationStore, logger: Logger,
+        onReady: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.onReady = onReady
         self.configuration = configuration
         self.store = store
         self.scripts = scripts
@@ -154,6 +160,7 @@ public final class ClusterAgent: Service, Sendable {
         for _ in 0..<1_000_000 {
             if present.isEmpty, await standby() {
                 logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
+                onReady("out of cluster \(configuration.cluster) until vigil join")
                 await events.append(
                     ClusterEvent(
                         kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
@@ -375,7 +382,10 @@ public final class ClusterAgent: Service, Sendable {
                     break
                 }
                 let event = interpreter.joinEvent(directive, first: result, adoption: adoption)
-                if case .joined(_, let sentAt) = event { keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin) }
+                if case .joined(_, let sentAt) = event {
+                    keeper.acknowledged(sentAt: origin + sentAt.sinceOrigin)
+                    self.onReady("member of cluster \(self.configuration.cluster)")
+                }
                 continuation.yield(event)
             }
         case .write(_, .fenceThread):

@@ -18,14 +18,25 @@ public final class EtcdSupervisor: Service, Sendable {
 
     public let member: ManagedEtcd
     public let executable: String
+    /// Where the member's own output goes (appended; the previous file is kept as `.1` once it
+    /// passes `maxLogBytes`, checked at each start and every minute). nil: discarded.
+    public let logFile: String?
+    public static let maxLogBytes = 10 * 1024 * 1024
+    /// Told when the member exits and is restarted (the event log says where its output is).
+    private let onExit: @Sendable (String) async -> Void
     private let logger: Logger
     private let state = NIOLockedValueBox(Status(processIdentifier: nil, starts: 0, lastExit: nil))
 
     /// - Parameter executable: path of the etcd binary (Debian's `etcd-server`: `/usr/bin/etcd`).
-    public init(member: ManagedEtcd, executable: String = "/usr/bin/etcd", logger: Logger) throws(ValidationError) {
+    public init(
+        member: ManagedEtcd, executable: String = "/usr/bin/etcd", logFile: String? = nil, logger: Logger,
+        onExit: @escaping @Sendable (String) async -> Void = { _ in }
+    ) throws(ValidationError) {
         try member.validate()
         self.member = member
         self.executable = executable
+        self.logFile = logFile
+        self.onExit = onExit
         var logger = logger
         logger[metadataKey: "vigil.node"] = "\(member.node)"
         self.logger = logger
@@ -36,8 +47,38 @@ public final class EtcdSupervisor: Service, Sendable {
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
-            try await self.supervise()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.supervise() }
+                if let logFile = self.logFile {
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .seconds(60))
+                            Self.rotate(logFile, above: Self.maxLogBytes)
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// Keeps a log file bounded: past `limit` bytes its content moves to `<file>.1` (replacing the
+    /// older one) and the file starts empty (the member appends, so it carries on at the start).
+    static func rotate(_ path: String, above limit: Int) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size > limit
+        else { return }
+        let old = path + ".1"
+        try? FileManager.default.removeItem(atPath: old)
+        try? FileManager.default.copyItem(atPath: path, toPath: old)
+        truncate(path, 0)
+    }
+
+    /// The member's stdout and stderr: the log file, appended to (nil: discarded).
+    private func openLog() -> FileDescriptor? {
+        guard let logFile else { return nil }
+        Self.rotate(logFile, above: Self.maxLogBytes)
+        return try? FileDescriptor.open(
+            FilePath(logFile), .writeOnly, options: [.append, .create, .closeOnExec],
+            permissions: [.ownerReadWrite, .groupRead])
     }
 
     private func supervise() async throws {
@@ -54,27 +95,43 @@ public final class EtcdSupervisor: Service, Sendable {
                 "starting etcd member", metadata: ["vigil.etcd.arguments": "\(member.arguments.joined(separator: " "))"]
             )
             let started = ContinuousClock.now
-            let result = try await Subprocess.run(
-                .path(FilePath(executable)), arguments: Arguments(member.arguments), platformOptions: options,
-                input: .none, output: .discarded, error: .discarded
-            ) { execution in
+            let record: @Sendable (Int32) -> Void = { pid in
                 self.state.withLockedValue {
-                    $0.processIdentifier = execution.processIdentifier.value
+                    $0.processIdentifier = pid
                     $0.starts += 1
                 }
-                // Wait for the process to end (or for cancellation, which tears it down).
-                return ()
             }
+            // The body only records the PID; the run waits for the process to end (or for
+            // cancellation, which tears it down).
+            let status =
+                if let log = openLog() {
+                    try await Subprocess.run(
+                        .path(FilePath(executable)), arguments: Arguments(member.arguments), platformOptions: options,
+                        input: .none, output: .fileDescriptor(log, closeAfterSpawningProcess: true),
+                        error: .combinedWithOutput
+                    ) { record($0.processIdentifier.value) }.terminationStatus
+                } else {
+                    try await Subprocess.run(
+                        .path(FilePath(executable)), arguments: Arguments(member.arguments), platformOptions: options,
+                        input: .none, output: .discarded, error: .discarded
+                    ) { record($0.processIdentifier.value) }.terminationStatus
+                }
             state.withLockedValue {
                 $0.processIdentifier = nil
-                $0.lastExit = "\(result.terminationStatus)"
+                $0.lastExit = "\(status)"
             }
             if Task.isCancelled { break }
             failures = ContinuousClock.now - started > .seconds(30) ? 1 : failures + 1
             let pause = Duration.milliseconds(min(5000, 200 << min(failures, 5)))
             logger.error(
                 "etcd member exited; restarting",
-                metadata: ["vigil.etcd.status": "\(result.terminationStatus)", "vigil.etcd.restart_in": "\(pause)"])
+                metadata: [
+                    "vigil.etcd.status": "\(status)", "vigil.etcd.restart_in": "\(pause)",
+                    "vigil.etcd.log": "\(logFile ?? "discarded")",
+                ])
+            await onExit(
+                "etcd member exited (\(status)); restarting in \(pause)"
+                    + (logFile.map { "; its output: \($0)" } ?? ""))
             try await Task.sleep(for: pause)
         }
     }
