@@ -21,6 +21,10 @@ partition "${HOLDER#n}"
 wait_for "another node to take the VIP" 20 bash -c "$(declare -f holders ns); VIP=$VIP NODES=$NODES ID=$ID; holders | grep -qv '^$HOLDER\$'"
 sleep 2
 stop_sampler
+# The cut-off node tells a load balancer (asking from its own side) that it is out of standing.
+code=$(ip netns exec "$(ns "${HOLDER#n}")" curl -s -o /dev/null -w '%{http_code}' -m 3 --cacert "$WORK/n1/pki/ca.pem" \
+  "https://$(node_ip "${HOLDER#n}"):7410/healthz")
+[ "$code" = 503 ] || fail "the partitioned $HOLDER answers /healthz with $code, not 503"
 heal "${HOLDER#n}"
 [ "$DOUBLE_SAMPLES" -eq 0 ] || fail "$DOUBLE_SAMPLES of $SAMPLES samples showed two holders"
 log "PASS: partition of $HOLDER: $SAMPLES samples, none with two holders; VIP now on $(holders | tr '\n' ' ')"

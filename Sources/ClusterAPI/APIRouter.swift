@@ -33,8 +33,14 @@ public struct APIRouterBuilder: Sendable {
     public let control: ClusterControl
     public let authenticator: Authenticator
     public let registry: PrometheusCollectorRegistry?
+    /// Whether this node is a member in good standing with the store (`/healthz`); nil: the
+    /// router serves no agent (tests), and answers 200.
+    public let health: (@Sendable () -> Bool)?
 
-    public init(control: ClusterControl, registry: PrometheusCollectorRegistry? = nil) {
+    public init(
+        control: ClusterControl, registry: PrometheusCollectorRegistry? = nil, health: (@Sendable () -> Bool)? = nil
+    ) {
+        self.health = health
         self.control = control
         self.authenticator = Authenticator(
             store: control.store, layout: control.layout,
@@ -47,7 +53,9 @@ public struct APIRouterBuilder: Sendable {
     /// Every route, in the order the OpenAPI document lists them.
     public static let routes: [APIRoute] = [
         APIRoute(
-            method: .get, path: "/healthz", summary: "Liveness: 200 while the agent serves (no authentication)",
+            method: .get, path: "/healthz",
+            summary:
+                "200 while this node is a member in good standing with the store, else 503 (no authentication, for load balancers)",
             answer: "Health"),
         APIRoute(method: .get, path: "/metrics", summary: "Prometheus metrics of this node"),
         APIRoute(method: .get, path: "/v1/openapi.json", summary: "This document"),
@@ -101,6 +109,11 @@ public struct APIRouterBuilder: Sendable {
             method: .post, path: "/v1/resources/{name}/alert",
             summary: "Answer a start, failover or failback alert: yes or no", body: "AlertRequest",
             answer: "CommandReceipt", success: 202),
+        APIRoute(
+            method: .get, path: "/v1/resources/{name}/here",
+            summary:
+                "200 if the resource runs on this node (a member in good standing), else 503 (no authentication: for load balancers)",
+            answer: "Health"),
         APIRoute(
             method: .get, path: "/v1/resources/{name}/output", summary: "The last output of each script on this node",
             answer: "ScriptOutput[]"),
@@ -158,7 +171,23 @@ public struct APIRouterBuilder: Sendable {
         @Sendable func name(_ context: APIRequestContext) throws -> String { try context.parameters.require("name") }
 
         return [
-            "GET /healthz": { _, _ in try json(["status": "ok", "version": VigilVersion.current]) },
+            "GET /healthz": { _, _ in
+                // No detail: what a load balancer needs, nothing a stranger could use.
+                guard health?() ?? true else { return try json(["status": "unavailable"], status: .serviceUnavailable) }
+                return try json(["status": "ok"])
+            },
+            "GET /v1/resources/{name}/here": { _, context in
+                let resource = try ResourceName(validating: try name(context), field: "name")
+                let here: Bool
+                // Unauthenticated: one shared store read per 250 ms however many ask.
+                if health?() ?? true, let view = try? await control.recentView(), view.resources[resource] != nil {
+                    let state = ResourceState(view: view, name: resource)
+                    here = state.state == .running && state.nodes.contains(control.node.rawValue)
+                } else {
+                    here = false
+                }
+                return try json(["status": here ? "here" : "not here"], status: here ? .ok : .serviceUnavailable)
+            },
             "GET /metrics": { _, _ in
                 let text = registry?.emitToBuffer() ?? []
                 return Response(

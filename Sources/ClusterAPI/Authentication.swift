@@ -237,12 +237,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let authenticator: Authenticator
     let local: Bool
 
-    static let open: Set<String> = ["/healthz"]
+    /// Health for load balancers: `/healthz` and `/v1/resources/{name}/here`.
+    static func isOpen(_ path: String) -> Bool {
+        if path == "/healthz" { return true }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 5 && parts[1] == "v1" && parts[2] == "resources" && parts[4] == "here"
+    }
 
     func handle(
         _ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
-        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        if Self.isOpen(request.uri.path) { return try await next(request, context) }
         // The console's pages check their cookie themselves, through the same authenticator.
         if !local, Console.answers(request.uri.path), request.headers[.authorization] == nil {
             return try await next(request, context)

@@ -3,6 +3,7 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NodeAgent
 
 /// What the API (and through it the CLI and the console) can read and change, on the store.
@@ -19,6 +20,8 @@ public struct ClusterControl: Sendable {
 
     /// Admin actions go to the cluster event log, numbered apart from the agent's own events.
     let eventLog: EventLog
+    /// The last view read for unauthenticated callers (load balancers' `/here`).
+    let sharedView = SharedView()
 
     public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, logDirectory: String?) {
         self.store = store
@@ -33,6 +36,12 @@ public struct ClusterControl: Sendable {
 
     public func view() async throws -> ClusterView {
         layout.view(of: try await store.range(prefix: layout.prefix))
+    }
+
+    /// A view at most `maxAge` old, shared by every caller: however many load balancers ask
+    /// (unauthenticated), the store sees at most one read per `maxAge` from this node.
+    public func recentView(maxAge: Duration = .milliseconds(250)) async throws -> ClusterView {
+        try await sharedView.value(maxAge: maxAge) { try await self.view() }
     }
 
     public func status() async throws -> ClusterStatus {
@@ -409,5 +418,21 @@ extension ClusterControl {
         return ClusterStats(
             epoch: view.epoch, revision: view.revision, members: members, events: events.count, eventsByKind: byKind,
             resourcesByState: byState)
+    }
+}
+
+/// One read shared by concurrent callers and reused while fresh (single flight).
+final class SharedView: Sendable {
+    private let current = NIOLockedValueBox<(started: ContinuousClock.Instant, read: Task<ClusterView, any Error>)?>(
+        nil)
+
+    func value(maxAge: Duration, read: @escaping @Sendable () async throws -> ClusterView) async throws -> ClusterView {
+        let task = current.withLockedValue { current -> Task<ClusterView, any Error> in
+            if let current, ContinuousClock.now - current.started < maxAge { return current.read }
+            let task = Task { try await read() }
+            current = (ContinuousClock.now, task)
+            return task
+        }
+        return try await task.value
     }
 }

@@ -32,7 +32,10 @@ public enum OpenAPIDocument {
                 "description": "Bad input: the error names the field and the value",
                 "content": ["application/json": ["schema": reference("Error")]],
             ]
-            if route.path != "/healthz" {
+            if route.path.hasSuffix("/here") || route.path == "/healthz" {
+                responses["503"] = ["description": "Not a member in good standing / the resource does not run here"]
+            }
+            if route.path != "/healthz" && !route.path.hasSuffix("/here") {
                 responses["401"] = ["description": "Not authenticated"]
                 if route.method != .get { responses["403"] = ["description": "Role observer may not change"] }
                 // The console's cookie is the same session as a bearer token (changes also need the

@@ -66,6 +66,12 @@ public final class ClusterAgent: Service, Sendable {
     /// Told when the agent is up as intended: joined the cluster, or out of it waiting for
     /// `vigil join` (systemd's READY=1).
     let onReady: @Sendable (String) -> Void
+    /// The fence keeper of the current membership, if any.
+    private let currentKeeper = NIOLockedValueBox<FenceKeeper?>(nil)
+
+    /// Whether this node is a member in good standing with the store now: joined, its heartbeats
+    /// acknowledged within the self-fence time, not fenced.
+    public var inGoodStanding: Bool { currentKeeper.withLockedValue { $0 }?.inGoodStanding ?? false }
 
     public init(
         configuration: AgentConfiguration, store: any CoordinationStore, scripts: ScriptRunner,
@@ -282,6 +288,8 @@ public final class ClusterAgent: Service, Sendable {
             // Addresses up at start were unguarded while no agent ran: the old deadline still holds.
             inheritedDeadline: present.isEmpty ? nil : deadlineFile.read(), deadlineFile: deadlineFile,
             report: { continuation.yield($0) })
+        currentKeeper.withLockedValue { $0 = keeper }
+        defer { currentKeeper.withLockedValue { $0 = nil } }
 
         await withDiscardingTaskGroup { group in
             group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }

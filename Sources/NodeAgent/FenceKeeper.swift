@@ -263,6 +263,15 @@ public final class FenceKeeper: Sendable {
 
     public var isFenced: Bool { state.withLockedValue { $0.fenced } }
 
+    /// A member whose last acknowledged heartbeat still covers now: not fenced, its member key
+    /// kept, the self-fence deadline ahead (what `/healthz` answers).
+    public var inGoodStanding: Bool {
+        state.withLockedValue { state in
+            guard let plan = state.plan, state.heartbeat != nil, !state.fenced else { return false }
+            return ContinuousClock.now < state.deadline(plan)
+        }
+    }
+
     /// How long after its deadline the last deadline fence ran, if one did.
     public var lastFenceLateness: Duration? { state.withLockedValue { $0.lastFenceLateness } }
 

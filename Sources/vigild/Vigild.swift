@@ -182,11 +182,11 @@ struct Vigild: AsyncParsableCommand {
                 scriptDirectory: configuration.stateDirectory + "/scripts", logDirectory: configuration.logDirectory,
                 functionLibrary: functionLibrary),
             logger: logger)
-        services.append(
-            ClusterAgent(
-                configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger),
-                fenceThread: fenceThread, fenceStore: fenceStore, logger: logger,
-                onReady: { status in SystemdNotify.send("READY=1\nSTATUS=\(status)") }))
+        let agent = ClusterAgent(
+            configuration: configuration, store: store, scripts: scripts, addresses: AddressManager(logger: logger),
+            fenceThread: fenceThread, fenceStore: fenceStore, logger: logger,
+            onReady: { status in SystemdNotify.send("READY=1\nSTATUS=\(status)") })
+        services.append(agent)
         do {
             let control = ClusterControl(
                 store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
@@ -198,7 +198,8 @@ struct Vigild: AsyncParsableCommand {
                     store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
                     logger: logger))
             services += try APIServer.services(
-                builder: APIRouterBuilder(control: control, registry: registry), configuration: configuration.api,
+                builder: APIRouterBuilder(control: control, registry: registry, health: { agent.inGoodStanding }),
+                configuration: configuration.api,
                 stateDirectory: configuration.stateDirectory, pki: PKIDirectory(configuration.pki).nodePair,
                 logger: apiLogger)
         } catch {

@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import InMemoryStore
+import NIOConcurrencyHelpers
 import Testing
 
 /// An API on an in-memory store, with an admin and an observer user.
@@ -88,11 +89,62 @@ struct APITests {
                     if response.status == .notFound {
                         #expect(["name", "node"].contains(errorBody(response)?.field ?? ""), "\(method) \(path)")
                     }
-                    #expect(response.status.code < 500, "\(method) \(path): \(response.status)")
+                    // `/here` answers 503 where the resource does not run: for load balancers.
+                    #expect(
+                        response.status.code < 500 || path.hasSuffix("/here"), "\(method) \(path): \(response.status)")
                 }
             }
             try await client.execute(uri: "/v1/no-such-thing", method: .get) { response in
                 #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test("health for load balancers: /healthz follows the node's standing, /here is 200 only on the holder")
+    func health() async throws {
+        let fixture = try await APIFixture()
+        let standing = NIOLockedValueBox(true)
+        let layout = fixture.layout
+        let check = fixture.store.client("check")
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+        func answers(_ node: NodeName) async throws -> (healthz: HTTPResponse.Status, here: HTTPResponse.Status) {
+            let builder = APIRouterBuilder(
+                control: ClusterControl(
+                    store: fixture.store.client(node.rawValue), layout: layout, node: node, logDirectory: nil),
+                health: { standing.withLockedValue { $0 } })
+            return try await Application(router: builder.router(local: false)).test(.router) { client in
+                let healthz = try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(!String(buffer: response.body).contains("version"), "internal detail")
+                    return response.status
+                }
+                let here = try await client.execute(uri: "/v1/resources/iManager/here", method: .get) { $0.status }
+                return (healthz, here)
+            }
+        }
+        #expect(try await answers("n1") == (.ok, .serviceUnavailable), "offline: held nowhere")
+        _ = try await check.put(
+            layout.assignment("iManager"),
+            ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "t")))
+        _ = try await check.put(
+            layout.status("iManager", node: "n2"),
+            ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .loading, incarnation: 1)))
+        #expect(try await answers("n2") == (.ok, .serviceUnavailable), "still loading")
+        _ = try await check.put(
+            layout.status("iManager", node: "n2"),
+            ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .running, incarnation: 1)))
+        #expect(try await answers("n2") == (.ok, .ok))
+        #expect(try await answers("n1") == (.ok, .serviceUnavailable))
+        standing.withLockedValue { $0 = false }
+        #expect(try await answers("n2") == (.serviceUnavailable, .serviceUnavailable), "a fenced node says so")
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/resources/bad%20name/here", method: .get) { response in
+                #expect(response.status == .badRequest && errorBody(response)?.field == "name")
+            }
+            try await client.execute(uri: "/v1/resources/nothere/here", method: .get) {
+                #expect($0.status == .serviceUnavailable)
             }
         }
     }
@@ -102,7 +154,8 @@ struct APITests {
         let fixture = try await APIFixture()
         try await fixture.test { client in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
-            for route in APIRouterBuilder.routes where route.path != "/healthz" && route.key != "POST /v1/sessions" {
+            for route in APIRouterBuilder.routes
+            where route.path != "/healthz" && !route.path.hasSuffix("/here") && route.key != "POST /v1/sessions" {
                 let uri = route.path.replacingOccurrences(of: "{name}", with: "iManager")
                 try await client.execute(uri: uri, method: route.method) { response in
                     #expect(response.status == .unauthorized, "\(route.key)")
