@@ -36,11 +36,18 @@ public struct APIRouterBuilder: Sendable {
     /// Whether this node is a member in good standing with the store (`/healthz`); nil: the
     /// router serves no agent (tests), and answers 200.
     public let health: (@Sendable () -> Bool)?
+    /// Records the gauges read at scrape time (store contact, standing) before `/metrics` answers.
+    public let beforeScrape: (@Sendable () -> Void)?
+    /// SHA-256 of the token that may read `/metrics` only (`api.metricsTokenFile`), if any.
+    let metricsTokenHash: String?
 
     public init(
-        control: ClusterControl, registry: PrometheusCollectorRegistry? = nil, health: (@Sendable () -> Bool)? = nil
+        control: ClusterControl, registry: PrometheusCollectorRegistry? = nil, health: (@Sendable () -> Bool)? = nil,
+        beforeScrape: (@Sendable () -> Void)? = nil, metricsToken: String? = nil
     ) {
+        self.metricsTokenHash = metricsToken.map { Authenticator.hash(token: $0) }
         self.health = health
+        self.beforeScrape = beforeScrape
         self.control = control
         self.authenticator = Authenticator(
             store: control.store, layout: control.layout,
@@ -141,7 +148,9 @@ public struct APIRouterBuilder: Sendable {
     /// The router for one listener; `local` is the root-only Unix socket (callers are root).
     public func router(local: Bool) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, local: local))
+        router.add(
+            middleware: AuthenticationMiddleware(
+                authenticator: authenticator, local: local, metricsTokenHash: metricsTokenHash))
         // The browser console, on HTTPS only: its pages check the session cookie through the
         // same authenticator.
         if !local { Console(control: control, authenticator: authenticator).register(on: router) }
@@ -164,6 +173,7 @@ public struct APIRouterBuilder: Sendable {
         let control = control
         let authenticator = authenticator
         let registry = registry
+        let beforeScrape = beforeScrape
         @Sendable func user(_ context: APIRequestContext) -> String { context.identity?.user ?? "anonymous" }
         @Sendable func idempotencyKey(_ request: Request) -> String? {
             request.headers[HTTPField.Name("Idempotency-Key")!]
@@ -189,9 +199,10 @@ public struct APIRouterBuilder: Sendable {
                 return try json(["status": here ? "here" : "not here"], status: here ? .ok : .serviceUnavailable)
             },
             "GET /metrics": { _, _ in
+                beforeScrape?()
                 let text = registry?.emitToBuffer() ?? []
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(bytes: text)))
             },
             "GET /v1/openapi.json": { _, _ in

@@ -236,6 +236,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let authenticator: Authenticator
     let local: Bool
+    /// SHA-256 of the scrape token: it reads `/metrics` and nothing else.
+    var metricsTokenHash: String? = nil
 
     /// Health for load balancers: `/healthz` and `/v1/resources/{name}/here`.
     static func isOpen(_ path: String) -> Bool {
@@ -248,6 +250,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         _ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
         if Self.isOpen(request.uri.path) { return try await next(request, context) }
+        if let metricsTokenHash, request.uri.path == "/metrics", request.method == .get,
+            let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer "),
+            Self.equalInConstantTime(
+                Authenticator.hash(token: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)),
+                metricsTokenHash)
+        {
+            var context = context
+            context.identity = Identity(user: "metrics", role: .observer)
+            return try await next(request, context)
+        }
         // The console's pages check their cookie themselves, through the same authenticator.
         if !local, Console.answers(request.uri.path), request.headers[.authorization] == nil {
             return try await next(request, context)
@@ -295,6 +307,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw APIError.unauthenticated
         }
         return try await authorized(request, context, next: next)
+    }
+
+    /// Compares two hashes without an early exit (the time tells nothing about where they differ).
+    static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8)
+        let right = Array(b.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices { difference |= left[index] ^ right[index] }
+        return difference == 0
     }
 
     /// Observers read, admins change (the same rule for bearer tokens, passwords and cookies).

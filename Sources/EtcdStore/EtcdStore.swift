@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CoordinationStore
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
@@ -45,6 +46,10 @@ public final class EtcdStore: CoordinationStore {
     private let logger: Logger
     /// Index of the endpoint that answered last, and the auth token.
     private let state = NIOLockedValueBox<(endpoint: Int, token: String?)>((0, nil))
+    private let contact = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    /// When an etcd endpoint last answered a call (any answer: it is reachable), if ever.
+    public var lastContact: ContinuousClock.Instant? { contact.withLockedValue { $0 } }
 
     /// - Parameters:
     ///   - client: an HTTP client the caller owns and shuts down.
@@ -169,6 +174,7 @@ public final class EtcdStore: CoordinationStore {
                     endpoint + path, payload, token: state.withLockedValue { $0.token }, deadline: attemptDeadline)
             } catch let error as StoreError {
                 lastError = error
+                Counter(label: "vigil_store_errors_total", dimensions: [("kind", error.code.metricLabel)]).increment()
                 switch error.code {
                 case .unauthorized where configuration.username != nil && !reauthenticated:
                     reauthenticated = true
@@ -227,6 +233,7 @@ public final class EtcdStore: CoordinationStore {
         } catch {
             throw StoreError(.unavailable, "\(url): \(error)")
         }
+        contact.withLockedValue { $0 = ContinuousClock.now }
         let data = Data(bytes.readableBytesView)
         guard response.status == .ok else { throw Self.error(status: response.status.code, body: data) }
         return data
@@ -350,6 +357,20 @@ public final class EtcdStore: CoordinationStore {
                 }
             }
             throw lastError
+        }
+    }
+}
+
+extension StoreError.Code {
+    /// The `kind` label of `vigil_store_errors_total`.
+    var metricLabel: String {
+        switch self {
+        case .unavailable: "unavailable"
+        case .timeout: "timeout"
+        case .compacted: "compacted"
+        case .leaseNotFound: "lease_not_found"
+        case .invalidArgument: "invalid_argument"
+        case .unauthorized: "unauthorized"
         }
     }
 }

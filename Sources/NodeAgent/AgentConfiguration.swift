@@ -95,8 +95,11 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         /// PEM certificate and key; when unset, a self-signed pair is made in the state directory.
         public var certFile: String?
         public var keyFile: String?
+        /// A file holding a bearer token that may read `/metrics` and nothing else (for Prometheus's
+        /// `authorization.credentials_file`): root-only, at least 32 characters.
+        public var metricsTokenFile: String?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case socket, listen, certFile, keyFile }
+        enum CodingKeys: String, CodingKey, CaseIterable { case socket, listen, certFile, keyFile, metricsTokenFile }
 
         public init() {
             socket = "/run/vigil/vigil.sock"
@@ -110,6 +113,34 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? "0.0.0.0:7410"
             certFile = try container.decodeIfPresent(String.self, forKey: .certFile)
             keyFile = try container.decodeIfPresent(String.self, forKey: .keyFile)
+            metricsTokenFile = try container.decodeIfPresent(String.self, forKey: .metricsTokenFile)
+        }
+
+        /// The scrape token of `metricsTokenFile`, checked: a root-owned file no one else can
+        /// read or write, holding one token of 32 to 256 printable characters.
+        public func metricsToken() throws(ValidationError) -> String? {
+            guard let path = metricsTokenFile else { return nil }
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let data = FileManager.default.contents(atPath: path)
+            else {
+                throw ValidationError(field: "api.metricsTokenFile", value: path, reason: "cannot read this file")
+            }
+            let mode = (attributes[.posixPermissions] as? Int) ?? 0o777
+            let owner = (attributes[.ownerAccountID] as? Int) ?? -1
+            guard mode & 0o077 == 0 || (mode & 0o037 == 0 && owner == 0) else {
+                throw ValidationError(
+                    field: "api.metricsTokenFile", value: path,
+                    reason:
+                        "mode \(String(mode, radix: 8)): others may read it; chmod 0600 (or 0640 for a reader group)")
+            }
+            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard (32...256).contains(token.count), token.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 })
+            else {
+                throw ValidationError(
+                    field: "api.metricsTokenFile", value: path,
+                    reason: "must hold one token of 32 to 256 printable characters (e.g. openssl rand -hex 32)")
+            }
+            return token
         }
 
         /// Host and port of `listen`, nil when HTTPS is off.

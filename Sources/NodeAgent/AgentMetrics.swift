@@ -1,6 +1,7 @@
 import ClusterBrain
 import ClusterModel
 import Metrics
+import NIOConcurrencyHelpers
 
 /// What the agent reports to `/metrics` (swift-metrics; `vigild` bootstraps the Prometheus backend).
 struct AgentMetrics: Sendable {
@@ -26,8 +27,59 @@ struct AgentMetrics: Sendable {
         if assignment.failover { failovers.increment() }
     }
 
+    /// The state last reported per resource: only changes touch the registry (a view arrives
+    /// with every heartbeat; a cluster has up to thousands of resources).
+    let reported = NIOLockedValueBox<[ResourceName: String]>([:])
+
+    /// The state names of `vigil_resource_state` (all Alert kinds are one).
+    static let stateLabels: [String] = {
+        var labels: [String] = []
+        for state in ResourceStateName.allCases where !labels.contains(state.metricLabel) {
+            labels.append(state.metricLabel)
+        }
+        return labels
+    }()
+
+    /// A resource's state as NCS names it: the placement, or the holder's own status once it has one.
+    static func state(of name: ResourceName, in view: ClusterView) -> ResourceStateName {
+        guard let assignment = view.assignments[name]?.value else { return .offline }
+        if case .node(let holder) = assignment.placement {
+            let status = view.statuses[name]?[holder]?.value
+            guard let status, status.generation == assignment.generation else { return .loading }
+            return ResourceStateName(status.state)
+        }
+        return assignment.placement.stateName
+    }
+
+    /// `vigil_resource_state{resource,state}` (1 for the current state, 0 for the others) and
+    /// `vigil_resource_up{resource}`; series of deleted resources are removed.
+    func recordResources(_ view: ClusterView) {
+        var current: [ResourceName: String] = [:]
+        for name in view.resources.keys { current[name] = Self.state(of: name, in: view).metricLabel }
+        let previous = reported.withLockedValue { reported in
+            defer { reported = current }
+            return reported
+        }
+        for (name, state) in current where previous[name] != state {
+            for label in Self.stateLabels {
+                Gauge(label: "vigil_resource_state", dimensions: [("resource", name.rawValue), ("state", label)])
+                    .record(label == state ? 1 : 0)
+            }
+            Gauge(label: "vigil_resource_up", dimensions: [("resource", name.rawValue)]).record(
+                state == "Running" ? 1 : 0)
+        }
+        for name in previous.keys where current[name] == nil {
+            for label in Self.stateLabels {
+                Gauge(label: "vigil_resource_state", dimensions: [("resource", name.rawValue), ("state", label)])
+                    .destroy()
+            }
+            Gauge(label: "vigil_resource_up", dimensions: [("resource", name.rawValue)]).destroy()
+        }
+    }
+
     /// Resources by state as this node sees the cluster, membership, epoch, mastership.
     func recordView(_ view: ClusterView, node: NodeName) {
+        recordResources(view)
         var counts: [String: Int] = [:]
         for state in ResourceStateName.allCases where state != .loading { counts[state.metricLabel] = 0 }
         for name in view.resources.keys {

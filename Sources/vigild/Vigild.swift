@@ -74,6 +74,13 @@ struct Vigild: AsyncParsableCommand {
             openEndpoints.isEmpty
             ? nil
             : "WARNING: store endpoints without TLS (\(openEndpoints.joined(separator: ", "))): anyone who can reach them can read and rewrite the cluster; use https:// with client certificates"
+        let metricsToken: String?
+        do {
+            metricsToken = try configuration.api.metricsToken()
+        } catch {
+            FileHandle.standardError.write(Data("vigild: \(configPath): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         if checkConfig {
             if let openWarning { FileHandle.standardError.write(Data("vigild: \(configPath): \(openWarning)\n".utf8)) }
             print(
@@ -97,7 +104,8 @@ struct Vigild: AsyncParsableCommand {
         }
         let logger = Logger(label: "vigild")
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(VigilMetricsFactory(registry: registry))
+        Gauge(label: "vigil_build_info", dimensions: [("version", VigilVersion.current)]).record(1)
 
         // The function library: next to the binary (installed layout) or given explicitly.
         let executableDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
@@ -198,7 +206,17 @@ struct Vigild: AsyncParsableCommand {
                     store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
                     logger: logger))
             services += try APIServer.services(
-                builder: APIRouterBuilder(control: control, registry: registry, health: { agent.inGoodStanding }),
+                builder: APIRouterBuilder(
+                    control: control, registry: registry, health: { agent.inGoodStanding },
+                    beforeScrape: {
+                        Gauge(label: "vigil_in_good_standing").record(agent.inGoodStanding ? 1 : 0)
+                        let contacts = [store.lastContact, fenceStore.lastContact].compactMap { $0 }
+                        if let last = contacts.max() {
+                            let seconds = ContinuousClock.now - last
+                            Gauge(label: "vigil_store_last_contact_seconds").record(
+                                Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18)
+                        }
+                    }, metricsToken: metricsToken),
                 configuration: configuration.api,
                 stateDirectory: configuration.stateDirectory, pki: PKIDirectory(configuration.pki).nodePair,
                 logger: apiLogger)

@@ -149,6 +149,26 @@ struct APITests {
         }
     }
 
+    @Test("the scrape token reads /metrics and nothing else; a wrong one reads nothing")
+    func scrapeToken() async throws {
+        let fixture = try await APIFixture()
+        let token = String(repeating: "7f", count: 20)
+        let builder = APIRouterBuilder(control: fixture.builder.control, metricsToken: token)
+        try await Application(router: builder.router(local: false)).test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                #expect($0.status == .ok)
+            }
+            for uri in ["/v1/cluster", "/v1/users", "/"] {
+                try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                    #expect($0.status == .unauthorized || $0.status == .seeOther, "\(uri): \($0.status)")
+                }
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(token)x"]) {
+                #expect($0.status == .unauthorized)
+            }
+        }
+    }
+
     @Test("without credentials every call but /healthz is 401; bad tokens and passwords too")
     func unauthenticated() async throws {
         let fixture = try await APIFixture()

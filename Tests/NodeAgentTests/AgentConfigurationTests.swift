@@ -1,4 +1,5 @@
 import ClusterModel
+import Foundation
 import NodeAgent
 import Testing
 
@@ -119,5 +120,34 @@ struct AgentConfigurationTests {
         #expect {
             try AgentConfiguration.load(path: "/nonexistent/vigil.yaml")
         } throws: { ($0 as? ValidationError)?.value == "/nonexistent/vigil.yaml" }
+    }
+}
+
+@Suite("The scrape token file")
+struct MetricsTokenFileTests {
+    @Test("a root-only file with one long token is read; others' access, short or missing tokens are refused by field")
+    func tokenFile() throws {
+        let path = NSTemporaryDirectory() + "vigil-token-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var api = AgentConfiguration.API()
+        #expect(try api.metricsToken() == nil)
+        api.metricsTokenFile = path
+        let token = String(repeating: "ab", count: 20)
+        for (mode, text, accepted) in [
+            (0o600, token + "\n", true), (0o640, token, true), (0o644, token, false), (0o600, "short", false),
+            (0o600, token + " " + token, false),
+        ] {
+            try? FileManager.default.removeItem(atPath: path)
+            _ = FileManager.default.createFile(
+                atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+            if accepted {
+                #expect(try api.metricsToken() == token, "mode \(String(mode, radix: 8))")
+            } else {
+                #expect(throws: ValidationError.self) { try api.metricsToken() }
+                do { _ = try api.metricsToken() } catch { #expect(error.field == "api.metricsTokenFile") }
+            }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+        #expect(throws: ValidationError.self) { try api.metricsToken() }
     }
 }
