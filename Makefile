@@ -2,7 +2,7 @@
 SWIFT        ?= swift
 SWIFT_FLAGS  ?=
 
-.PHONY: all build test unit etcd demo sim-demo e2e check-purity random golden clean
+.PHONY: all build test unit etcd demo sim-demo e2e check-purity random golden clean deb package-check
 
 all: build
 
@@ -81,5 +81,13 @@ random:
 golden:
 	VIGIL_UPDATE_GOLDEN=1 $(SWIFT) test --filter GoldenScenarioTests
 
+## deb: dist/vigil_<version>_<arch>.deb from a release build (Swift's runtime linked statically)
+deb:
+	scripts/build-deb
+
+## package-check: lintian, install it, verify the unit, run e2e scenarios on the installed binaries (root)
+package-check: deb etcd
+	e2e/package-check.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build dist

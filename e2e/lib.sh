@@ -128,8 +128,11 @@ start_service() {
 }
 
 # start_agent N: vigild (with its managed etcd member) on node N.
+# With NOTIFY_DIR set, the agent gets NOTIFY_SOCKET=$NOTIFY_DIR/nN.sock (systemd's readiness protocol).
 start_agent() {
-  ip netns exec "$(ns "$1")" "$BIN/vigild" --config "$WORK/n$1/vigil.yaml" --functions /usr/lib/vigil/vigilfuncs \
+  local notify=()
+  [ -n "${NOTIFY_DIR:-}" ] && notify=(env "NOTIFY_SOCKET=$NOTIFY_DIR/n$1.sock")
+  ip netns exec "$(ns "$1")" "${notify[@]}" "$BIN/vigild" --config "$WORK/n$1/vigil.yaml" --functions /usr/lib/vigil/vigilfuncs \
     >> "$WORK/n$1/vigild.log" 2>&1 &
   echo $! >> "$WORK/pids"
   echo $! > "$WORK/n$1/vigild.pid"

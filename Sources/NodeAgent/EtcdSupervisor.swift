@@ -6,6 +6,10 @@ import ServiceLifecycle
 import Subprocess
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs the node's managed etcd member and keeps it running: restarts it when it exits (with a
 /// growing pause, at most 5 s), and stops it on graceful shutdown (SIGTERM, SIGKILL after 5 s).
 public final class EtcdSupervisor: Service, Sendable {
@@ -81,7 +85,36 @@ public final class EtcdSupervisor: Service, Sendable {
             permissions: [.ownerReadWrite, .groupRead])
     }
 
+    /// The running member's PID, for the next agent: under systemd's `KillMode=process` a crashed
+    /// agent leaves its member running, and a new one must stop it before starting its own.
+    var pidFile: String { member.dataDirectory + ".pid" }
+
+    /// Stops a member a previous agent left running (its PID file names an etcd process using this
+    /// data directory): SIGTERM, then SIGKILL after 5 s.
+    static func stopLeftover(pidFile: String, dataDirectory: String, logger: Logger) async {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+        else { return }
+        let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard arguments.first?.hasSuffix("etcd") == true, arguments.contains(dataDirectory) else { return }
+        logger.warning("stopping the etcd member a previous agent left running", metadata: ["vigil.pid": "\(pid)"])
+        // Gone, or a zombie waiting for its parent to reap it.
+        func alive() -> Bool {
+            guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            return !stat[close...].hasPrefix(") Z")
+        }
+        kill(pid, SIGTERM)
+        for _ in 0..<50 where alive() {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if alive() { kill(pid, SIGKILL) }
+    }
+
     private func supervise() async throws {
+        await Self.stopLeftover(pidFile: pidFile, dataDirectory: member.dataDirectory, logger: logger)
         var failures = 0
         while !Task.isCancelled {
             var options = PlatformOptions()
@@ -95,11 +128,13 @@ public final class EtcdSupervisor: Service, Sendable {
                 "starting etcd member", metadata: ["vigil.etcd.arguments": "\(member.arguments.joined(separator: " "))"]
             )
             let started = ContinuousClock.now
+            let pidFile = self.pidFile
             let record: @Sendable (Int32) -> Void = { pid in
                 self.state.withLockedValue {
                     $0.processIdentifier = pid
                     $0.starts += 1
                 }
+                try? "\(pid)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
             }
             // The body only records the PID; the run waits for the process to end (or for
             // cancellation, which tears it down).
@@ -116,6 +151,7 @@ public final class EtcdSupervisor: Service, Sendable {
                         input: .none, output: .discarded, error: .discarded
                     ) { record($0.processIdentifier.value) }.terminationStatus
                 }
+            try? FileManager.default.removeItem(atPath: pidFile)
             state.withLockedValue {
                 $0.processIdentifier = nil
                 $0.lastExit = "\(status)"

@@ -82,4 +82,30 @@ struct SystemdTests {
         #expect(FileManager.default.contents(atPath: path)?.count == 0)
         #expect(FileManager.default.contents(atPath: path + ".1")?.count == 2000)
     }
+
+    @Test("a member a crashed agent left running (KillMode=process) is stopped before a new one starts")
+    func leftoverMember() async throws {
+        let directory = NSTemporaryDirectory() + "vigil-leftover-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A stand-in whose command line looks like the member's: argv[0] ends in etcd, the data
+        // directory among its arguments.
+        let fake = directory + "/etcd"
+        try FileManager.default.createSymbolicLink(atPath: fake, withDestinationPath: "/usr/bin/tail")
+        let data = directory + "/data"
+        _ = FileManager.default.createFile(atPath: data, contents: Data())
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: fake)
+        process.arguments = ["-f", "/dev/null", data]
+        try process.run()
+        let pidFile = data + ".pid"
+        try "\(process.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        // Another process under that PID file's name but another data directory is left alone.
+        await EtcdSupervisor.stopLeftover(
+            pidFile: pidFile, dataDirectory: directory + "/other", logger: Logger(label: "t"))
+        #expect(process.isRunning)
+        await EtcdSupervisor.stopLeftover(pidFile: pidFile, dataDirectory: data, logger: Logger(label: "t"))
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+    }
 }
