@@ -368,7 +368,11 @@ public struct APIRouterBuilder: Sendable {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 do {
-                                    for try await batch in store.watch(prefix: prefix, fromRevision: start) {
+                                    // Reopened after 10 s of silence (a connection that died
+                                    // in a partition says nothing): resumes where it was.
+                                    for try await batch in store.resumingWatch(
+                                        prefix: prefix, fromRevision: start, restartAfter: .seconds(10))
+                                    {
                                         for event in batch where event.kind == .put {
                                             guard
                                                 let stored = try? ModelCodec.decode(

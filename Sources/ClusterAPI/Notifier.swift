@@ -38,6 +38,8 @@ public final class Notifier: Service, Sendable {
         try? await http.shutdown()
     }
 
+    static let watchRestart: Duration = .seconds(10)
+
     /// Follows the event log from now on, resuming after errors (bounded pause between attempts).
     func watchEvents() async {
         var from: Int64?
@@ -51,7 +53,11 @@ public final class Notifier: Service, Sendable {
                     start = try await store.range(prefix: layout.config).revision + 1
                 }
                 from = start
-                for try await batch in store.watch(prefix: layout.eventsPrefix, fromRevision: start) {
+                // Reopened after 10 s of silence: a watch whose connection died in a partition
+                // would otherwise never deliver again (and notifications would stop).
+                for try await batch in store.resumingWatch(
+                    prefix: layout.eventsPrefix, fromRevision: start, restartAfter: Self.watchRestart)
+                {
                     let events = batch.filter { $0.kind == .put }.compactMap {
                         try? ModelCodec.decode(StoredEvent.self, from: $0.keyValue.value)
                     }

@@ -12,6 +12,8 @@ public final class InMemoryStore: Sendable {
         var prefix: String
         var nextRevision: Int64
         var continuation: AsyncThrowingStream<[WatchEvent], any Error>.Continuation
+        /// Receives nothing more (a connection that died without an error).
+        var silenced = false
     }
 
     struct State {
@@ -67,6 +69,14 @@ public final class InMemoryStore: Sendable {
         for continuation in ended { continuation.finish(throwing: StoreError(.unavailable, "watch dropped")) }
     }
 
+    /// Every open watch stops receiving without an error, as one whose connection died silently
+    /// (a partition); watches opened afterwards work.
+    public func silenceWatches() {
+        state.withLockedValue { state in
+            for id in state.watchers.keys { state.watchers[id]?.silenced = true }
+        }
+    }
+
     /// Expires leases whose time has come and delivers the resulting events.
     public func advance() {
         let deliveries = state.withLockedValue { state in
@@ -83,7 +93,7 @@ public final class InMemoryStore: Sendable {
 
     private static func pendingDeliveries(_ state: inout State) -> [Delivery] {
         var deliveries: [Delivery] = []
-        for (id, watcher) in state.watchers {
+        for (id, watcher) in state.watchers where !watcher.silenced {
             guard let batches = try? state.kv.events(prefix: watcher.prefix, fromRevision: watcher.nextRevision),
                 !batches.isEmpty
             else { continue }
