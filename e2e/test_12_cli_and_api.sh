@@ -15,7 +15,11 @@ expect_exit() { # CODE COMMAND…: the command fails with exactly this exit code
 vigil 1 status | grep -E "^iManager +Running +$HOLDER " >/dev/null || fail "status table: $(vigil 1 status)"
 [ "$(vigil 1 status iManager --json | json 'd["state"]')" = Running ] || fail "status --json"
 vigil 1 view | grep -q "^Master  n" || fail "view: $(vigil 1 view)"
-[ "$(vigil 1 view --json | json 'len(d)')" = 3 ] || fail "view --json"
+# view --json is the whole view (it printed only the nodes); info SECTION --json only that section.
+[ "$(vigil 1 view --json | json 'len(d["nodes"])')" = 3 ] || fail "view --json nodes"
+[ "$(vigil 1 view --json | json 'd["master"] is not None and d["epoch"] >= 0 and d["cluster"] == "lab"')" = True ] || fail "view --json: $(vigil 1 view --json)"
+[ "$(vigil 1 info quorum --json | json 'sorted(d)')" = "['quorum']" ] || fail "info quorum --json: $(vigil 1 info quorum --json)"
+[ "$(vigil 1 info priority --json | json 'd["priorities"][0]["resource"]')" = iManager ] || fail "info priority --json"
 vigil 1 resources | grep -q "Generic_IP_Service" || fail "resources"
 vigil 1 info protocol | grep -q "Tolerance" || fail "info protocol"
 vigil 1 info priority | grep -q "iManager" || fail "info priority"
@@ -45,7 +49,9 @@ expect_exit 2 vigil 1 set tolerance 1s
 expect_exit 2 vigil 1 resource create Bad --set RESOURCE_IP=198.18.0.999
 expect_exit 3 vigil 1 resource delete iManager
 grep -q "take it offline first" "$WORK/err" || fail "delete of a running resource: $(cat "$WORK/err")"
-expect_exit 64 vigil 1 migrate iManager
+# A refused argument is bad input: 2, as the help and README say (it was ArgumentParser's 64).
+expect_exit 2 vigil 1 migrate iManager
+vigil 1 set --help | grep -q "tolerance 3s (changes live" || fail "set --help still says the tolerance cannot change live"
 vigil 1 set quorum 2 > /dev/null
 vigil 1 set tolerance 3s > /dev/null
 vigil 2 info protocol | grep -q "Tolerance         3s (self-fence after 2400ms)" || fail "set tolerance: $(vigil 2 info protocol)"
@@ -70,6 +76,41 @@ log "exit codes, settings and the event stream as expected"
 vigil 1 resource show iManager | sed 's/"priority" : 0/"priority" : 5/' > "$WORK/def.json"
 vigil 1 resource edit iManager --file "$WORK/def.json" | grep -q "changed iManager" || fail "resource edit"
 [ "$(vigil 1 resource show iManager | json 'd["priority"]')" = 5 ] || fail "edit not applied"
+# The editor an admin expects: $VISUAL before $EDITOR (the editor run here raises the priority).
+cat > "$WORK/visual" <<'SH'
+#!/bin/sh
+sed -i 's/"priority" : 5/"priority" : 6/' "$1"
+SH
+chmod +x "$WORK/visual"
+VISUAL=$WORK/visual EDITOR=false ip netns exec "$(ns 1)" "$BIN/vigil" resource edit iManager --config "$WORK/n1/vigil.yaml" > /dev/null \
+  || fail "resource edit did not use \$VISUAL"
+[ "$(vigil 1 resource show iManager | json 'd["priority"]')" = 6 ] || fail "the edit made in \$VISUAL was not applied"
+# On a terminal, user add asks twice without echo: the password never appears on the screen.
+python3 - "$BIN/vigil" "$(ns 1)" "$WORK/n1/vigil.yaml" <<'PY' || fail "user add echoed the password on a terminal"
+import os, pty, sys, time
+vigil, namespace, config = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("ip", ["ip", "netns", "exec", namespace, vigil, "user", "add", "ttyuser", "--role", "observer", "--config", config])
+seen = b""
+deadline = time.monotonic() + 20
+def read_until(marker):
+    global seen
+    while marker not in seen and time.monotonic() < deadline:
+        try:
+            seen += os.read(fd, 1024)
+        except OSError:
+            break
+read_until(b"new password")
+os.write(fd, b"tty-secret-password-1\n")
+read_until(b"again")
+os.write(fd, b"tty-secret-password-1\n")
+read_until(b"user ttyuser set")
+_, status = os.waitpid(pid, 0)
+print(seen.decode(errors="replace"))
+sys.exit(0 if b"user ttyuser set" in seen and b"tty-secret" not in seen and status == 0 else 1)
+PY
+vigil 1 user delete ttyuser > /dev/null
 echo '{"name":"iManager","colour":"red"}' > "$WORK/bad.json"
 expect_exit 2 vigil 1 resource edit iManager --file "$WORK/bad.json"
 grep -q "colour" "$WORK/err" || fail "bad edit does not name the field: $(cat "$WORK/err")"

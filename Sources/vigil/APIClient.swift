@@ -99,7 +99,12 @@ struct Connection: ParsableArguments {
     }
 
     static func askPassword(for user: String) throws -> String {
-        guard let text = getpass("password for \(user): ") else {
+        try askPassword(prompt: "password for \(user): ")
+    }
+
+    /// Reads a password from the terminal without echo (getpass(3)).
+    static func askPassword(prompt: String) throws -> String {
+        guard let text = getpass(prompt) else {
             throw CLIError(message: "no password: set VIGIL_PASSWORD or run on a terminal", code: Exit.badInput)
         }
         return String(cString: text)

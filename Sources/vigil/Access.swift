@@ -20,14 +20,24 @@ struct User: AsyncParsableCommand {
             guard let role = Role(rawValue: role) else {
                 throw ValidationError("--role: value '\(role)': admin or observer")
             }
-            let password =
-                ProcessInfo.processInfo.environment["VIGIL_NEW_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+            let password = try ProcessInfo.processInfo.environment["VIGIL_NEW_PASSWORD"] ?? User.readPasswordLine(for: name)
             try await withClient(connection) { client in
                 _ = try await client.send(
                     .PUT, "/v1/users/\(escapePath(name))", body: UserRequest(password: password, role: role))
                 print("user \(name) set (role \(role.rawValue))")
             }
         }
+    }
+
+    /// On a terminal: asked twice without echo; otherwise the first line of stdin.
+    static func readPasswordLine(for name: String) throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) ?? "" }
+        let first = try Connection.askPassword(prompt: "new password for \(name): ")
+        let again = try Connection.askPassword(prompt: "again: ")
+        guard first == again else {
+            throw CLIError(message: "password: the two entries differ; nothing changed", code: Exit.badInput)
+        }
+        return first
     }
 
     struct List: AsyncParsableCommand {

@@ -54,8 +54,19 @@ struct Info: AsyncParsableCommand {
         try await withClient(connection) { client in
             let settings = try await client.get(ClusterSettings.self, "/v1/settings")
             let status = try await client.get(ClusterStatus.self, "/v1/cluster")
-            if connection.json { return printJSON(settings) }
             let all = section == "all"
+            if connection.json {
+                // The section asked for, as JSON (all: every section).
+                let priorities = all || section == "priority" ? try await Self.priorities(client) : nil
+                return printJSON(
+                    InfoJSON(
+                        cluster: all || section == "basic" ? status.name : nil,
+                        nodes: all || section == "basic" ? status.nodes.map(\.name) : nil,
+                        quorum: all || section == "basic" || section == "quorum" ? settings.quorum : nil,
+                        timing: all || section == "protocol" ? settings.timing : nil,
+                        notification: all || section == "notification" ? settings.notification : nil,
+                        priorities: priorities))
+            }
             if all || section == "basic" {
                 print("Cluster name      \(status.name)")
                 print("Nodes             \(status.nodes.map(\.name).joined(separator: " "))")
@@ -84,18 +95,36 @@ struct Info: AsyncParsableCommand {
                 )
             }
             if all || section == "priority" {
-                let resources = try await client.get([ResourceState].self, "/v1/resources")
-                var rows: [(Int, String)] = []
-                for resource in resources {
-                    let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource.name))")
-                    rows.append((detail.definition.priority, resource.name))
-                }
                 print("Priority (loaded first to last):")
-                for (priority, name) in rows.sorted(by: { ($0.0, $1.1) > ($1.0, $0.1) }) {
-                    print("  \(priority)  \(name)")
-                }
+                for entry in try await Self.priorities(client) { print("  \(entry.priority)  \(entry.resource)") }
             }
         }
+    }
+
+    struct Priority: Encodable {
+        var resource: String
+        var priority: Int
+    }
+
+    /// Resources in load order: highest priority first, then by name.
+    static func priorities(_ client: APIClient) async throws -> [Priority] {
+        let resources = try await client.get([ResourceState].self, "/v1/resources")
+        var rows: [Priority] = []
+        for resource in resources {
+            let detail = try await client.get(ResourceDetail.self, "/v1/resources/\(escapePath(resource.name))")
+            rows.append(Priority(resource: resource.name, priority: detail.definition.priority))
+        }
+        return rows.sorted { ($0.priority, $1.resource) > ($1.priority, $0.resource) }
+    }
+
+    /// `vigil info SECTION --json`: only the section's fields (nil ones are left out).
+    struct InfoJSON: Encodable {
+        var cluster: String?
+        var nodes: [String]?
+        var quorum: QuorumSettings?
+        var timing: TimingSettings?
+        var notification: NotificationSettings?
+        var priorities: [Priority]?
     }
 }
 
@@ -104,10 +133,12 @@ struct SetParameter: AsyncParsableCommand {
         commandName: "set",
         abstract: "Change a cluster parameter (NCS `cluster set`).",
         discussion: """
-            Parameters: quorum N, quorumwait 60s, enableemail off|critical|verbose, emailaddresses "a@x b@y",
-            smtprelay host:port, emailsender vigil@host, webhooks "https://…". Protocol timings (tolerance,
-            heartbeat) come from the timing profile in vigil.yaml.
-            Example: vigil set quorum 2
+            Parameters: quorum N, quorumwait 60s, tolerance 3s (changes live, see docs/design/0011),
+            enableemail off|critical|verbose, emailaddresses "a@x b@y", smtprelay host:port,
+            emailsender vigil@host, webhooks "https://…". The heartbeat and the etcd timings come from
+            the timing profile in vigil.yaml (heartbeat, masterwatchdog, slavewatchdog and profile are
+            refused here).
+            Example: vigil set tolerance 4s
             """)
     @OptionGroup var connection: Connection
     @Argument var parameter: String

@@ -86,13 +86,26 @@ struct Resource: AsyncParsableCommand {
 
     struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a definition: in $EDITOR, or from --file. Used at the resource's next load.",
+            abstract:
+                "Change a definition: in $VISUAL, $EDITOR or sensible-editor, or from --file. Used at the resource's next load.",
             discussion:
                 "Example: vigil resource show iManager > r.json; edit r.json; vigil resource edit iManager --file r.json"
         )
         @OptionGroup var connection: Connection
         @Argument var name: String
         @Option(help: "A JSON definition to apply (as printed by `vigil resource show`).") var file: String?
+
+        /// The editor a Debian admin expects: $VISUAL, then $EDITOR, then sensible-editor (vi
+        /// where Debian's is missing).
+        static func editor(
+            environment: [String: String] = ProcessInfo.processInfo.environment,
+            exists: (String) -> Bool = { FileManager.default.isExecutableFile(atPath: $0) }
+        ) -> String {
+            for name in ["VISUAL", "EDITOR"] {
+                if let value = environment[name], !value.trimmingCharacters(in: .whitespaces).isEmpty { return value }
+            }
+            return exists("/usr/bin/sensible-editor") ? "/usr/bin/sensible-editor" : "vi"
+        }
 
         func run() async throws {
             try await withClient(connection) { client in
@@ -114,7 +127,7 @@ struct Resource: AsyncParsableCommand {
                         atPath: path, contents: try encoder.encode(detail.definition),
                         attributes: [.posixPermissions: 0o600])
                     defer { try? FileManager.default.removeItem(atPath: path) }
-                    let editor = ProcessInfo.processInfo.environment["EDITOR"] ?? "vi"
+                    let editor = Self.editor()
                     let process = Process()
                     process.executableURL = URL(fileURLWithPath: "/bin/sh")
                     process.arguments = ["-c", "\(editor) \"$1\"", "sh", path]

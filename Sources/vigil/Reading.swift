@@ -59,7 +59,8 @@ struct View: AsyncParsableCommand {
     func run() async throws {
         try await withClient(connection) { client in
             let status = try await client.get(ClusterStatus.self, "/v1/cluster")
-            if connection.json { return printJSON(status.nodes) }
+            // The whole view: this node, the epoch, the master, the members and the nodes.
+            if connection.json { return printJSON(ClusterViewJSON(status)) }
             print("Node    \(status.thisNode ?? "-")")
             print("Cluster \(status.name)")
             print("Epoch   \(status.epoch)")
@@ -97,5 +98,24 @@ struct Resources: AsyncParsableCommand {
                     ]
                 })
         }
+    }
+}
+
+/// `vigil view --json`: what the table shows, as one object.
+struct ClusterViewJSON: Encodable {
+    var node: String?
+    var cluster: String
+    var epoch: UInt64
+    var master: String?
+    var members: [String]
+    var nodes: [NodeState]
+
+    init(_ status: ClusterStatus) {
+        node = status.thisNode
+        cluster = status.name
+        epoch = status.epoch
+        master = status.master
+        members = status.members
+        nodes = status.nodes
     }
 }

@@ -34,4 +34,23 @@ struct Vigil: AsyncParsableCommand {
             Info.self, SetParameter.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
             PKI.self,
         ])
+
+    /// As ArgumentParser's, except that a refused argument exits 2 ("bad input", as the exit
+    /// codes above say) instead of its 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(Exit.badInput)
+            }
+            exit(withError: error)
+        }
+    }
 }
