@@ -3,6 +3,16 @@ import Foundation
 
 // The API's JSON shapes. The server (ClusterAPI) encodes them, the CLI decodes them: one
 // definition for both, in a target that links neither Hummingbird nor the agent.
+//
+// Times are given twice: wall-clock milliseconds since 1970 (`time`, `upSince`…) for programs,
+// and the same instant in RFC 3339 (`timeRFC3339`…, UTC with milliseconds) for people and tools.
+
+/// `2026-12-03T02:13:53.123Z`.
+public func rfc3339(milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
 
 /// `GET /v1/cluster`: the cluster as `vigil status` and `vigil view` show it.
 public struct ClusterStatus: Codable, Sendable, Hashable {
@@ -14,6 +24,8 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     public var master: String?
     public var masterTerm: UInt64?
     public var maintenance: MaintenanceSettings
+    /// When maintenance ends by itself (`maintenance.untilWallMilliseconds`) in RFC 3339.
+    public var maintenanceUntilRFC3339: String?
     /// The hardware watchdog's timeout in milliseconds; nil: no frozen-agent protection
     /// (ARCHITECTURE.md §4.8, docs/design/0004 — and resources that are more than an address need it).
     public var watchdogTimeoutMilliseconds: Int64?
@@ -33,6 +45,7 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         self.master = master?.node.rawValue
         masterTerm = master?.term
         maintenance = view.settings.maintenance
+        maintenanceUntilRFC3339 = maintenance.untilWallMilliseconds.map { rfc3339(milliseconds: $0) }
         watchdogTimeoutMilliseconds = view.settings.timing.watchdogTimeout?.milliseconds
         members = view.members.keys.sorted().map(\.rawValue)
         quorum = view.settings.quorum.nodeCount
@@ -76,6 +89,8 @@ public struct ResourceState: Codable, Sendable, Hashable {
     public var incarnation: Int
     /// Wall-clock milliseconds since the resource runs where it runs.
     public var upSince: Int64?
+    /// `upSince` in RFC 3339.
+    public var upSinceRFC3339: String?
     /// Why the master placed it so.
     public var reason: String?
     public var template: String?
@@ -106,6 +121,7 @@ public struct ResourceState: Codable, Sendable, Hashable {
             state = running.isEmpty ? .loading : .running
             nodes = running.map(\.node.rawValue).sorted()
             upSince = running.compactMap(\.upSince).min()
+            upSinceRFC3339 = upSince.map { rfc3339(milliseconds: $0) }
             lastResult = current.compactMap { $0.lastOutcome?.description }.first
             return
         }
@@ -115,6 +131,7 @@ public struct ResourceState: Codable, Sendable, Hashable {
         let status = current.first { $0.node == holder }
         if case .node = assignment.placement { state = status.map { ResourceStateName($0.state) } ?? .loading }
         upSince = status?.upSince
+        upSinceRFC3339 = upSince.map { rfc3339(milliseconds: $0) }
         if let action = status?.lastAction, let outcome = status?.lastOutcome {
             lastResult = "\(action.rawValue): \(outcome)"
         }
@@ -224,6 +241,8 @@ public struct CreateResourceRequest: Codable, Sendable, Hashable {
 public struct EventEntry: Codable, Sendable, Hashable {
     public var cursor: String
     public var time: Int64
+    /// `time` in RFC 3339.
+    public var timeRFC3339: String?
     public var kind: String
     public var node: String
     public var resource: String?
@@ -237,6 +256,7 @@ public struct EventEntry: Codable, Sendable, Hashable {
     public init(cursor: String, stored: StoredEvent) {
         self.cursor = cursor
         time = stored.time
+        timeRFC3339 = rfc3339(milliseconds: stored.time)
         kind = stored.event.kind.rawValue
         node = stored.event.node.rawValue
         resource = stored.event.resource?.rawValue
@@ -265,6 +285,8 @@ public struct ScriptOutput: Codable, Sendable, Hashable {
     public var action: String
     public var output: String
     public var modified: Int64?
+    /// `modified` in RFC 3339.
+    public var modifiedRFC3339: String?
     public var truncated: Bool
 
     public init(node: String, action: String, output: String, modified: Int64?, truncated: Bool) {
@@ -272,6 +294,7 @@ public struct ScriptOutput: Codable, Sendable, Hashable {
         self.action = action
         self.output = output
         self.modified = modified
+        self.modifiedRFC3339 = modified.map { rfc3339(milliseconds: $0) }
         self.truncated = truncated
     }
 }

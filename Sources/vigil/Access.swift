@@ -20,7 +20,8 @@ struct User: AsyncParsableCommand {
             guard let role = Role(rawValue: role) else {
                 throw ValidationError("--role: value '\(role)': admin or observer")
             }
-            let password = try ProcessInfo.processInfo.environment["VIGIL_NEW_PASSWORD"] ?? User.readPasswordLine(for: name)
+            let password =
+                try ProcessInfo.processInfo.environment["VIGIL_NEW_PASSWORD"] ?? User.readPasswordLine(for: name)
             try await withClient(connection) { client in
                 _ = try await client.send(
                     .PUT, "/v1/users/\(escapePath(name))", body: UserRequest(password: password, role: role))

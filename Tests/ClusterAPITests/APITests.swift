@@ -169,6 +169,27 @@ struct APITests {
         }
     }
 
+    @Test("API times come with their RFC 3339 form: the same instant as the milliseconds")
+    func rfc3339Times() async throws {
+        let fixture = try await APIFixture()
+        _ = try await fixture.builder.control.createResource(
+            CreateResourceRequest(
+                name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
+            user: "admin")
+        let page = try await fixture.test(local: true) { client in
+            try await client.execute(uri: "/v1/events", method: .get) {
+                try JSONDecoder().decode(EventPage.self, from: Data(buffer: $0.body))
+            }
+        }
+        let event = try #require(page.events.first)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let parsed = try #require(event.timeRFC3339.flatMap { formatter.date(from: $0) })
+        #expect(Int64((parsed.timeIntervalSince1970 * 1000).rounded()) == event.time)
+        #expect(event.timeRFC3339?.hasSuffix("Z") == true)
+        #expect(rfc3339(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+    }
+
     @Test("without credentials every call but /healthz is 401; bad tokens and passwords too")
     func unauthenticated() async throws {
         let fixture = try await APIFixture()
