@@ -100,7 +100,8 @@ public final class Notifier: Service, Sendable {
             do {
                 try await SMTPClient.send(
                     relay: relay, from: settings.sender, to: settings.emailAddresses,
-                    subject: String(subject.prefix(200)), body: body)
+                    subject: String(subject.prefix(200)), body: body, helo: SMTPClient.heloName(fallback: node.rawValue)
+                )
             } catch {
                 logger.warning(
                     "notification e-mail not sent", metadata: ["vigil.relay": "\(relay)", "vigil.error": "\(error)"])
@@ -138,20 +139,58 @@ public struct WebhookPayload: Codable, Sendable {
 }
 
 /// A minimal SMTP client (RFC 5321: EHLO, MAIL, RCPT, DATA, QUIT; no authentication or TLS: it
-/// hands mail to a local relay such as Postfix, as NCS does). No SMTP library is available here.
+/// hands mail to a relay such as the node's Postfix or Exim at 127.0.0.1:25 or [::1]:25, as NCS
+/// does — the relay, not /usr/sbin/sendmail, so the agent never forks for mail and a slow MTA is
+/// bounded by the 15 s limit). No SMTP library is available here.
 enum SMTPClient {
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    static func send(relay: String, from: String, to recipients: [String], subject: String, body: String) async throws {
-        let parts = relay.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else {
-            throw Failure(description: "relay \(relay): expected host:port")
+    static func parseRelay(_ relay: String) throws -> (host: String, port: Int) {
+        guard let address = NotificationSettings.relayAddress(relay) else {
+            throw Failure(description: "relay \(relay): expected host:port or [IPv6 address]:port")
         }
+        return address
+    }
+
+    /// The name this machine gives in EHLO: its host name (the node's name if it has none).
+    static func heloName(fallback: String) -> String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty || name == "localhost" ? fallback : name
+    }
+
+    /// The message: MIME 1.0, UTF-8 text (8bit), the subject encoded per RFC 2047 when not ASCII,
+    /// a Message-ID; lines dot-stuffed and ending in CRLF.
+    static func message(from: String, to recipients: [String], subject: String, body: String, date: Date, host: String)
+        -> String
+    {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        let flat = subject.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        let encoded =
+            flat.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 32 }
+            ? flat : "=?UTF-8?B?\(Data(flat.utf8).base64EncodedString())?="
+        var message = "From: <\(from)>\r\nTo: \(recipients.map { "<\($0)>" }.joined(separator: ", "))\r\n"
+        message += "Subject: \(encoded)\r\nDate: \(formatter.string(from: date))\r\n"
+        message += "Message-ID: <\(UUID().uuidString.lowercased())@\(host)>\r\n"
+        message +=
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        // Dot-stuffing: a line starting with "." gets another.
+        for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+            message += (line.hasPrefix(".") ? "." : "") + line + "\r\n"
+        }
+        return message
+    }
+
+    static func send(
+        relay: String, from: String, to recipients: [String], subject: String, body: String, helo: String
+    ) async throws {
+        let (host, port) = try parseRelay(relay)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
-            .connect(host: String(parts[0]), port: port) { channel in
+            .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -172,22 +211,14 @@ enum SMTPClient {
                         }
                     }
                     try await command(nil, expect: 220)
-                    try await command("EHLO vigil", expect: 250)
+                    try await command("EHLO \(helo)", expect: 250)
                     try await command("MAIL FROM:<\(from)>", expect: 250)
                     for recipient in recipients { try await command("RCPT TO:<\(recipient)>", expect: 250) }
                     try await command("DATA", expect: 354)
-                    let date = DateFormatter()
-                    date.locale = Locale(identifier: "en_US_POSIX")
-                    date.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-                    var message = "From: <\(from)>\r\nTo: \(recipients.map { "<\($0)>" }.joined(separator: ", "))\r\n"
-                    message +=
-                        "Subject: \(subject.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " "))\r\n"
-                    message += "Date: \(date.string(from: Date()))\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-                    // Dot-stuffing: a line starting with "." gets another.
-                    for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
-                        message += (line.hasPrefix(".") ? "." : "") + line + "\r\n"
-                    }
-                    try await outbound.write(ByteBuffer(string: message))
+                    try await outbound.write(
+                        ByteBuffer(
+                            string: message(
+                                from: from, to: recipients, subject: subject, body: body, date: Date(), host: helo)))
                     try await command(".", expect: 250)
                     try await command("QUIT", expect: 221)
                 }

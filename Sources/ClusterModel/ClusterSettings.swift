@@ -179,6 +179,25 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
         webhooks = try container.decodeIfPresent([String].self, forKey: .webhooks) ?? []
     }
 
+    /// Host and port of a relay: `host:port`, `192.0.2.1:25` or `[2001:db8::1]:25`.
+    public static func relayAddress(_ relay: String) -> (host: String, port: Int)? {
+        let host: Substring
+        let portText: Substring
+        if relay.hasPrefix("["), let close = relay.firstIndex(of: "]") {
+            host = relay[relay.index(after: relay.startIndex)..<close]
+            let rest = relay[relay.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            let parts = relay.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return nil }
+            host = parts[0]
+            portText = parts[1]
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
     public func validate() throws(ValidationError) {
         guard emailAddresses.count <= 8 else {
             throw ValidationError(
@@ -195,10 +214,10 @@ public struct NotificationSettings: Hashable, Sendable, Codable {
                 field: "notification.sender", value: sender, reason: "not an e-mail address (user@host)")
         }
         if let relay = smtpRelay {
-            let parts = relay.split(separator: ":")
-            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+            guard Self.relayAddress(relay) != nil else {
                 throw ValidationError(
-                    field: "notification.smtpRelay", value: relay, reason: "expected host:port, e.g. 127.0.0.1:25")
+                    field: "notification.smtpRelay", value: relay,
+                    reason: "expected host:port or [IPv6 address]:port, e.g. 127.0.0.1:25 or [::1]:25")
             }
         }
         if level != .off, !emailAddresses.isEmpty, smtpRelay == nil {
