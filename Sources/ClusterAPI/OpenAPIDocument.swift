@@ -7,15 +7,12 @@ import Foundation
 public enum OpenAPIDocument {
     public static let json: [UInt8] = {
         var paths: [String: [String: Any]] = [:]
-        var schemas: [String: Any] = [:]
+        let schemas = OpenAPISchemas.all
         func reference(_ shape: String) -> [String: Any] {
-            if shape.hasSuffix("[]") {
-                let item = String(shape.dropLast(2))
-                schemas[item] = ["type": "object", "title": item]
-                return ["type": "array", "items": ["$ref": "#/components/schemas/\(item)"]]
-            }
-            schemas[shape] = ["type": "object", "title": shape]
-            return ["$ref": "#/components/schemas/\(shape)"]
+            let item = shape.hasSuffix("[]") ? String(shape.dropLast(2)) : shape
+            precondition(schemas[item] != nil, "no schema for \(item)")
+            let single: [String: Any] = ["$ref": "#/components/schemas/\(item)"]
+            return shape.hasSuffix("[]") ? ["type": "array", "items": single] : single
         }
         for route in APIRouterBuilder.routes {
             var operation: [String: Any] = ["summary": route.summary, "operationId": operationID(route)]
@@ -25,6 +22,17 @@ public enum OpenAPIDocument {
                 responses[success] = [
                     "description": "OK", "content": ["application/json": ["schema": reference(answer)]],
                 ]
+            } else if route.path == "/metrics" {
+                responses[success] = ["description": "OK", "content": ["text/plain": ["schema": ["type": "string"]]]]
+            } else if route.path == "/v1/events/stream" {
+                responses[success] = [
+                    "description": "Server-sent events",
+                    "content": ["text/event-stream": ["schema": ["type": "string"]]],
+                ]
+            } else if route.path == "/v1/openapi.json" {
+                responses[success] = [
+                    "description": "OK", "content": ["application/json": ["schema": ["type": "object"]]],
+                ]
             } else {
                 responses[success] = ["description": "OK"]
             }
@@ -32,12 +40,28 @@ public enum OpenAPIDocument {
                 "description": "Bad input: the error names the field and the value",
                 "content": ["application/json": ["schema": reference("Error")]],
             ]
+            // Every other refusal (401, 403, 404, 409, 412, 413, 415, 429, 503 …) has the same body.
+            responses["default"] = [
+                "description": "Refused or failed: the error names the field, the value and the reason",
+                "content": ["application/json": ["schema": reference("Error")]],
+            ]
             if route.path.hasSuffix("/here") || route.path == "/healthz" {
-                responses["503"] = ["description": "Not a member in good standing / the resource does not run here"]
+                responses["503"] = [
+                    "description": "Not a member in good standing / the resource does not run here",
+                    "content": ["application/json": ["schema": reference("Health")]],
+                ]
             }
             if route.path != "/healthz" && !route.path.hasSuffix("/here") {
-                responses["401"] = ["description": "Not authenticated"]
-                if route.method != .get { responses["403"] = ["description": "Role observer may not change"] }
+                responses["401"] = [
+                    "description": "Not authenticated",
+                    "content": ["application/json": ["schema": reference("Error")]],
+                ]
+                if route.method != .get {
+                    responses["403"] = [
+                        "description": "Role observer may not change",
+                        "content": ["application/json": ["schema": reference("Error")]],
+                    ]
+                }
                 // The console's cookie is the same session as a bearer token (changes also need the
                 // page's X-CSRF-Token header).
                 operation["security"] = [["bearer": [String]()], ["basic": [String]()], ["console": [String]()]]
@@ -45,7 +69,10 @@ public enum OpenAPIDocument {
                 operation["security"] = [[String: Any]]()
             }
             if route.path.contains("{name}") {
-                responses["404"] = ["description": "No such resource, template or user"]
+                responses["404"] = [
+                    "description": "No such resource, template or user",
+                    "content": ["application/json": ["schema": reference("Error")]],
+                ]
                 operation["parameters"] = [
                     ["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]
                 ]
