@@ -17,4 +17,8 @@ stop_probe
 [ "$DOUBLE_SAMPLES" -eq 0 ] || fail "two holders in $DOUBLE_SAMPLES samples"
 wait_for "the killed etcd member to be restarted" 20 pid_in_ns "$leader" "etcd --name"
 vigil 1 migrate iManager --next
+# The exit is in the event log, naming the member's own output (kept in the log directory).
+vigil 1 events --last 200 | grep -q "n$leader .*etcd member exited.*its output: $WORK/n$leader/log/etcd.log" \
+  || fail "the event log does not say where the member's output is: $(vigil 1 events --last 20)"
+[ -s "$WORK/n$leader/log/etcd.log" ] || fail "the managed member's output was not kept"
 log "PASS: etcd leader kill: VIP stayed on $HOLDER (longest client gap ${OUTAGE_MS} ms), member restarted, migrate works"
