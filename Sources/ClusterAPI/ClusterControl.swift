@@ -35,7 +35,7 @@ public struct ClusterControl: Sendable {
     // MARK: Reading
 
     public func view() async throws -> ClusterView {
-        layout.view(of: try await store.range(prefix: layout.prefix))
+        layout.view(of: try await store.range(prefix: layout.prefix, excluding: layout.notInView))
     }
 
     /// A view at most `maxAge` old, shared by every caller: however many load balancers ask
@@ -53,7 +53,7 @@ public struct ClusterControl: Sendable {
     /// A definition with its state and its store revision (what an edit must name in `If-Match`).
     public func resource(_ name: String) async throws -> ResourceDetail {
         let resource = try ResourceName(validating: name, field: "name")
-        let snapshot = try await store.range(prefix: layout.prefix)
+        let snapshot = try await store.range(prefix: layout.prefix, excluding: layout.notInView)
         let view = layout.view(of: snapshot)
         guard let spec = view.resources[resource] else { throw APIError.notFound("name", name, "resource") }
         let revision = snapshot.keyValues.first { $0.key == layout.resource(resource) }?.modRevision

@@ -96,6 +96,9 @@ public struct KeyLayout: Hashable, Sendable {
             + String(sequence).leftPadded(to: 8)
     }
     public var eventsPrefix: String { prefix + "events/" }
+    /// What a view does not need: the event log (up to thousands of entries), sessions, users,
+    /// idempotency records. Reading the view without them costs the same however full they are.
+    public var notInView: [String] { [eventsPrefix, prefix + "idempotency/", prefix + "sessions/", prefix + "users/"] }
 
     /// The epoch's stored form.
     public struct EpochRecord: Hashable, Sendable, Codable, Validatable {

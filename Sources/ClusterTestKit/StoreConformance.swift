@@ -24,7 +24,8 @@ public struct StoreConformance: Sendable {
 
     /// Every check, by name, for parameterised tests.
     public static let checks: [String] = [
-        "revisions", "range", "createIfAbsent", "compareTargets", "deleteMissing", "deletePrefix", "leases",
+        "revisions", "range", "rangeExcluding", "createIfAbsent", "compareTargets", "deleteMissing", "deletePrefix",
+        "leases",
         "leaseExpiry", "watchOrder", "watchResume", "watchCompacted", "watchDelete",
     ]
 
@@ -33,6 +34,7 @@ public struct StoreConformance: Sendable {
         switch name {
         case "revisions": try await revisions()
         case "range": try await range()
+        case "rangeExcluding": try await rangeExcluding()
         case "createIfAbsent": try await createIfAbsent()
         case "compareTargets": try await compareTargets()
         case "deleteMissing": try await deleteMissing()
@@ -76,6 +78,25 @@ public struct StoreConformance: Sendable {
             result.keyValues.map(\.key) == ["a", "b", "c"].map { prefix + "range/" + $0 },
             "range keys \(result.keyValues.map(\.key))")
         let last = try await store.put(prefix + "range-probe", bytes("x"))
+        try expect(result.revision < last, "range revision \(result.revision) not before a later put \(last)")
+    }
+
+    /// A range without some sub-prefixes (the view without its event log): exactly the other keys,
+    /// in key order, on both sides of the cut, and the keys right beside a cut's boundaries.
+    public func rangeExcluding() async throws {
+        let base = prefix + "cut/"
+        let names = ["a", "config", "events/1", "events/2", "events0", "eventsX", "idempotency/k", "members/n1", "z"]
+        for name in names { try await store.put(base + name, bytes(name)) }
+        try await store.put(prefix + "cutX", bytes("outside"))
+        let result = try await store.range(prefix: base, excluding: [base + "events/", base + "idempotency/"])
+        let expected = ["a", "config", "events0", "eventsX", "members/n1", "z"].map { base + $0 }
+        try expect(result.keyValues.map(\.key) == expected, "range keys \(result.keyValues.map(\.key))")
+        let whole = try await store.range(prefix: base, excluding: [])
+        try expect(whole.keyValues.count == names.count, "excluding nothing: \(whole.keyValues.count) keys")
+        try expect(
+            result.revision == whole.revision,
+            "two reads without writes between: revisions \(result.revision), \(whole.revision)")
+        let last = try await store.put(prefix + "cut-probe", bytes("x"))
         try expect(result.revision < last, "range revision \(result.revision) not before a later put \(last)")
     }
 

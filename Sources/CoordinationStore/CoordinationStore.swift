@@ -160,6 +160,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 public protocol CoordinationStore: Sendable {
     /// Keys starting with `prefix` (all of them), with the store revision.
     func range(prefix: String) async throws(StoreError) -> RangeResult
+    /// Keys starting with `prefix` but with none of the `excluded` prefixes, sorted by key, all
+    /// read at one revision (one etcd transaction of several ranges): a view of the cluster
+    /// without its event log costs no more to read when the log is full.
+    func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult
     /// Runs a transaction.
     func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult
     /// Grants a lease of at least `ttlSeconds` seconds.
@@ -195,5 +199,34 @@ extension CoordinationStore {
     @discardableResult
     public func delete(_ key: String) async throws(StoreError) -> Int64 {
         try await transaction(Transaction(compare: [], success: [.delete(key: key)])).revision
+    }
+}
+
+extension CoordinationStore {
+    /// The key ranges of `prefix` minus `excluded`: [start, end) pairs in key order (ends as
+    /// exclusive upper bounds, the last one the prefix's own end).
+    public static func rangesExcluding(prefix: String, excluded: [String]) -> [(start: String, end: String)] {
+        let end = prefixEnd(prefix)
+        var ranges: [(start: String, end: String)] = []
+        var start = prefix
+        for cut in excluded.filter({ $0.hasPrefix(prefix) && $0 != prefix }).sorted() {
+            if cut > start { ranges.append((start, cut)) }
+            start = max(start, prefixEnd(cut))
+        }
+        if start < end { ranges.append((start, end)) }
+        return ranges
+    }
+
+    /// The first key after every key starting with `prefix` (its last byte raised by one).
+    public static func prefixEnd(_ prefix: String) -> String {
+        var bytes = Array(prefix.utf8)
+        while let last = bytes.last {
+            if last < 0xFF {
+                bytes[bytes.count - 1] = last + 1
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            bytes.removeLast()
+        }
+        return "\0"
     }
 }

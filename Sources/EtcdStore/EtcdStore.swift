@@ -86,6 +86,19 @@ public final class EtcdStore: CoordinationStore {
             keyValues: (response.kvs ?? []).map(\.keyValue), revision: Int64(response.header?.revision ?? "0") ?? 0)
     }
 
+    public func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
+        let ranges = Self.rangesExcluding(prefix: prefix, excluded: excluded)
+        let body: [String: Any] = [
+            "compare": [Any](),
+            "success": ranges.map {
+                ["request_range": ["key": EtcdWire.encode($0.start), "range_end": EtcdWire.encode($0.end)]]
+            },
+        ]
+        let response: EtcdWire.TxnResponse = try await call("/v3/kv/txn", body)
+        let keyValues = (response.responses ?? []).flatMap { $0.response_range?.kvs ?? [] }.map(\.keyValue)
+        return RangeResult(keyValues: keyValues, revision: Int64(response.header?.revision ?? "0") ?? 0)
+    }
+
     public func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
         let response: EtcdWire.TxnResponse = try await call("/v3/kv/txn", EtcdWire.transaction(transaction))
         let succeeded = response.succeeded ?? false

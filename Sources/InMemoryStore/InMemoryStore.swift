@@ -186,6 +186,15 @@ public final class InMemoryStore: Sendable {
             try store.perform(name) { kv, _ in kv.range(prefix: prefix) }
         }
 
+        public func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
+            try store.perform(name) { kv, _ throws(StoreError) in
+                let all = kv.range(prefix: prefix)
+                return RangeResult(
+                    keyValues: all.keyValues.filter { entry in !excluded.contains { entry.key.hasPrefix($0) } },
+                    revision: all.revision)
+            }
+        }
+
         public func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
             try store.commit(name, transaction)
         }

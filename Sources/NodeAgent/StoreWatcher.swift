@@ -36,7 +36,7 @@ public struct StoreWatcher: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let snapshot = try await store.range(prefix: layout.prefix)
+                let snapshot = try await store.range(prefix: layout.prefix, excluding: layout.notInView)
                 let view = layout.view(of: snapshot)
                 await deliver(view)
                 failures = 0
@@ -60,19 +60,25 @@ public struct StoreWatcher: Sendable {
         let layout = self.layout
         let store = self.store
         let idleLimit = self.idleLimit
+        let notInView = layout.notInView
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var view = initial
                 for try await batch in store.watch(prefix: layout.prefix, fromRevision: initial.revision + 1) {
                     lastEvent.time.withLockedValue { $0 = ContinuousClock.now }
+                    var changed = false
                     for event in batch {
+                        view.revision = max(view.revision, event.keyValue.modRevision)
+                        // The event log, sessions and users are no part of the view: writing them
+                        // (an event per script run, a session per login) wakes no brain.
+                        if notInView.contains(where: { event.keyValue.key.hasPrefix($0) }) { continue }
+                        changed = true
                         switch event.kind {
                         case .put: layout.put(StoredEntry(event.keyValue), into: &view)
                         case .delete: layout.delete(event.keyValue.key, from: &view)
                         }
-                        view.revision = max(view.revision, event.keyValue.modRevision)
                     }
-                    await deliver(view)
+                    if changed { await deliver(view) }
                 }
                 throw StoreError(.unavailable, "watch ended")
             }
