@@ -46,6 +46,21 @@ struct APIFixture {
             })
     }
 
+    /// Writes what the master and a node would: `resource` assigned at `generation` (to `node`, or
+    /// offline), and `node`'s status of it.
+    func place(
+        _ resource: ResourceName, on node: NodeName, generation: UInt64, state: LocalState, offline: Bool = false
+    ) async throws {
+        let check = store.client("check")
+        _ = try await check.put(
+            layout.assignment(resource),
+            ModelCodec.encode(
+                Assignment(generation: generation, placement: offline ? .offline : .node(node), reason: "test")))
+        _ = try await check.put(
+            layout.status(resource, node: node),
+            ModelCodec.encode(ResourceStatus(node: node, generation: generation, state: state, incarnation: 1)))
+    }
+
     func events() async throws -> [StoredEvent] {
         try await store.client("check").range(prefix: layout.eventsPrefix).keyValues.map {
             try ModelCodec.decode(StoredEvent.self, from: $0.value)
@@ -105,7 +120,6 @@ struct APITests {
         let fixture = try await APIFixture()
         let standing = NIOLockedValueBox(true)
         let layout = fixture.layout
-        let check = fixture.store.client("check")
         _ = try await fixture.builder.control.createResource(
             CreateResourceRequest(
                 name: "iManager", template: "Generic_IP_Service", variables: ["RESOURCE_IP": "198.18.0.100"]),
@@ -125,16 +139,9 @@ struct APITests {
             }
         }
         #expect(try await answers("n1") == (.ok, .serviceUnavailable), "offline: held nowhere")
-        _ = try await check.put(
-            layout.assignment("iManager"),
-            ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "t")))
-        _ = try await check.put(
-            layout.status("iManager", node: "n2"),
-            ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .loading, incarnation: 1)))
+        try await fixture.place("iManager", on: "n2", generation: 2, state: .loading)
         #expect(try await answers("n2") == (.ok, .serviceUnavailable), "still loading")
-        _ = try await check.put(
-            layout.status("iManager", node: "n2"),
-            ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .running, incarnation: 1)))
+        try await fixture.place("iManager", on: "n2", generation: 2, state: .running)
         #expect(try await answers("n2") == (.ok, .ok))
         #expect(try await answers("n1") == (.ok, .serviceUnavailable))
         standing.withLockedValue { $0 = false }
@@ -424,23 +431,13 @@ struct APITests {
             // Running on n2: delete is refused, nothing removed.
             let check = fixture.store.client("check")
             let layout = fixture.layout
-            _ = try await check.put(
-                layout.assignment("iManager"),
-                ModelCodec.encode(Assignment(generation: 2, placement: .node("n2"), reason: "test")))
-            _ = try await check.put(
-                layout.status("iManager", node: "n2"),
-                ModelCodec.encode(ResourceStatus(node: "n2", generation: 2, state: .running, incarnation: 1)))
+            try await fixture.place("iManager", on: "n2", generation: 2, state: .running)
             try await client.execute(uri: "/v1/resources/iManager", method: .delete) { response in
                 #expect(response.status == .conflict)
                 #expect(errorBody(response)?.reason.contains("take it offline first") == true)
             }
             #expect(try await check.get(layout.resource("iManager")) != nil)
-            _ = try await check.put(
-                layout.assignment("iManager"),
-                ModelCodec.encode(Assignment(generation: 3, placement: .offline, reason: "test")))
-            _ = try await check.put(
-                layout.status("iManager", node: "n2"),
-                ModelCodec.encode(ResourceStatus(node: "n2", generation: 3, state: .offline, incarnation: 1)))
+            try await fixture.place("iManager", on: "n2", generation: 3, state: .offline, offline: true)
             try await client.execute(uri: "/v1/resources/iManager", method: .delete) {
                 #expect($0.status == .noContent)
             }
