@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # (aa) systemd's readiness protocol (Type=notify) as the unit uses it: each agent, started with
 # NOTIFY_SOCKET, sends READY=1 once it has joined the cluster (not before: the node is a member
-# when it says so), and STOPPING=1 when told to stop, before it hands its resources over.
+# when it says so), and STOPPING=1 when told to stop, before it hands its resources over, with
+# EXTEND_TIMEOUT_USEC covering the longest unload it holds.
 . "$(dirname "$0")/lib.sh"
 lab_up
 NOTIFY_DIR=$WORK/notify; mkdir -p "$NOTIFY_DIR"
@@ -37,5 +38,7 @@ wait_for "the VIP to answer" 30 answer
 holder=$(holders)
 kill -TERM "$(cat "$WORK/${holder}/vigild.pid")"
 wait_for "STOPPING=1 from $holder" 30 grep -q "STOPPING=1" "$NOTIFY_DIR/$holder.log"
+# The stop timeout is extended to the hand-over: iManager's 60 s unload + the 2 s tolerance + 30 s.
+grep -q "EXTEND_TIMEOUT_USEC=92000000" "$NOTIFY_DIR/$holder.log" || fail "no EXTEND_TIMEOUT_USEC for the hand-over: $(cat "$NOTIFY_DIR/$holder.log")"
 wait_for "the VIP to answer from another node" 30 answers_not_from "$holder"
 log "PASS: READY=1 after joining on every node; STOPPING=1 from $holder on SIGTERM, its VIP handed over"

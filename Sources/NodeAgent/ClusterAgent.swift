@@ -68,6 +68,15 @@ public final class ClusterAgent: Service, Sendable {
     let onReady: @Sendable (String) -> Void
     /// The fence keeper of the current membership, if any.
     private let currentKeeper = NIOLockedValueBox<FenceKeeper?>(nil)
+    /// What this node holds (as last recorded).
+    private let held = NIOLockedValueBox<[ResourceSpec]>([])
+
+    /// How long a graceful stop may take: the longest unload among the resources held, plus the
+    /// tolerance and a margin for the hand-over (systemd is told, EXTEND_TIMEOUT_USEC).
+    public var handOverTime: Duration {
+        let longest = held.withLockedValue { $0.map(\.unload.timeout.duration).max() } ?? .zero
+        return longest + configuration.timing.tolerance.duration + .seconds(30)
+    }
 
     /// Whether this node is a member in good standing with the store now: joined, its heartbeats
     /// acknowledged within the self-fence time, not fenced.
@@ -215,6 +224,7 @@ public final class ClusterAgent: Service, Sendable {
     /// Writes the local record. At start a failure stops the agent; later it is loud (metric,
     /// critical log) and tried again at the next brain step, while the store still fences.
     private func writeHeld(_ record: HeldRecord) throws(StartFailure) {
+        held.withLockedValue { $0 = record.resources }
         do {
             try heldFile.write(record)
         } catch {

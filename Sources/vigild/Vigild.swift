@@ -228,7 +228,8 @@ struct Vigild: AsyncParsableCommand {
         // Last, so it hears of a shutdown first: tells systemd the agent is stopping (the hand-over
         // of its resources may take a while).
         var configurations = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        configurations.append(.init(service: StoppingNotice(), successTerminationBehavior: .ignore))
+        configurations.append(
+            .init(service: StoppingNotice(handOver: { agent.handOverTime }), successTerminationBehavior: .ignore))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: configurations,
@@ -269,10 +270,15 @@ func raiseOpenFileLimit(logger: Logger) {
     logger.info("open file limit", metadata: ["vigil.nofile": "\(limit.rlim_cur)"])
 }
 
-/// Sends systemd STOPPING=1 when a graceful shutdown begins.
+/// Sends systemd STOPPING=1 when a graceful shutdown begins, and extends the stop timeout to
+/// what the hand-over may take (the longest unload held: up to 60 min, far above the unit's
+/// TimeoutStopSec, which covers the defaults).
 struct StoppingNotice: Service {
+    let handOver: @Sendable () -> Duration
+
     func run() async throws {
         try? await gracefulShutdown()
-        SystemdNotify.send("STOPPING=1\nSTATUS=handing resources over")
+        let microseconds = handOver().components.seconds * 1_000_000
+        SystemdNotify.send("STOPPING=1\nEXTEND_TIMEOUT_USEC=\(microseconds)\nSTATUS=handing resources over")
     }
 }
