@@ -96,7 +96,7 @@ struct SystemdTests {
         _ = FileManager.default.createFile(atPath: data, contents: Data())
         let process = Process()
         process.executableURL = URL(fileURLWithPath: fake)
-        process.arguments = ["-f", "/dev/null", data]
+        process.arguments = ["-q", "-f", "/dev/null", data]
         try process.run()
         let pidFile = data + ".pid"
         try "\(process.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
