@@ -133,7 +133,7 @@ log "leave handed iManager over; join brought $HOLDER back"
 
 # down: every node leaves, every resource unloads; join on each brings the cluster back.
 vigil 1 down --yes > /dev/null
-wait_for "every member to leave" 30 bash -c "[ -z \"\$(ip netns exec $(ns 1) $BIN/vigil view --json --config $WORK/n1/vigil.yaml | python3 -c 'import json,sys; print(\" \".join(n[\"name\"] for n in json.load(sys.stdin) if n[\"member\"]))')\" ]"
+wait_for "every member to leave" 30 bash -c "set -o pipefail; ip netns exec $(ns 1) $BIN/vigil view --json --config $WORK/n1/vigil.yaml | python3 -c 'import json,sys; sys.exit(0 if not any(n[\"member\"] for n in json.load(sys.stdin)[\"nodes\"]) else 1)'"
 [ -z "$(holders)" ] || fail "VIP still held after down: $(holders)"
 for n in $(seq 1 "$NODES"); do vigil "$n" join > /dev/null; done
 wait_for "the VIP to answer after down and join" 60 answer

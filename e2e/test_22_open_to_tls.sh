@@ -40,7 +40,7 @@ restart() {
   wait_for "n$n's agent to stop" 30 bash -c "! kill -0 $(cat "$WORK/n$n/vigild.pid") 2>/dev/null"
   config "$n" "$2"
   start_agent "$n"
-  wait_for "n$n to be a member again" 60 bash -c "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; vigil $n view --json | python3 -c 'import json,sys; sys.exit(0 if any(m[\"name\"] == \"n$n\" and m[\"member\"] for m in json.load(sys.stdin)) else 1)'"
+  wait_for "n$n to be a member again" 60 bash -c "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; vigil $n view --json | python3 -c 'import json,sys; sys.exit(0 if any(m[\"name\"] == \"n$n\" and m[\"member\"] for m in json.load(sys.stdin)[\"nodes\"]) else 1)'"
   wait_for "iManager Running after n$n's restart" 60 running "$other"
 }
 start_probe
