@@ -38,8 +38,12 @@ struct Console: Sendable {
     /// Whether the console answers `path` itself (the API's authentication middleware lets these
     /// through to the console's own cookie check).
     static func answers(_ path: String) -> Bool {
-        ["/", "/login", "/logout", "/events", "/create", "/users", "/console.css", "/console.js"].contains(path)
-            || (path.hasPrefix("/resources/") && path.dropFirst("/resources/".count).allSatisfy { $0 != "/" })
+        routes.contains { route in
+            guard let brace = route.path.firstIndex(of: "{") else { return route.path == path }
+            // "/resources/{name}": the prefix, then one path segment.
+            let prefix = route.path[..<brace]
+            return path.hasPrefix(prefix) && !path.dropFirst(prefix.count).contains("/")
+        }
     }
 
     init(control: ClusterControl, authenticator: Authenticator) {
@@ -51,21 +55,25 @@ struct Console: Sendable {
 
     func register(on router: Router<APIRequestContext>) {
         router.get("/") { request, context in
-            try await self.page(request, context) { try await self.clusterPage($0) }
+            try await self.page(request, context) { chrome, status in self.clusterPage(chrome, status) }
         }
         router.get("/resources/:name") { request, context in
             try await self.page(request, context) {
-                try await self.resourcePage($0, name: context.parameters.require("name"))
+                try await self.resourcePage($0, $1, name: context.parameters.require("name"))
             }
         }
         router.get("/events") { request, context in
-            try await self.page(request, context) { try await self.eventsPage($0, query: request.uri.queryParameters) }
+            try await self.page(request, context) { chrome, _ in
+                try await self.eventsPage(chrome, query: request.uri.queryParameters)
+            }
         }
         router.get("/create") { request, context in
-            try await self.page(request, context, adminOnly: true) { try await self.createPage($0) }
+            try await self.page(request, context, adminOnly: true) { chrome, status in
+                self.createPage(chrome, status)
+            }
         }
         router.get("/users") { request, context in
-            try await self.page(request, context, adminOnly: true) { try await self.usersPage($0) }
+            try await self.page(request, context, adminOnly: true) { chrome, _ in try await self.usersPage(chrome) }
         }
         router.get("/login") { _, _ in self.html(self.templates.login.render(LoginPage(error: nil))) }
         router.post("/login") { request, context in
@@ -86,7 +94,7 @@ struct Console: Sendable {
     /// for an admin page gets 403; bad input gets the page's error with the field named.
     func page(
         _ request: Request, _ context: APIRequestContext, adminOnly: Bool = false,
-        render: (Chrome) async throws -> String
+        render: (Chrome, ClusterStatus) async throws -> String
     ) async throws -> Response {
         guard let (identity, token) = try await session(request, context) else { return Self.redirect("/login") }
         let status = try await control.status()
@@ -103,7 +111,7 @@ struct Console: Sendable {
                 .forbidden)
         }
         do {
-            return html(try await render(chrome))
+            return html(try await render(chrome, status))
         } catch let error as APIError where error.status != .serviceUnavailable {
             return html(
                 templates.problem.render(
@@ -119,14 +127,12 @@ struct Console: Sendable {
         }
     }
 
-    func clusterPage(_ chrome: Chrome) async throws -> String {
-        let status = try await control.status()
-        return templates.cluster.render(ClusterPage(chrome: chrome, status: status))
+    func clusterPage(_ chrome: Chrome, _ status: ClusterStatus) -> String {
+        templates.cluster.render(ClusterPage(chrome: chrome, status: status))
     }
 
-    func resourcePage(_ chrome: Chrome, name: String) async throws -> String {
+    func resourcePage(_ chrome: Chrome, _ status: ClusterStatus, name: String) async throws -> String {
         let detail = try await control.resource(name)
-        let status = try await control.status()
         let events = try await control.events(after: nil, limit: 2000).events.filter { $0.resource == name }
         let output = try await control.scriptOutput(name)
         return templates.resource.render(
@@ -142,9 +148,8 @@ struct Console: Sendable {
         return templates.events.render(EventsPage(chrome: chrome, filter: filter, events: Array(events)))
     }
 
-    func createPage(_ chrome: Chrome) async throws -> String {
-        let status = try await control.status()
-        return templates.create.render(CreatePage(chrome: chrome, nodes: status.nodes.map(\.name)))
+    func createPage(_ chrome: Chrome, _ status: ClusterStatus) -> String {
+        templates.create.render(CreatePage(chrome: chrome, nodes: status.nodes.map(\.name)))
     }
 
     func usersPage(_ chrome: Chrome) async throws -> String {
