@@ -101,6 +101,8 @@ public struct ClusterControl: Sendable {
                     .put(key: record, value: ModelCodec.encode(receipt), lease: lease.id),
                 ]))
         if result.succeeded { return receipt }
+        // A retry: the first request's record and lease stand; this one's lease holds nothing.
+        try? await store.revokeLease(lease.id)
         guard let first = try await store.get(record),
             let earlier = try? JSONDecoder().decode(CommandReceipt.self, from: Data(first.value))
         else {
