@@ -103,12 +103,12 @@ public struct ResourceState: Codable, Sendable, Hashable {
 
     public init(view: ClusterView, name: ResourceName) {
         self.name = name.rawValue
+        state = view.stateName(of: name)
         template = view.resources[name]?.template
         pendingCommands = view.commands.values.filter { $0.resource == name }.map(\.id).sorted()
         let statuses = view.statuses[name]?.values.map(\.value) ?? []
         incarnation = statuses.map(\.incarnation).max() ?? 0
         guard let assignment = view.assignments[name]?.value else {
-            state = .offline
             nodes = []
             generation = 0
             return
@@ -118,7 +118,6 @@ public struct ResourceState: Codable, Sendable, Hashable {
         let current = statuses.filter { $0.generation == assignment.generation }
         if assignment.placement == .everywhere {
             let running = current.filter { $0.state == .running }
-            state = running.isEmpty ? .loading : .running
             nodes = running.map(\.node.rawValue).sorted()
             upSince = running.compactMap(\.upSince).min()
             upSinceRFC3339 = upSince.map { rfc3339(milliseconds: $0) }
@@ -126,10 +125,8 @@ public struct ResourceState: Codable, Sendable, Hashable {
             return
         }
         nodes = assignment.placement.holder.map { [$0.rawValue] } ?? []
-        state = assignment.placement.stateName
         guard let holder = assignment.placement.holder else { return }
         let status = current.first { $0.node == holder }
-        if case .node = assignment.placement { state = status.map { ResourceStateName($0.state) } ?? .loading }
         upSince = status?.upSince
         upSinceRFC3339 = upSince.map { rfc3339(milliseconds: $0) }
         if let action = status?.lastAction, let outcome = status?.lastOutcome {

@@ -218,3 +218,19 @@ extension String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }
+
+extension ClusterView {
+    /// A resource's state as NCS names it: the master's placement, or for a placed resource its
+    /// holder's own status (Loading until the holder reports on this generation); an
+    /// `everywhere` resource is Running once any node runs it. What `vigil status` and the
+    /// metrics show.
+    public func stateName(of name: ResourceName) -> ResourceStateName {
+        guard let assignment = assignments[name]?.value else { return .offline }
+        let current = (statuses[name]?.values.map(\.value) ?? []).filter { $0.generation == assignment.generation }
+        if assignment.placement == .everywhere {
+            return current.contains { $0.state == .running } ? .running : .loading
+        }
+        guard case .node(let holder) = assignment.placement else { return assignment.placement.stateName }
+        return current.first { $0.node == holder }.map { ResourceStateName($0.state) } ?? .loading
+    }
+}

@@ -40,22 +40,11 @@ struct AgentMetrics: Sendable {
         return labels
     }()
 
-    /// A resource's state as NCS names it: the placement, or the holder's own status once it has one.
-    static func state(of name: ResourceName, in view: ClusterView) -> ResourceStateName {
-        guard let assignment = view.assignments[name]?.value else { return .offline }
-        if case .node(let holder) = assignment.placement {
-            let status = view.statuses[name]?[holder]?.value
-            guard let status, status.generation == assignment.generation else { return .loading }
-            return ResourceStateName(status.state)
-        }
-        return assignment.placement.stateName
-    }
-
     /// `vigil_resource_state{resource,state}` (1 for the current state, 0 for the others) and
     /// `vigil_resource_up{resource}`; series of deleted resources are removed.
     func recordResources(_ view: ClusterView) {
         var current: [ResourceName: String] = [:]
-        for name in view.resources.keys { current[name] = Self.state(of: name, in: view).metricLabel }
+        for name in view.resources.keys { current[name] = view.stateName(of: name).metricLabel }
         let previous = reported.withLockedValue { reported in
             defer { reported = current }
             return reported
