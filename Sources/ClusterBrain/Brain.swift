@@ -108,10 +108,15 @@ extension Brain {
         /// exits 0. The shell removes it if the script left it up, and reports `.addressStayed` if
         /// it stays: an unload whose `ip` failed under `ignore_error` is not a clean stop.
         public var addressMustBeGone: String?
+        /// Loads only: the resource's address, when the holder of the previous generation reported
+        /// it verified gone with a clean Offline (`VIGIL_ADDRESS_RELEASED`: no duplicate-address
+        /// probe for it; docs/design/0018).
+        public var addressReleased: String?
 
         public init(
             resource: ResourceName, action: ScriptAction, generation: UInt64, script: ScriptSpec,
-            variables: [String: String], takeoverWait: Span? = nil, addressMustBeGone: String? = nil
+            variables: [String: String], takeoverWait: Span? = nil, addressMustBeGone: String? = nil,
+            addressReleased: String? = nil
         ) {
             self.resource = resource
             self.action = action
@@ -120,6 +125,7 @@ extension Brain {
             self.variables = variables
             self.takeoverWait = takeoverWait
             self.addressMustBeGone = addressMustBeGone
+            self.addressReleased = addressReleased
         }
     }
 

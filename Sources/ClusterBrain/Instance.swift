@@ -61,6 +61,9 @@ extension Brain {
         /// Comatose here and may still be active (a mount), so the watchdog is no longer petted. A
         /// new assignment generation (an admin's offline or online) retries the stop.
         public var stopFailedAtGeneration: UInt64?
+        /// The virtual address a clean unload left verified gone (reported with Offline, so the
+        /// next holder may skip its duplicate-address probe: docs/design/0018).
+        public var addressGone: String?
 
         init(generation: UInt64, phase: Phase, incarnation: Int = 0) {
             self.generation = generation

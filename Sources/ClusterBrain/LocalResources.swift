@@ -51,7 +51,23 @@ extension Brain.Instance {
         return Brain.ScriptJob(
             resource: name, action: action, generation: generation, script: script, variables: spec.variables,
             takeoverWait: action == .load ? timing.takeoverWait : nil,
-            addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.virtualAddress : nil)
+            addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.virtualAddress : nil,
+            addressReleased: action == .load ? releasedAddress(name, spec, generation: generation) : nil)
+    }
+
+    /// The resource's address, if the holder of the previous generation reported a clean Offline
+    /// with that address verified gone. Generations count assignment writes, and only the holder
+    /// of a generation reports at it, so nobody in the cluster holds the address now: a load at
+    /// this generation need not probe for it (docs/design/0018).
+    func releasedAddress(_ name: ResourceName, _ spec: ResourceSpec, generation: UInt64) -> String? {
+        guard spec.mode == .exclusive, let address = spec.virtualAddress, generation > 1,
+            let statuses = view?.statuses[name]
+        else { return nil }
+        let released = statuses.values.contains { entry in
+            entry.value.generation == generation - 1 && entry.value.state == .offline
+                && entry.value.addressGone == address
+        }
+        return released ? address : nil
     }
 
     mutating func reconcileLocal(now: Moment, into out: inout [Brain.Directive]) {
@@ -120,6 +136,8 @@ extension Brain.Instance {
             guard var current = resource, current.phase.mayHold else {
                 // Nothing active here: report a clean Offline at this generation.
                 var released = resource ?? Brain.LocalResource(generation: generation, phase: .released)
+                // What an unload verified at this generation stays reported; nothing else is claimed.
+                if released.generation != generation || released.phase != .released { released.addressGone = nil }
                 released.generation = generation
                 released.phase = .released
                 released.moveAway = moveAway
@@ -223,7 +241,8 @@ extension Brain.Instance {
         return ResourceStatus(
             node: me, generation: resource.generation, state: state, incarnation: resource.incarnation,
             upSince: state == .running ? resource.upSince : nil, lastAction: resource.lastAction,
-            lastOutcome: resource.lastOutcome, moveAway: resource.moveAway)
+            lastOutcome: resource.lastOutcome, moveAway: resource.moveAway,
+            addressGone: state == .offline ? resource.addressGone : nil)
     }
 
     mutating func report(_ name: ResourceName, _ resource: Brain.LocalResource, into out: inout [Brain.Directive]) {
@@ -315,6 +334,10 @@ extension Brain.Instance {
                 }
             case .release, .moveAway:
                 resource.phase = outcome.succeeded ? .released : .comatose
+                // A successful unload of an exclusive resource checked its address gone (the shell
+                // turns "still up" into `.addressStayed`, a failure).
+                resource.addressGone =
+                    outcome.succeeded && resource.spec?.mode == .exclusive ? resource.spec?.virtualAddress : nil
             case .restart:
                 if outcome.succeeded {
                     resource.phase = .awaitingFence

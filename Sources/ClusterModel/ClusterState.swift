@@ -305,10 +305,14 @@ public struct ResourceStatus: Hashable, Sendable, Codable {
     public var lastOutcome: ScriptOutcome?
     /// Set with Offline when the node asks the master to place it elsewhere (monitor migrate, shutdown).
     public var moveAway: MoveAwayReason?
+    /// With Offline after a clean unload: the resource's virtual address, which the unloading node
+    /// checked was gone from its interfaces (docs/design/0018).
+    public var addressGone: String?
 
     public init(
         node: NodeName, generation: UInt64, state: LocalState, incarnation: Int, upSince: Int64? = nil,
-        lastAction: ScriptAction? = nil, lastOutcome: ScriptOutcome? = nil, moveAway: MoveAwayReason? = nil
+        lastAction: ScriptAction? = nil, lastOutcome: ScriptOutcome? = nil, moveAway: MoveAwayReason? = nil,
+        addressGone: String? = nil
     ) {
         self.schema = 1
         self.node = node
@@ -319,6 +323,7 @@ public struct ResourceStatus: Hashable, Sendable, Codable {
         self.lastAction = lastAction
         self.lastOutcome = lastOutcome
         self.moveAway = moveAway
+        self.addressGone = addressGone
     }
 }
 

@@ -187,6 +187,7 @@ public final class ScriptRunner: Sendable {
         if let wait = job.takeoverWait {
             environment["VIGIL_TAKEOVER_WAIT"] = String(format: "%.1f", Double(wait.milliseconds) / 1000)
         }
+        if let released = job.addressReleased { environment["VIGIL_ADDRESS_RELEASED"] = released }
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]

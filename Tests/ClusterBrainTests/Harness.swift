@@ -41,10 +41,12 @@ struct World {
 
     mutating func status(
         _ resource: ResourceName, _ node: NodeName, _ state: LocalState, generation: UInt64 = 1,
-        moveAway: MoveAwayReason? = nil
+        moveAway: MoveAwayReason? = nil, addressGone: String? = nil
     ) {
         view.statuses[resource, default: [:]][node] = Versioned(
-            ResourceStatus(node: node, generation: generation, state: state, incarnation: 1, moveAway: moveAway),
+            ResourceStatus(
+                node: node, generation: generation, state: state, incarnation: 1, moveAway: moveAway,
+                addressGone: addressGone),
             createRevision: 60, modRevision: 60)
     }
 

@@ -7,11 +7,12 @@ import Testing
 struct LocalResourceTests {
     func status(
         _ state: LocalState, node: NodeName = "n2", generation: UInt64 = 1, incarnation: Int = 0,
-        upSince: Int64? = nil, last: (ScriptAction, ScriptOutcome)? = nil, moveAway: MoveAwayReason? = nil
+        upSince: Int64? = nil, last: (ScriptAction, ScriptOutcome)? = nil, moveAway: MoveAwayReason? = nil,
+        addressGone: String? = nil
     ) -> ResourceStatus {
         ResourceStatus(
             node: node, generation: generation, state: state, incarnation: incarnation, upSince: upSince,
-            lastAction: last?.0, lastOutcome: last?.1, moveAway: moveAway)
+            lastAction: last?.0, lastOutcome: last?.1, moveAway: moveAway, addressGone: addressGone)
     }
 
     /// n2, with `spec` assigned to it at generation 1 (assignment revision 50).
@@ -93,8 +94,36 @@ struct LocalResourceTests {
         _ = harness.when(.statusCommitted("vip", generation: 2, .unloading))
         #expect(
             actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
-                .writeStatus("vip", status(.offline, generation: 2, last: (.unload, .success)), fence: 80)
+                .writeStatus(
+                    "vip",
+                    status(.offline, generation: 2, last: (.unload, .success), addressGone: "198.18.0.100"),
+                    fence: 80)
             ])
+    }
+
+    /// n3 loading `vip` at generation 3 after n2's status `previous`.
+    func loadAfter(_ previous: (state: LocalState, generation: UInt64, addressGone: String?)) -> Brain.ScriptJob? {
+        var world = World()
+        world.resource(vip())
+        world.status("vip", "n2", previous.state, generation: previous.generation, addressGone: previous.addressGone)
+        world.assign("vip", .node("n3"), generation: 3, revision: 90)
+        var harness = Harness("n3", world: world)
+        let load = actions(harness.when(.statusCommitted("vip", generation: 3, .loading)))
+        guard case .runScript(let job)? = load.first else { return nil }
+        return job
+    }
+
+    @Test("a load right after a clean release of its address skips the probe; any other load probes")
+    func releasedAddress() {
+        // Migrate or graceful stop: the previous generation's holder reported the address gone.
+        #expect(loadAfter((.offline, 2, "198.18.0.100"))?.addressReleased == "198.18.0.100")
+        // Failover (the holder's last word was Running), an Offline that verified no address or
+        // another one, or a release at an older generation: probe.
+        #expect(loadAfter((.running, 2, nil))?.addressReleased == nil)
+        #expect(loadAfter((.offline, 2, nil))?.addressReleased == nil)
+        #expect(loadAfter((.offline, 2, "198.18.0.200"))?.addressReleased == nil)
+        #expect(loadAfter((.offline, 1, "198.18.0.100"))?.addressReleased == nil)
+        #expect(loadAfter((.comatose, 2, "198.18.0.100"))?.addressReleased == nil)
     }
 
     @Test(

@@ -269,7 +269,7 @@ struct MembershipTests {
                     "vip",
                     ResourceStatus(
                         node: "n2", generation: 1, state: .offline, incarnation: 0, lastAction: .unload,
-                        lastOutcome: .success, moveAway: .shutdown),
+                        lastOutcome: .success, moveAway: .shutdown, addressGone: "198.18.0.100"),
                     fence: 50)
             ])
         let left = actions(harness.when(.statusCommitted("vip", generation: 1, .offline)))

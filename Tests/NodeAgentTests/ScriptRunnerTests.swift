@@ -177,6 +177,36 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// After a clean release recorded in the store (VIGIL_ADDRESS_RELEASED names this address) the
+    /// load adds it without a probe; any other address is still probed (docs/design/0018).
+    @Test("a load right after a clean release of its address sends no duplicate-address probe", .timeLimit(.minutes(1)))
+    func releasedAddressNotProbed() async throws {
+        let tools = root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        let fakeIP = """
+            #!/bin/bash
+            case "$*" in
+              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0" ;;
+              "addr add "*) echo "$3" >> \(tools)/added ;;
+            esac
+            exit 0
+            """
+        let fakeArping = "#!/bin/bash\ncase \"$*\" in *-D*) echo probe >> \(tools)/probes ;; esac\nexit 0\n"
+        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: fakeArping)
+        let script = "VIGIL_DAD_TIMEOUT=30\n" + prefix + "exit_on_error add_secondary_ipaddress 198.18.0.100\nexit 0\n"
+        var released = job(script)
+        released.addressReleased = "198.18.0.100"
+        #expect(await runner.run(released) == .success, "\(runner.lastLines("vip", .load))")
+        #expect(!FileManager.default.fileExists(atPath: "\(tools)/probes"))
+        #expect(try String(contentsOfFile: "\(tools)/added", encoding: .utf8) == "198.18.0.100/24\n")
+
+        var other = job(script)
+        other.addressReleased = "198.18.0.200"
+        #expect(await runner.run(other) == .success, "\(runner.lastLines("vip", .load))")
+        #expect(try String(contentsOfFile: "\(tools)/probes", encoding: .utf8) == "probe\n")
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test(
         "a script killed by someone else (OOM, kill -9) is a failure; one the runner killed is .killed",
         .timeLimit(.minutes(1)))
