@@ -63,8 +63,11 @@ lab_up() {
   ip -n "$SW" link add br0 type bridge
   ip -n "$SW" link set br0 up
   ip -n "$SW" link set lo up
-  local members=""
-  for n in $(seq 1 "$NODES"); do
+  # The store's members: every node, or the first STORE_NODES (the others use them as an
+  # external store: large labs, bench/scale.sh).
+  local members="" endpoints=""
+  for n in $(seq 1 "${STORE_NODES:-$NODES}"); do
+    endpoints+="${endpoints:+, }\"https://$(node_ip "$n"):2379\""
     members+="    - { node: n$n, peerURL: \"https://$(node_ip "$n"):2380\", clientURL: \"https://$(node_ip "$n"):2379\" }"$'\n'
   done
   for n in $(seq 1 "$NODES") cl; do
@@ -80,14 +83,32 @@ lab_up() {
     [ "$n" = cl ] && continue
     mkdir -p "$WORK/n$n/www"
     echo "n$n" > "$WORK/n$n/www/index.html"
-    node_config "$n" "$members"
+    if [ "$n" -le "${STORE_NODES:-$NODES}" ]; then
+      node_config "$n" "$members"
+    else
+      node_config "$n" "" "" "$endpoints"
+    fi
   done
   pki_up
 }
 
-# node_config N MEMBERS [STORE_LINE]: node N's vigil.yaml with the members list (YAML lines) and an
-# optional extra line under `store:`.
+# node_config N MEMBERS [STORE_LINE] [ENDPOINTS]: node N's vigil.yaml with the members list (YAML
+# lines) and an optional extra line under `store:`; with ENDPOINTS (quoted URLs, comma-separated)
+# instead, an external store reached with node N's certificate.
 node_config() {
+  local store
+  if [ -n "${4:-}" ]; then
+    store="  managed: false
+  endpoints: [$4]
+  caFile: $WORK/n$1/pki/ca.pem
+  certFile: $WORK/n$1/pki/node.pem
+  keyFile: $WORK/n$1/pki/node.key"
+  else
+    store="  managed: true
+${3:-}
+  members:
+$2"
+  fi
   cat > "$WORK/n$1/vigil.yaml" <<YAML
 node: n$1
 cluster: lab
@@ -99,10 +120,7 @@ api:
   socket: $WORK/n$1/vigil.sock
   listen: "$(node_ip "$1"):7410"
 store:
-  managed: true
-${3:-}
-  members:
-$2
+$store
 YAML
 }
 
@@ -165,10 +183,12 @@ answer() { ip netns exec "$CL" curl -s -m 0.5 "http://$VIP:8080/"; }
 answers_from() { [ "$(answer)" = "$1" ]; }
 answers_not_from() { local a; a=$(answer) && [ -n "$a" ] && [ "$a" != "$1" ]; }
 
-# crash N: every process of node N killed, its link cut (as a power loss looks to the others).
+# crash N: node N loses power: its link goes first (so no dying process can still say goodbye on
+# the network: keepalived's VRRP child sends a priority-0 advert on the SIGTERM it gets when its
+# parent dies), then every process in its namespace is killed.
 crash() {
-  ip netns pids "$(ns "$1")" | xargs -r kill -9
   ip -n "$(ns "$1")" link set eth0 down
+  ip netns pids "$(ns "$1")" | xargs -r kill -9
 }
 
 # start_probe / stop_probe: the client requests the VIP every 10 ms; stop_probe prints the longest gap.

@@ -104,6 +104,8 @@ extension Brain {
         public var variables: [String: String]
         /// Loads only: how long an address still answering elsewhere is waited for (`VIGIL_TAKEOVER_WAIT`).
         public var takeoverWait: Span?
+        /// Loads only: how long the duplicate-address probe waits for an answer (`VIGIL_DAD_TIMEOUT`).
+        public var duplicateProbe: Span?
         /// Unloads of exclusive resources: the address (as loaded) that must be gone once the script
         /// exits 0. The shell removes it if the script left it up, and reports `.addressStayed` if
         /// it stays: an unload whose `ip` failed under `ignore_error` is not a clean stop.
@@ -112,11 +114,13 @@ extension Brain {
         /// it verified gone with a clean Offline (`VIGIL_ADDRESS_RELEASED`: no duplicate-address
         /// probe for it; docs/design/0018).
         public var addressReleased: String?
+        /// The resource's priority: with many scripts waiting for a slot, higher goes first.
+        public var priority: Int
 
         public init(
             resource: ResourceName, action: ScriptAction, generation: UInt64, script: ScriptSpec,
             variables: [String: String], takeoverWait: Span? = nil, addressMustBeGone: String? = nil,
-            addressReleased: String? = nil
+            addressReleased: String? = nil, priority: Int = 0, duplicateProbe: Span? = nil
         ) {
             self.resource = resource
             self.action = action
@@ -126,6 +130,8 @@ extension Brain {
             self.takeoverWait = takeoverWait
             self.addressMustBeGone = addressMustBeGone
             self.addressReleased = addressReleased
+            self.priority = priority
+            self.duplicateProbe = duplicateProbe
         }
     }
 

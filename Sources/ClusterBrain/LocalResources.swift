@@ -52,7 +52,8 @@ extension Brain.Instance {
             resource: name, action: action, generation: generation, script: script, variables: spec.variables,
             takeoverWait: action == .load ? timing.takeoverWait : nil,
             addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.virtualAddress : nil,
-            addressReleased: action == .load ? releasedAddress(name, spec, generation: generation) : nil)
+            addressReleased: action == .load ? releasedAddress(name, spec, generation: generation) : nil,
+            priority: spec.priority, duplicateProbe: action == .load ? timing.duplicateProbe : nil)
     }
 
     /// The resource's address, if the holder of the previous generation reported a clean Offline

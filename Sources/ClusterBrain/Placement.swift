@@ -23,13 +23,17 @@ extension Brain.Instance {
         if spec.policies.followsMaster {
             return view.members[me] != nil && !excluded.contains(me) && baseList(spec).contains(me) ? [me] : []
         }
-        let busy: Set<NodeName> = Set(
-            view.resources.compactMap { other, otherSpec -> NodeName? in
-                guard other != name, !Set(otherSpec.exclusionGroups).isDisjoint(with: spec.exclusionGroups) else {
-                    return nil
-                }
-                return (planned[other] ?? view.assignments[other]?.value.placement)?.holder
-            })
+        // Most resources are in no exclusion group: no scan of every other resource for them (the
+        // master places every resource at every view change).
+        let busy: Set<NodeName> =
+            spec.exclusionGroups.isEmpty
+            ? []
+            : Set(
+                view.resources.compactMap { other, otherSpec -> NodeName? in
+                    guard other != name, otherSpec.exclusionGroups.contains(where: spec.exclusionGroups.contains)
+                    else { return nil }
+                    return (planned[other] ?? view.assignments[other]?.value.placement)?.holder
+                })
         return baseList(spec).filter { view.members[$0] != nil && !excluded.contains($0) && !busy.contains($0) }
     }
 

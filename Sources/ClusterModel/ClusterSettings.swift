@@ -8,6 +8,9 @@ public enum TimingProfile: String, Codable, Hashable, Sendable, CaseIterable {
     case fast
     /// Virtual machines (NCS's default tolerance): tolerance 8 s, heartbeat 1 s, etcd 100/1000 ms (etcd's defaults).
     case vm
+    /// Dedicated, lightly loaded network and hosts: tolerance 400 ms, heartbeat 100 ms, etcd 20/100 ms,
+    /// a 100 ms margin and a 20 ms duplicate-address probe (docs/design/0019).
+    case lan
 }
 
 /// Failure detection and fencing timings. Validated once; see ``validate()`` for the rules.
@@ -38,13 +41,16 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
         case .vm:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
                 (.seconds(8), .seconds(1), .milliseconds(100), .seconds(1))
+        case .lan:
+            (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
+                (.milliseconds(400), .milliseconds(100), .milliseconds(20), .milliseconds(100))
         }
     }
 
     /// Time kept between the self-fence deadline and the earliest eviction:
-    /// max(20 % of the tolerance, 250 ms, watchdog timeout + 100 ms).
+    /// max(20 % of the tolerance, 250 ms — 100 ms in the `lan` profile —, watchdog timeout + 100 ms).
     public var margin: Span {
-        var value = max(tolerance.percent(20), .milliseconds(250))
+        var value = max(tolerance.percent(20), profile == .lan ? .milliseconds(100) : .milliseconds(250))
         if let watchdogTimeout { value = max(value, watchdogTimeout + .milliseconds(100)) }
         return value
     }
@@ -57,6 +63,10 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
     /// unload — lets go within its deadline plus the watchdog timeout; waiting twice the tolerance
     /// beyond that, and at least 10 s, turns such a conflict into a short wait instead of Comatose.
     public var takeoverWait: Span { max(.seconds(10), tolerance * 2 + (watchdogTimeout ?? .zero)) }
+
+    /// How long a load's duplicate-address probe waits for an answer (`VIGIL_DAD_TIMEOUT`): a
+    /// holder on the LAN answers in well under a millisecond; `lan` waits 20 ms, the others 50 ms.
+    public var duplicateProbe: Span { profile == .lan ? .milliseconds(20) : .milliseconds(50) }
 
     public func validate() throws(ValidationError) {
         guard tolerance >= .milliseconds(300), tolerance <= .minutes(5) else {

@@ -72,27 +72,62 @@ public final class ScriptRunner: Sendable {
         self.slots = Slots(count: max(1, settings.parallelScripts))
     }
 
-    /// A counting semaphore: at most `count` scripts at once, the others wait their turn in order.
+    /// A counting semaphore: at most `count` scripts at once. Waiters go in order of their rank
+    /// (higher first), in arrival order within a rank: during a failover of many resources the
+    /// loads and unloads of the most important resources start first, and monitors wait behind them.
     actor Slots {
         private var available: Int
-        private var waiting: [CheckedContinuation<Void, Never>] = []
+        private var waiting: [(rank: Rank, arrival: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        private var arrivals: UInt64 = 0
 
         init(count: Int) { available = count }
 
-        func acquire() async {
+        /// Scripts waiting for a slot.
+        var queued: Int { waiting.count }
+
+        func acquire(rank: Rank) async {
             if available > 0 {
                 available -= 1
                 return
             }
-            await withCheckedContinuation { waiting.append($0) }
+            arrivals += 1
+            let arrival = arrivals
+            await withCheckedContinuation { continuation in
+                waiting.append((rank, arrival, continuation))
+            }
         }
 
         func release() {
-            if waiting.isEmpty {
+            guard
+                let next = waiting.indices.min(by: {
+                    waiting[$0].rank > waiting[$1].rank
+                        || (waiting[$0].rank == waiting[$1].rank && waiting[$0].arrival < waiting[$1].arrival)
+                })
+            else {
                 available += 1
-            } else {
-                waiting.removeFirst().resume()
+                return
             }
+            waiting.remove(at: next).continuation.resume()
+        }
+    }
+
+    /// A script's place in the queue for a slot: loads and unloads before monitors, then by the
+    /// resource's priority.
+    struct Rank: Comparable {
+        var acting: Bool
+        var priority: Int
+
+        init(_ job: Brain.ScriptJob) {
+            self.init(acting: job.action != .monitor, priority: job.priority)
+        }
+
+        init(acting: Bool, priority: Int) {
+            self.acting = acting
+            self.priority = priority
+        }
+
+        static func < (lhs: Rank, rhs: Rank) -> Bool {
+            (lhs.acting ? 1 : 0, lhs.priority) < (rhs.acting ? 1 : 0, rhs.priority)
         }
     }
 
@@ -129,7 +164,7 @@ public final class ScriptRunner: Sendable {
     /// - Parameter ticket: taken when the brain asked for the job; `.killed` without running if
     ///   the resource's scripts were killed since.
     public func run(_ job: Brain.ScriptJob, ticket: Ticket) async -> ScriptOutcome {
-        await slots.acquire()
+        await slots.acquire(rank: Rank(job))
         let outcome = await runNow(job, ticket: ticket)
         await slots.release()
         return outcome
@@ -186,6 +221,9 @@ public final class ScriptRunner: Sendable {
         for (name, value) in job.variables { environment[Environment.Key(stringLiteral: name)] = value }
         if let wait = job.takeoverWait {
             environment["VIGIL_TAKEOVER_WAIT"] = String(format: "%.1f", Double(wait.milliseconds) / 1000)
+        }
+        if let probe = job.duplicateProbe {
+            environment["VIGIL_DAD_TIMEOUT"] = String(format: "%.3f", Double(probe.milliseconds) / 1000)
         }
         if let released = job.addressReleased { environment["VIGIL_ADDRESS_RELEASED"] = released }
         var options = PlatformOptions()

@@ -172,5 +172,6 @@ func job(_ spec: ResourceSpec, _ action: ScriptAction, generation: UInt64 = 1) -
     return Brain.ScriptJob(
         resource: spec.name, action: action, generation: generation, script: script, variables: spec.variables,
         takeoverWait: action == .load ? TimingSettings().takeoverWait : nil,
-        addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.variables["RESOURCE_IP"] : nil)
+        addressMustBeGone: action == .unload && spec.mode == .exclusive ? spec.variables["RESOURCE_IP"] : nil,
+        priority: spec.priority, duplicateProbe: action == .load ? TimingSettings().duplicateProbe : nil)
 }

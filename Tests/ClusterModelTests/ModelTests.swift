@@ -97,6 +97,12 @@ struct SettingsTests {
         #expect(TimingSettings(profile: .fast).tolerance == .milliseconds(800))
         #expect(TimingSettings(profile: .fast).heartbeat == .milliseconds(150))
         #expect(TimingSettings(profile: .vm).tolerance == .seconds(8))
+        let lan = TimingSettings(profile: .lan)
+        #expect(
+            [lan.tolerance, lan.heartbeat, lan.etcdHeartbeat, lan.etcdElection, lan.duplicateProbe] == [
+                .milliseconds(400), .milliseconds(100), .milliseconds(20), .milliseconds(100), .milliseconds(20),
+            ])
+        #expect(TimingSettings(profile: .default).duplicateProbe == .milliseconds(50))
     }
 
     @Test("the margin is the larger of 20 % of the tolerance, 250 ms and the watchdog timeout + 100 ms")
@@ -105,6 +111,15 @@ struct SettingsTests {
         #expect(timing.margin == .milliseconds(400))
         timing = TimingSettings(profile: .fast)
         #expect(timing.margin == .milliseconds(250))
+        // `lan`: a 100 ms floor (docs/design/0019); its self-fence comes 300 ms after the last
+        // acknowledged send, three heartbeats.
+        timing = TimingSettings(profile: .lan)
+        #expect(timing.margin == .milliseconds(100))
+        #expect(timing.selfFenceAfter == .milliseconds(300))
+        // A watchdog raises it as in every profile (and then the heartbeat no longer fits: refused).
+        timing.watchdogTimeout = .seconds(1)
+        #expect(timing.margin == .milliseconds(1100))
+        #expect(throws: ValidationError.self) { try timing.validate() }
         timing = TimingSettings(profile: .default)
         timing.watchdogTimeout = .seconds(1)
         #expect(timing.margin == .milliseconds(1100))

@@ -34,3 +34,36 @@ struct TimerSlotTests {
         slot.cancel()
     }
 }
+
+@Suite("Script slots")
+struct ScriptSlotTests {
+    /// With every slot taken, waiting scripts start loads and unloads first, by resource priority,
+    /// monitors last, and in arrival order within a rank.
+    @Test("waiting scripts get a slot by rank, then in arrival order", .timeLimit(.minutes(1)))
+    func rankOrder() async throws {
+        let slots = ScriptRunner.Slots(count: 1)
+        await slots.acquire(rank: .init(acting: true, priority: 0))
+        let started = NIOLockedValueBox<[String]>([])
+        let waiting: [(String, ScriptRunner.Rank)] = [
+            ("monitor-100", .init(acting: false, priority: 100)), ("load-1-first", .init(acting: true, priority: 1)),
+            ("load-5", .init(acting: true, priority: 5)), ("load-1-second", .init(acting: true, priority: 1)),
+        ]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, (name, rank)) in waiting.enumerated() {
+                // One at a time into the queue, so their arrival order is known.
+                group.addTask {
+                    await slots.acquire(rank: rank)
+                    started.withLockedValue { $0.append(name) }
+                    await slots.release()
+                }
+                let start = ContinuousClock.now
+                while await slots.queued < index + 1, ContinuousClock.now - start < .seconds(50) {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            await slots.release()
+            try await group.waitForAll()
+        }
+        #expect(started.withLockedValue { $0 } == ["load-5", "load-1-first", "load-1-second", "monitor-100"])
+    }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# 32 nodes × 500 resources on one machine: a 3-member etcd on n1–n3 (managed), n4–n32 use it as an
+# external store; agents from VIGIL_BIN (use a release build). Every resource is the NCS reference
+# resource (Generic_IP_Service, its own VIP in 198.18.4.0/22): r001–r400 spread 16 per node over
+# n1–n25 (each with the next three nodes as fallbacks), r401–r500 on n26 (falling back over
+# n27–n32). Measures, once everything runs:
+#   - at rest for 30 s: vigild and etcd CPU (of one core) and resident memory, mean and max;
+#     the store's write rate (etcd proposals committed per second)
+#   - `vigil status` (a new process each time, over the Unix socket on n5): min / median / max of 20
+#   - n10 crashes (16 resources): time until all 16 are Running elsewhere
+#   - n26 crashes (100 resources): time until all 100 are Running elsewhere
+# usage (root): VIGIL_BIN=.build/release bench/scale.sh [NODES] [RESOURCES]
+# A measurement, never a test: figures go to docs/benchmarks.md by hand.
+set -uo pipefail
+export NODES=${1:-32} STORE_NODES=3
+TOTAL=${2:-500}
+BIG=$(( TOTAL / 5 ))              # resources on the big node
+SPREAD=$(( TOTAL - BIG ))
+PER=16
+SPREAD_NODES=$(( (SPREAD + PER - 1) / PER ))
+BIG_NODE=$(( SPREAD_NODES + 1 ))
+[ "$BIG_NODE" -lt "$NODES" ] || { echo "need more than $BIG_NODE nodes"; exit 2; }
+. "$(dirname "$0")/../e2e/lib.sh"
+lab_up
+vip_of() { local i=$(( $1 - 1 )); echo "198.18.$(( 4 + i / 250 )).$(( 1 + i % 250 ))"; }
+# VIPs live in 198.18.4.0/22: every node and the client get an address there.
+for n in $(seq 1 "$NODES"); do ip -n "$(ns "$n")" addr add "198.18.7.$(( 100 + n ))/22" dev eth0; done
+ip -n "$CL" addr add 198.18.7.250/22 dev eth0
+log "starting $NODES agents ($STORE_NODES store members)"
+for n in $(seq 1 "$NODES"); do start_agent "$n"; done
+wait_for "all $NODES nodes to be members" 300 bash -c \
+  "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; [ \"\$(vigil 1 view --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"members\"]))')\" = $NODES ]"
+log "creating $TOTAL resources"
+printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nexit_on_error add_secondary_ipaddress "$RESOURCE_IP"\nexit 0\n' > "$WORK/load"
+printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nignore_error del_secondary_ipaddress "$RESOURCE_IP"\nexit 0\n' > "$WORK/unload"
+started=$EPOCHREALTIME
+for r in $(seq 1 "$TOTAL"); do
+  if [ "$r" -le "$SPREAD" ]; then
+    first=$(( (r - 1) / PER + 1 ))
+    preferred="n$first,n$(( first % NODES + 1 )),n$(( (first + 1) % NODES + 1 )),n$(( (first + 2) % NODES + 1 ))"
+  else
+    preferred="n$BIG_NODE,n$(( BIG_NODE + 1 + (r % (NODES - BIG_NODE)) ))"
+  fi
+  vigil 1 resource create "$(printf 'r%03d' "$r")" --template Generic_IP_Service --set RESOURCE_IP="$(vip_of "$r")" \
+    --load-script "$WORK/load" --unload-script "$WORK/unload" --preferred "$preferred" > /dev/null \
+    || fail "creating resource r$r"
+done
+created=$EPOCHREALTIME
+# running_elsewhere NODE NAMES…: how many of NAMES are Running on a node other than NODE.
+count_running() {
+  vigil "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+status = json.load(sys.stdin)
+away, names = sys.argv[1], set(sys.argv[2:])
+print(sum(1 for r in status["resources"] if (not names or r["name"] in names) and r["state"] == "Running" and r["nodes"] and away not in r["nodes"]))' "${@:2}"
+}
+wait_for "all $TOTAL resources Running" 900 bash -c "$(declare -f vigil ns count_running); BIN=$BIN WORK=$WORK ID=$ID; [ \"\$(count_running 2 none)\" = $TOTAL ]"
+running=$EPOCHREALTIME
+log "created in $(( (${created/./} - ${started/./}) / 1000000 )) s, all Running $(( (${running/./} - ${created/./}) / 1000000 )) s later"
+sleep 10
+
+# At rest.
+ticks=$(getconf CLK_TCK)
+declare -A vpid epid
+for n in $(seq 1 "$NODES"); do vpid[$n]=$(cat "$WORK/n$n/vigild.pid"); done
+for n in $(seq 1 "$STORE_NODES"); do epid[$n]=$(pid_in_ns "$n" "etcd --name"); done
+cpu() { local f; read -r -a f < "/proc/$1/stat"; echo $(( f[13] + f[14] + f[15] + f[16] )); }
+rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
+proposals() { # shellcheck disable=SC2046
+  ip netns exec "$(ns 1)" curl -s $(tls_args 1) "https://$(node_ip 1):2379/metrics" | awk '/^etcd_server_proposals_committed_total/ {print $2}'; }
+declare -A c0
+for n in "${!vpid[@]}"; do c0[v$n]=$(cpu "${vpid[$n]}"); done
+for n in "${!epid[@]}"; do c0[e$n]=$(cpu "${epid[$n]}"); done
+p0=$(proposals)
+sleep 30
+p1=$(proposals)
+vc=(); vr=(); ec=(); er=()
+for n in "${!vpid[@]}"; do vc+=("$(( $(cpu "${vpid[$n]}") - c0[v$n] ))"); vr+=("$(rss "${vpid[$n]}")"); done
+for n in "${!epid[@]}"; do ec+=("$(( $(cpu "${epid[$n]}") - c0[e$n] ))"); er+=("$(rss "${epid[$n]}")"); done
+summary() { python3 -c "import sys; v=[float(x) for x in sys.argv[2:]]; s=float(sys.argv[1]); print(f'mean {sum(v)/len(v)*s:.2f}, max {max(v)*s:.2f}')" "$@"; }
+scale=$(python3 -c "print(100 / $ticks / 30)")
+log "RESULT at rest: vigild CPU % $(summary "$scale" "${vc[@]}"), RSS MiB $(summary 1 "${vr[@]}"); etcd CPU % $(summary "$scale" "${ec[@]}"), RSS MiB $(summary 1 "${er[@]}"); store writes $(python3 -c "print(round(($p1 - $p0) / 30, 1))")/s"
+
+# vigil status on n5.
+times=()
+for _ in $(seq 1 20); do
+  t0=${EPOCHREALTIME/./}; vigil 5 status > /dev/null || fail "vigil status"; t1=${EPOCHREALTIME/./}
+  times+=("$(( (t1 - t0) / 1000 ))")
+done
+sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+log "RESULT vigil status: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
+
+# crash NODE: the time until every resource it held is Running elsewhere.
+crash_and_time() {
+  local node=$1 names
+  names=$(vigil 2 status --json | python3 -c '
+import json, sys
+print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[1] in r["nodes"]))' "n$node")
+  local count; count=$(echo "$names" | wc -w)
+  local t0=${EPOCHREALTIME/./}
+  crash "$node"
+  local deadline=$(( EPOCHSECONDS + 120 )) done=0
+  while [ "$EPOCHSECONDS" -lt "$deadline" ]; do
+    # shellcheck disable=SC2086
+    done=$(count_running 2 "n$node" $names)
+    [ "$done" = "$count" ] && break
+    sleep 0.1
+  done
+  local t1=${EPOCHREALTIME/./}
+  log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"
+}
+crash_and_time 10
+crash_and_time "$BIG_NODE"
