@@ -135,6 +135,15 @@ extension Brain {
         public internal(set) var local: [ResourceName: LocalResource] = [:]
         var scheduledTimer: Moment?
         var lastPetAt: Moment?
+        /// The content revision of the view the last full pass (placement and local resources) saw,
+        /// and when it ran: a view that differs only in heartbeats is given a full pass at most once
+        /// a heartbeat (with 32 members that is 1 pass a heartbeat instead of 32).
+        var fullPass: FullPass?
+
+        struct FullPass: Hashable, Sendable {
+            var contentRevision: Revision
+            var at: Moment
+        }
 
         public init(configuration: Configuration) {
             self.configuration = configuration
@@ -184,7 +193,14 @@ extension Brain {
                     local[name] = resource
                 }
             case .viewChanged(let newView):
+                let heartbeatsOnly = fullPass.map { pass in
+                    newView.contentRevision == pass.contentRevision && now - pass.at < timing.heartbeat
+                }
                 observe(newView, now: now, into: &out)
+                if heartbeatsOnly == true {
+                    reconcile(now: now, full: false, into: &out)
+                    return out
+                }
             case .joined(let revision, let sentAt):
                 memberRevision = revision
                 joinIssuedAt = nil
@@ -244,14 +260,17 @@ extension Brain {
         }
 
         /// Everything level-triggered: membership duties, fencing, master duties, local resources, timer.
-        mutating func reconcile(now: Moment, into out: inout [Directive]) {
+        /// - Parameter full: false for a view that differs from the last full pass's only in
+        ///   heartbeats: placement and local resources are left for the next full pass.
+        mutating func reconcile(now: Moment, full: Bool = true, into out: inout [Directive]) {
             guard startedAt != nil, !shutdownDone else { return }
             checkDeadline(now: now, into: &out)
             membershipDuties(now: now, into: &out)
-            if view != nil {
+            if let view {
+                if full { fullPass = FullPass(contentRevision: view.contentRevision, at: now) }
                 electionDuties(now: now, into: &out)
-                if isMaster { masterDuties(now: now, into: &out) }
-                if memberRevision != nil || shuttingDown { reconcileLocal(now: now, into: &out) }
+                if isMaster { masterDuties(now: now, placing: full, into: &out) }
+                if full, memberRevision != nil || shuttingDown { reconcileLocal(now: now, into: &out) }
             }
             finishShutdownIfDone(into: &out)
             petWatchdogIfAllowed(now: now, into: &out)

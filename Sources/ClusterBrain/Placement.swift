@@ -53,14 +53,14 @@ extension Brain.Instance {
 
     /// The master's step: forget settled writes, form the quorum, evict silent members, bump the
     /// epoch, place the resources.
-    mutating func masterDuties(now: Moment, into out: inout [Brain.Directive]) {
+    mutating func masterDuties(now: Moment, placing: Bool = true, into out: inout [Brain.Directive]) {
         guard let view, let term = masterTerm else { return }
         let maintenance = view.settings.maintenance.isActive(atWall: now.wallMilliseconds)
         forgetSettledWrites(view, now: now)
         formQuorum(view, now: now, into: &out)
         if !maintenance { evictSilentMembers(view, term: term, now: now, into: &out) }
         bumpEpoch(view, term: term, into: &out)
-        placeResources(view, term: term, maintenance: maintenance, now: now, into: &out)
+        if placing { placeResources(view, term: term, maintenance: maintenance, now: now, into: &out) }
     }
 
     /// Forgets writes the view now reflects, or that went unanswered too long (they are issued again).

@@ -42,9 +42,14 @@ public struct ClusterView: Hashable, Sendable {
     public var standby: Set<NodeName>
     /// Keys that could not be decoded, with the reason: shown, never acted upon.
     public var problems: [String]
+    /// The revision of the latest change that was not a heartbeat (a member rewriting its own key
+    /// under the same join, the master rewriting its record unchanged): views that differ only in
+    /// heartbeats have the same content revision, and ask nothing new of placement or scripts.
+    public var contentRevision: Revision
 
     public init(revision: Revision = 0, settings: ClusterSettings = ClusterSettings()) {
         self.revision = revision
+        self.contentRevision = revision
         self.settings = settings
         self.nodes = [:]
         self.members = [:]
@@ -118,16 +123,41 @@ public struct KeyLayout: Hashable, Sendable {
     public func put(_ entry: StoredEntry, into view: inout ClusterView) {
         guard entry.key.hasPrefix(prefix) else { return }
         let path = entry.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        let before = (master: view.master?.value, members: view.members)
         do {
             try apply(entry, path: path.map(String.init), to: &view)
         } catch {
             view.problems.append("\(entry.key): \(error)")
         }
+        if !Self.isHeartbeat(entry, path: path, master: before.master, members: before.members, now: view) {
+            view.contentRevision = max(view.contentRevision, entry.modRevision)
+        }
     }
 
-    /// Applies the deletion of one key to `view`.
-    public func delete(_ key: String, from view: inout ClusterView) {
+    /// Whether `entry` only rewrote a heartbeat: the master's record unchanged, or a member's record
+    /// under the same join with nothing but its heartbeat counter changed.
+    private static func isHeartbeat(
+        _ entry: StoredEntry, path: [Substring], master: MasterRecord?,
+        members: [NodeName: Versioned<MemberRecord>], now view: ClusterView
+    ) -> Bool {
+        switch (path.first, path.count) {
+        case ("master", 1):
+            return master != nil && master == view.master?.value
+        case ("members", 2):
+            guard let name = try? NodeName(validating: String(path[1])), var old = members[name],
+                let new = view.members[name], old.createRevision == new.createRevision
+            else { return false }
+            old.value.heartbeat = new.value.heartbeat
+            return old.value == new.value
+        default:
+            return false
+        }
+    }
+
+    /// Applies the deletion of one key, at `revision`, to `view`.
+    public func delete(_ key: String, at revision: Revision, from view: inout ClusterView) {
         guard key.hasPrefix(prefix) else { return }
+        view.contentRevision = max(view.contentRevision, revision)
         let path = key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         switch (path.first, path.count) {
         case ("config", 1): view.settings = ClusterSettings()

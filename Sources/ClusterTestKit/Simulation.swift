@@ -694,7 +694,8 @@ public final class Simulation {
                     for event in batch.events {
                         switch event.kind {
                         case .put: layout.put(StoredEntry(event.keyValue), into: &node.view)
-                        case .delete: layout.delete(event.keyValue.key, from: &node.view)
+                        case .delete:
+                            layout.delete(event.keyValue.key, at: event.keyValue.modRevision, from: &node.view)
                         }
                     }
                 }

@@ -75,7 +75,7 @@ public struct StoreWatcher: Sendable {
                         changed = true
                         switch event.kind {
                         case .put: layout.put(StoredEntry(event.keyValue), into: &view)
-                        case .delete: layout.delete(event.keyValue.key, from: &view)
+                        case .delete: layout.delete(event.keyValue.key, at: event.keyValue.modRevision, from: &view)
                         }
                     }
                     if changed { await deliver(view) }

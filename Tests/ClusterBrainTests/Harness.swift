@@ -55,7 +55,11 @@ struct World {
     }
 
     /// Moves the revision on (every change the tests make is a new store revision).
-    mutating func bump() { view.revision += 1 }
+    /// (A test's change is content, never only a heartbeat: see ``ClusterView/contentRevision``.)
+    mutating func bump() {
+        view.revision += 1
+        view.contentRevision = view.revision
+    }
 }
 
 /// A brain under test, with its own clock.

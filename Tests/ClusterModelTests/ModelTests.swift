@@ -264,10 +264,47 @@ struct KeyLayoutTests {
                     layout.status("vip", node: "n1"),
                     ResourceStatus(node: "n1", generation: 1, state: .running, incarnation: 1)),
             ], revision: 5)
-        layout.delete(layout.member("n1"), from: &view)
-        layout.delete(layout.status("vip", node: "n1"), from: &view)
+        layout.delete(layout.member("n1"), at: 6, from: &view)
+        layout.delete(layout.status("vip", node: "n1"), at: 7, from: &view)
         #expect(view.members.isEmpty)
         #expect(view.statuses.isEmpty)
+        #expect(view.contentRevision == 7)
+    }
+
+    @Test("heartbeats leave the content revision; every other change, a join or a new term moves it")
+    func contentRevision() {
+        var view = layout.view(
+            from: [
+                entry(layout.member("n1"), MemberRecord(node: "n1", heartbeat: 1, version: "1")),
+                entry(layout.master, MasterRecord(node: "n1", term: 1)),
+            ], revision: 5)
+        #expect(view.contentRevision == 5)
+        // A member's and the master's rewrites under the same join and term: heartbeats.
+        let member = MemberRecord(node: "n1", heartbeat: 2, version: "1")
+        layout.put(
+            StoredEntry(
+                key: layout.member("n1"), value: ModelCodec.encode(member), createRevision: 5, modRevision: 6),
+            into: &view)
+        layout.put(
+            StoredEntry(
+                key: layout.master, value: ModelCodec.encode(MasterRecord(node: "n1", term: 1)), createRevision: 5,
+                modRevision: 7), into: &view)
+        #expect(view.contentRevision == 5)
+        #expect(view.members["n1"]?.value.heartbeat == 2)
+        // A join again (new create revision), a new term, anything else: content.
+        layout.put(
+            StoredEntry(
+                key: layout.member("n1"), value: ModelCodec.encode(member), createRevision: 8, modRevision: 8),
+            into: &view)
+        #expect(view.contentRevision == 8)
+        layout.put(entry(layout.master, MasterRecord(node: "n2", term: 2), revision: 9), into: &view)
+        #expect(view.contentRevision == 9)
+        layout.put(
+            entry(
+                layout.status("vip", node: "n1"),
+                ResourceStatus(node: "n1", generation: 1, state: .running, incarnation: 1), revision: 10),
+            into: &view)
+        #expect(view.contentRevision == 10)
     }
 
     @Test("every placement round-trips through its flat JSON form")
