@@ -46,9 +46,10 @@ for r in $(seq 1 "$TOTAL"); do
     || fail "creating resource r$r"
 done
 created=$EPOCHREALTIME
-# running_elsewhere NODE NAMES…: how many of NAMES are Running on a node other than NODE.
+# count_running FROM AWAY [NAMES…]: how many resources (of NAMES) FROM's status shows Running on a
+# node other than AWAY.
 count_running() {
-  vigil "$1" status --json 2>/dev/null | python3 -c '
+  vigil "$1" status --json 2>/dev/null | python3 2>/dev/null -c '
 import json, sys
 status = json.load(sys.stdin)
 away, names = sys.argv[1], set(sys.argv[2:])
@@ -92,19 +93,23 @@ log "RESULT vigil status: min $(echo "$sorted" | head -1) / median $(echo "$sort
 
 # crash NODE: the time until every resource it held is Running elsewhere.
 crash_and_time() {
-  local node=$1 names
-  names=$(vigil 2 status --json | python3 -c '
+  local node=$1 names="" try
+  for try in $(seq 1 20); do
+    names=$(vigil 2 status --json 2>/dev/null | python3 -c '
 import json, sys
-print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[1] in r["nodes"]))' "n$node")
+print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[1] in r["nodes"]))' "n$node" 2>/dev/null) && break
+    sleep 1
+  done
+  [ -n "$names" ] || fail "cannot read which resources n$node holds"
   local count; count=$(echo "$names" | wc -w)
   local t0=${EPOCHREALTIME/./}
   crash "$node"
   local deadline=$(( EPOCHSECONDS + 120 )) done=0
   while [ "$EPOCHSECONDS" -lt "$deadline" ]; do
     # shellcheck disable=SC2086
-    done=$(count_running 2 "n$node" $names)
+    done=$(count_running 2 "n$node" $names) || done=0
     [ "$done" = "$count" ] && break
-    sleep 0.1
+    sleep 0.5
   done
   local t1=${EPOCHREALTIME/./}
   log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"

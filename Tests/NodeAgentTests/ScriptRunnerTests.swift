@@ -141,19 +141,25 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// A fake `ip` showing one interface on 198.18.0.0/24, optionally appending added addresses to a file.
+    func oneInterfaceIP(recordingAddsIn file: String? = nil) -> String {
+        """
+        #!/bin/bash
+        case "$*" in
+          "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0" ;;
+          "addr add "*) \(file.map { "echo \"$3\" >> \($0)" } ?? ":") ;;
+        esac
+        exit 0
+        """
+    }
+
     /// A previous holder still answering (frozen, slow to unload) is waited for, bounded by
     /// VIGIL_TAKEOVER_WAIT; without a wait the load refuses at once (exit 3).
     @Test("a duplicate address during a takeover is waited for, up to VIGIL_TAKEOVER_WAIT", .timeLimit(.minutes(1)))
     func takeoverWait() async throws {
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
-        let fakeIP = """
-            #!/bin/bash
-            case "$*" in
-              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0" ;;
-            esac
-            exit 0
-            """
+        let fakeIP = oneInterfaceIP()
         // The old holder answers the first three duplicate probes, then has let the address go.
         let fakeArping = """
             #!/bin/bash
@@ -183,14 +189,7 @@ struct ScriptRunnerTests {
     func releasedAddressNotProbed() async throws {
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
-        let fakeIP = """
-            #!/bin/bash
-            case "$*" in
-              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0" ;;
-              "addr add "*) echo "$3" >> \(tools)/added ;;
-            esac
-            exit 0
-            """
+        let fakeIP = oneInterfaceIP(recordingAddsIn: "\(tools)/added")
         let fakeArping = "#!/bin/bash\ncase \"$*\" in *-D*) echo probe >> \(tools)/probes ;; esac\nexit 0\n"
         let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: fakeArping)
         let script = "VIGIL_DAD_TIMEOUT=30\n" + prefix + "exit_on_error add_secondary_ipaddress 198.18.0.100\nexit 0\n"
