@@ -123,35 +123,31 @@ public struct KeyLayout: Hashable, Sendable {
     public func put(_ entry: StoredEntry, into view: inout ClusterView) {
         guard entry.key.hasPrefix(prefix) else { return }
         let path = entry.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
-        let before = (master: view.master?.value, members: view.members)
+        // What a heartbeat would rewrite, as it was (one record, not a copy of every member).
+        let member = path.first == "members" && path.count == 2 ? try? NodeName(validating: String(path[1])) : nil
+        let before = (master: view.master?.value, member: member.flatMap { view.members[$0] })
         do {
             try apply(entry, path: path.map(String.init), to: &view)
         } catch {
             view.problems.append("\(entry.key): \(error)")
         }
-        if !Self.isHeartbeat(entry, path: path, master: before.master, members: before.members, now: view) {
-            view.contentRevision = max(view.contentRevision, entry.modRevision)
-        }
-    }
-
-    /// Whether `entry` only rewrote a heartbeat: the master's record unchanged, or a member's record
-    /// under the same join with nothing but its heartbeat counter changed.
-    private static func isHeartbeat(
-        _ entry: StoredEntry, path: [Substring], master: MasterRecord?,
-        members: [NodeName: Versioned<MemberRecord>], now view: ClusterView
-    ) -> Bool {
-        switch (path.first, path.count) {
-        case ("master", 1):
-            return master != nil && master == view.master?.value
-        case ("members", 2):
-            guard let name = try? NodeName(validating: String(path[1])), var old = members[name],
-                let new = view.members[name], old.createRevision == new.createRevision
-            else { return false }
-            old.value.heartbeat = new.value.heartbeat
-            return old.value == new.value
+        let heartbeat: Bool
+        switch (path.first, member) {
+        case ("master", _):
+            // The master's record rewritten unchanged.
+            heartbeat = path.count == 1 && before.master != nil && before.master == view.master?.value
+        case (_, let member?):
+            // A member's record under the same join with nothing but its heartbeat counter changed.
+            if var old = before.member, let new = view.members[member], old.createRevision == new.createRevision {
+                old.value.heartbeat = new.value.heartbeat
+                heartbeat = old.value == new.value
+            } else {
+                heartbeat = false
+            }
         default:
-            return false
+            heartbeat = false
         }
+        if !heartbeat { view.contentRevision = max(view.contentRevision, entry.modRevision) }
     }
 
     /// Applies the deletion of one key, at `revision`, to `view`.
