@@ -7,7 +7,7 @@
 #   - at rest for 30 s: vigild and etcd CPU (of one core) and resident memory, mean and max;
 #     the store's write rate (etcd proposals committed per second)
 #   - `vigil status` (a new process each time, over the Unix socket on n5): min / median / max of 20
-#   - n10 crashes (16 resources): time until all 16 are Running elsewhere
+#   - n10 (CRASH) crashes (16 resources): time until all 16 are Running elsewhere
 #   - n26 crashes (100 resources): time until all 100 are Running elsewhere
 # usage (root): VIGIL_BIN=.build/release bench/scale.sh [NODES] [RESOURCES]
 # A measurement, never a test: figures go to docs/benchmarks.md by hand.
@@ -20,6 +20,9 @@ PER=16
 SPREAD_NODES=$(( (SPREAD + PER - 1) / PER ))
 BIG_NODE=$(( SPREAD_NODES + 1 ))
 [ "$BIG_NODE" -lt "$NODES" ] || { echo "need more than $BIG_NODE nodes"; exit 2; }
+CRASH=${CRASH:-10}                # a node of the spread, not a store member
+[ "$CRASH" -gt "$STORE_NODES" ] && [ "$CRASH" -lt "$BIG_NODE" ] \
+  || { echo "CRASH=$CRASH: pick a node from $(( STORE_NODES + 1 )) to $(( SPREAD_NODES ))"; exit 2; }
 . "$(dirname "$0")/../e2e/lib.sh"
 lab_up
 vip_of() { local i=$(( $1 - 1 )); echo "198.18.$(( 4 + i / 250 )).$(( 1 + i % 250 ))"; }
@@ -61,25 +64,25 @@ log "created in $(( (${created/./} - ${started/./}) / 1000000 )) s, all Running 
 sleep 10
 
 # At rest.
-ticks=$(getconf CLK_TCK)
+# shellcheck source=../e2e/proc.sh
+. "$E2E_DIR/proc.sh"
 declare -A vpid epid
 for n in $(seq 1 "$NODES"); do vpid[$n]=$(cat "$WORK/n$n/vigild.pid"); done
 for n in $(seq 1 "$STORE_NODES"); do epid[$n]=$(pid_in_ns "$n" "etcd --name"); done
-cpu() { local f; read -r -a f < "/proc/$1/stat"; echo $(( f[13] + f[14] + f[15] + f[16] )); }
-rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
+rss() { echo $(( $(rss_kib "$1") / 1024 )); }
 proposals() { # shellcheck disable=SC2046
   ip netns exec "$(ns 1)" curl -s $(tls_args 1) "https://$(node_ip 1):2379/metrics" | awk '/^etcd_server_proposals_committed_total/ {print $2}'; }
 declare -A c0
-for n in "${!vpid[@]}"; do c0[v$n]=$(cpu "${vpid[$n]}"); done
-for n in "${!epid[@]}"; do c0[e$n]=$(cpu "${epid[$n]}"); done
+for n in "${!vpid[@]}"; do c0[v$n]=$(cpu_ticks "${vpid[$n]}"); done
+for n in "${!epid[@]}"; do c0[e$n]=$(cpu_ticks "${epid[$n]}"); done
 p0=$(proposals)
 sleep 30
 p1=$(proposals)
 vc=(); vr=(); ec=(); er=()
-for n in "${!vpid[@]}"; do vc+=("$(( $(cpu "${vpid[$n]}") - c0[v$n] ))"); vr+=("$(rss "${vpid[$n]}")"); done
-for n in "${!epid[@]}"; do ec+=("$(( $(cpu "${epid[$n]}") - c0[e$n] ))"); er+=("$(rss "${epid[$n]}")"); done
+for n in "${!vpid[@]}"; do vc+=("$(( $(cpu_ticks "${vpid[$n]}") - c0[v$n] ))"); vr+=("$(rss "${vpid[$n]}")"); done
+for n in "${!epid[@]}"; do ec+=("$(( $(cpu_ticks "${epid[$n]}") - c0[e$n] ))"); er+=("$(rss "${epid[$n]}")"); done
 summary() { python3 -c "import sys; v=[float(x) for x in sys.argv[2:]]; s=float(sys.argv[1]); print(f'mean {sum(v)/len(v)*s:.2f}, max {max(v)*s:.2f}')" "$@"; }
-scale=$(python3 -c "print(100 / $ticks / 30)")
+scale=$(cpu_percent 1 30)
 log "RESULT at rest: vigild CPU % $(summary "$scale" "${vc[@]}"), RSS MiB $(summary 1 "${vr[@]}"); etcd CPU % $(summary "$scale" "${ec[@]}"), RSS MiB $(summary 1 "${er[@]}"); store writes $(python3 -c "print(round(($p1 - $p0) / 30, 1))")/s"
 
 # vigil status on n5.
@@ -93,14 +96,17 @@ log "RESULT vigil status: min $(echo "$sorted" | head -1) / median $(echo "$sort
 
 # crash NODE: the time until every resource it held is Running elsewhere.
 crash_and_time() {
-  local node=$1 names="" try
+  local node=$1 names="" try read=""
   for try in $(seq 1 20); do
     names=$(vigil 2 status --json 2>/dev/null | python3 -c '
 import json, sys
-print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[1] in r["nodes"]))' "n$node" 2>/dev/null) && break
+print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[1] in r["nodes"]))' "n$node" 2>/dev/null) \
+      && { read=1; break; }
     sleep 1
   done
-  [ -n "$names" ] || fail "cannot read which resources n$node holds"
+  [ -n "$read" ] || fail "cannot read which resources n$node holds"
+  [ -n "$names" ] || fail "n$node holds no resource: pick another with CRASH"
+
   local count; count=$(echo "$names" | wc -w)
   local t0=${EPOCHREALTIME/./}
   crash "$node"
@@ -114,5 +120,5 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   local t1=${EPOCHREALTIME/./}
   log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"
 }
-crash_and_time 10
+crash_and_time "$CRASH"
 crash_and_time "$BIG_NODE"

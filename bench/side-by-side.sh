@@ -103,21 +103,19 @@ footprint)
   # Per node, summed over each tool's processes: vigild + its etcd member; keepalived's parent and
   # VRRP child; corosync + pacemakerd and its six daemons. CPU counts reaped children (scripts,
   # `ip`, resource agents' monitors).
-  ticks=$(getconf CLK_TCK)
-  cpu_of() { local total=0 pid; for pid in "$@"; do read -r -a f < "/proc/$pid/stat" && total=$(( total + f[13] + f[14] + f[15] + f[16] )); done; echo "$total"; }
-  rss_of() { local total=0 pid kb; for pid in "$@"; do kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status"); total=$(( total + kb )); done; echo "$total"; }
+  . "$E2E_DIR/proc.sh"
   pids_of() { local n=$1 pattern=$2 pid; for pid in $(ip netns pids "$(ns "$n")"); do tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE -- "$pattern" && echo "$pid"; done; return 0; }
   declare -A pids cpu0 pattern=([vigild]='/vigild ' [etcd]='etcd --name' [keepalived]='^keepalived ' [pacemaker]='^corosync -f|pacemaker')
   groups=(vigild etcd keepalived pacemaker)
   for n in 1 2 3; do for g in "${groups[@]}"; do
-    pids[$g$n]=$(pids_of "$n" "${pattern[$g]}" | tr '\n' ' '); cpu0[$g$n]=$(cpu_of ${pids[$g$n]})
+    pids[$g$n]=$(pids_of "$n" "${pattern[$g]}" | tr '\n' ' '); cpu0[$g$n]=$(cpu_ticks ${pids[$g$n]})
   done; done
   sleep 30
   report=""
   for g in "${groups[@]}"; do
     rss=0; cpu=0
-    for n in 1 2 3; do rss=$(( rss + $(rss_of ${pids[$g$n]}) )); cpu=$(( cpu + $(cpu_of ${pids[$g$n]}) - cpu0[$g$n] )); done
-    report+="$g $(( rss / 3 / 1024 )) MiB, $(python3 -c "print(round($cpu / 3 / $ticks / 30 * 100, 2))") %; "
+    for n in 1 2 3; do rss=$(( rss + $(rss_kib ${pids[$g$n]}) )); cpu=$(( cpu + $(cpu_ticks ${pids[$g$n]}) - cpu0[$g$n] )); done
+    report+="$g $(( rss / 3 / 1024 )) MiB, $(cpu_percent "$cpu" 30 3) %; "
   done
   gaps >/dev/null
   echo "RESULT footprint per node (resident, CPU of one core): ${report%; }"
