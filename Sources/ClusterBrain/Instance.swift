@@ -193,11 +193,11 @@ extension Brain {
                     local[name] = resource
                 }
             case .viewChanged(let newView):
-                let heartbeatsOnly = fullPass.map { pass in
-                    newView.contentRevision == pass.contentRevision && now - pass.at < timing.heartbeat
-                }
+                let heartbeatsOnly =
+                    fullPass.map { newView.contentRevision == $0.contentRevision && now - $0.at < timing.heartbeat }
+                    ?? false
                 observe(newView, now: now, into: &out)
-                if heartbeatsOnly == true {
+                if heartbeatsOnly {
                     reconcile(now: now, full: false, into: &out)
                     return out
                 }

@@ -98,10 +98,10 @@ public final class ScriptRunner: Sendable {
         }
 
         func release() {
+            // Highest rank; within a rank, the earliest arrival.
             guard
-                let next = waiting.indices.min(by: {
-                    waiting[$0].rank > waiting[$1].rank
-                        || (waiting[$0].rank == waiting[$1].rank && waiting[$0].arrival < waiting[$1].arrival)
+                let next = waiting.indices.max(by: {
+                    (waiting[$0].rank, waiting[$1].arrival) < (waiting[$1].rank, waiting[$0].arrival)
                 })
             else {
                 available += 1
