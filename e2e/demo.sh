@@ -35,7 +35,7 @@ log "measured outage seen by the client: ${OUTAGE_MS} ms (profile $PROFILE: tole
 if [ "$ONCE" != "--once" ]; then
   echo
   log "the cluster keeps running. Reach the VIP from the client namespace:"
-  echo "    ip netns exec $CL curl http://$VIP:8080/"
+  echo "    ip netns exec $CL curl -g http://$VIP_URL:8080/"
   echo "    ip netns exec $(ns "$survivor") $BIN/vigil status --config $WORK/n$survivor/vigil.yaml"
   log "Ctrl-C stops everything and deletes the namespaces"
   while true; do sleep 3600; done

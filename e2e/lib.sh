@@ -10,11 +10,15 @@ ID=${VIGIL_E2E_ID:-$(( $$ % 100000 ))}
 WORK=$(mktemp -d "/tmp/vigil-e2e-$ID.XXXXXX")
 NODES=${NODES:-3}
 PROFILE=${PROFILE:-default}
-VIP=198.18.0.100
+# LAB_VIP=2001:db8:18::100 runs a scenario on an IPv6 service address: the lab then also gives every
+# namespace an address on 2001:db8:18::/64 (documentation prefix) and the client asks over IPv6.
+VIP=${LAB_VIP:-198.18.0.100}
+if [[ $VIP == *:* ]]; then VIP_URL="[$VIP]"; VIP_HOSTLEN=128; else VIP_URL=$VIP; VIP_HOSTLEN=32; fi
 SW="vg${ID}sw"
 CL="vg${ID}cl"
 ns() { echo "vg${ID}n$1"; }
 node_ip() { echo "198.18.0.$((10 + $1))"; }
+node_ip6() { echo "2001:db8:18::$((10 + $1))"; }
 
 log() { printf '%s  %s\n' "$(date '+%H:%M:%S.%3N')" "$*"; }
 fail() { log "FAIL: $*"; lab_diagnose; exit 1; }
@@ -58,9 +62,14 @@ lab_up() {
   trap lab_down EXIT INT TERM
   command -v arping >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-arping >/dev/null; }
   command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+  if [ "$VIP_HOSTLEN" = 128 ]; then
+    command -v ndisc6 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ndisc6 >/dev/null; }
+  fi
   "$ROOT/scripts/install" "$BIN" >/dev/null
   ip netns add "$SW"
-  ip -n "$SW" link add br0 type bridge
+  # No multicast snooping: neighbour solicitations go to solicited-node groups, flooded as on a
+  # plain switch.
+  ip -n "$SW" link add br0 type bridge mcast_snooping 0
   ip -n "$SW" link set br0 up
   ip -n "$SW" link set lo up
   # The store's members: every node, or the first STORE_NODES (the others use them as an
@@ -77,6 +86,10 @@ lab_up() {
     ip link add "vg${ID}e$n" netns "$name" type veth peer name "vg${ID}p$n" netns "$SW"
     ip -n "$name" link set "vg${ID}e$n" name eth0
     ip -n "$name" addr add "$ip/24" dev eth0
+    if [ "$VIP_HOSTLEN" = 128 ]; then
+      local ip6; if [ "$n" = cl ]; then ip6=2001:db8:18::50; else ip6=$(node_ip6 "$n"); fi
+      ip -n "$name" addr add "$ip6/64" dev eth0 nodad
+    fi
     ip -n "$name" link set eth0 up
     ip -n "$name" link set lo up
     ip -n "$SW" link set "vg${ID}p$n" master br0 up
@@ -140,7 +153,8 @@ tls_args() { echo "--cacert $WORK/n$1/pki/ca.pem --cert $WORK/n$1/pki/node.pem -
 
 # start_service N: the Active/Active HTTP service on node N (answers with its node name).
 start_service() {
-  ip netns exec "$(ns "$1")" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$WORK/n$1/www" >/dev/null 2>&1 &
+  local bind=0.0.0.0; [ "$VIP_HOSTLEN" = 128 ] && bind=::
+  ip netns exec "$(ns "$1")" python3 -m http.server 8080 --bind "$bind" --directory "$WORK/n$1/www" >/dev/null 2>&1 &
   echo $! >> "$WORK/pids"
   disown
 }
@@ -179,7 +193,7 @@ holders() {
 }
 
 # answer: which node answers on the VIP, from the client.
-answer() { ip netns exec "$CL" curl -s -m 0.5 "http://$VIP:8080/"; }
+answer() { ip netns exec "$CL" curl -g -s -m 0.5 "http://$VIP_URL:8080/"; }
 answers_from() { [ "$(answer)" = "$1" ]; }
 answers_not_from() { local a; a=$(answer) && [ -n "$a" ] && [ "$a" != "$1" ]; }
 
@@ -193,7 +207,7 @@ crash() {
 
 # start_probe / stop_probe: the client requests the VIP every 10 ms; stop_probe prints the longest gap.
 start_probe() {
-  ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://$VIP:8080/" --seconds 300 > "$WORK/probe.out" 2>&1 &
+  ip netns exec "$CL" python3 "$E2E_DIR/probe.py" "http://$VIP_URL:8080/" --seconds 300 > "$WORK/probe.out" 2>&1 &
   PROBE=$!
   echo $PROBE >> "$WORK/pids"
   disown

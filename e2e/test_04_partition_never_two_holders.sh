@@ -8,9 +8,9 @@ other=$( [ "$HOLDER" = n1 ] && echo 2 || echo 1 )
 
 log "sampler self-test: adding the VIP by hand on n$other (a broken cluster)"
 start_sampler
-ip -n "$(ns "$other")" addr add "$VIP/32" dev lo
+ip -n "$(ns "$other")" addr add "$VIP/$VIP_HOSTLEN" dev lo
 sleep 0.3
-ip -n "$(ns "$other")" addr del "$VIP/32" dev lo
+ip -n "$(ns "$other")" addr del "$VIP/$VIP_HOSTLEN" dev lo
 stop_sampler
 [ "$DOUBLE_SAMPLES" -gt 0 ] || fail "the sampler missed a deliberate double holder ($SAMPLES samples)"
 log "sampler caught it: $DOUBLE_SAMPLES of $SAMPLES samples with two holders"

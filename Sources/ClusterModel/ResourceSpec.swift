@@ -165,15 +165,9 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
         self.exclusionGroups = exclusionGroups
     }
 
-    /// The virtual IP this resource moves (its `RESOURCE_IP`, without a prefix length), if any:
-    /// what a self-fence removes.
-    public var virtualAddress: String? { variables["RESOURCE_IP"].flatMap(Self.address(fromResourceIP:)) }
-
-    /// The address in a `RESOURCE_IP` value (`198.18.0.100` or `198.18.0.100/24`), if any.
-    public static func address(fromResourceIP value: String) -> String? {
-        guard let address = value.split(separator: "/").first, !address.isEmpty else { return nil }
-        return String(address)
-    }
+    /// The virtual IP this resource moves (its `RESOURCE_IP` without a prefix length, IPv6 in
+    /// canonical form as `ip addr` prints it), if any: what a self-fence removes.
+    public var virtualAddress: String? { variables["RESOURCE_IP"].flatMap(VirtualAddress.canonical) }
 
     public func validate() throws(ValidationError) {
         guard schema == 1 else {
@@ -209,12 +203,7 @@ public struct ResourceSpec: Hashable, Sendable, Codable, Validatable {
                     reason: "a variable name is letters, digits and '_', not starting with a digit or 'VIGIL_'")
             }
         }
-        if let ip = variables["RESOURCE_IP"],
-            !ResourceTemplate.isIPv4(Self.address(fromResourceIP: ip) ?? "")
-        {
-            throw ValidationError(
-                field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
-        }
+        if let ip = variables["RESOURCE_IP"] { _ = try VirtualAddress(parsing: ip) }
         var seen = Set<NodeName>()
         for (index, node) in preferredNodes.enumerated() where !seen.insert(node).inserted {
             throw ValidationError(

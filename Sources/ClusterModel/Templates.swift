@@ -19,10 +19,7 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
             throw ValidationError(
                 .missingField, field: "variables.\(variable)", value: "", reason: "template \(self.name) needs it")
         }
-        if let ip = values["RESOURCE_IP"], !Self.isIPv4(ResourceSpec.address(fromResourceIP: ip) ?? "") {
-            throw ValidationError(
-                field: "variables.RESOURCE_IP", value: ip, reason: "expected an IPv4 address such as 198.18.0.100")
-        }
+        if let ip = values["RESOURCE_IP"] { _ = try VirtualAddress(parsing: ip) }
         func fill(_ text: String) -> String {
             values.reduce(text) { $0.replacingAll("${\($1.key)}", with: $1.value) }
         }
@@ -37,12 +34,6 @@ public struct ResourceTemplate: Hashable, Sendable, Codable {
         }
         try spec.validate()
         return spec
-    }
-
-    static func isIPv4(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4
-            && parts.allSatisfy { part in UInt8(part) != nil && (part == "0" || !part.hasPrefix("0")) }
     }
 
     /// The templates Vigil ships, as NCS does.

@@ -71,6 +71,39 @@ struct ResourceSpecTests {
         }
     }
 
+    @Test(
+        "service addresses of both families are accepted, IPv6 compared in canonical form",
+        arguments: [
+            ("198.18.0.100", "198.18.0.100"), ("198.18.0.100/24", "198.18.0.100"),
+            ("2001:db8::100", "2001:db8::100"), ("2001:DB8:0:0::100/64", "2001:db8::100"),
+            ("fd00:18::1/128", "fd00:18::1"),
+        ])
+    func addresses(text: String, canonical: String) throws {
+        let spec = ResourceSpec(name: "r", template: "Generic_IP_Service", variables: ["RESOURCE_IP": text])
+        try spec.validate()
+        #expect(spec.virtualAddress == canonical)
+        #expect(
+            try ResourceTemplate.named("Generic_IP_Service")!.instantiate(
+                name: "r", variables: ["RESOURCE_IP": text]
+            ).virtualAddress == canonical)
+    }
+
+    @Test(
+        "an address no node can carry is refused with the field and the value",
+        arguments: [
+            "198.18.0.300", "198.18.0.1/33", "198.18.0.1/0", "198.18.0.1/", "198.018.0.1", "2001:db8::1/129",
+            "2001:db8::1/+64", "::", "::1", "ff02::1", "fe80::1", "fe80::1%eth0", "::ffff:198.18.0.1", "2001:db8:::1",
+            "web.example.com", "",
+        ])
+    func refusedAddresses(text: String) {
+        #expect {
+            try ResourceSpec(name: "r", variables: ["RESOURCE_IP": text]).validate()
+        } throws: { error in
+            guard let error = error as? ValidationError else { return false }
+            return error.field == "variables.RESOURCE_IP" && error.value == text
+        }
+    }
+
     @Test("the error message shows field, value and reason")
     func message() {
         let error = ValidationError(field: "load.timeout", value: "0s", reason: "must be 1s to 60m")

@@ -208,6 +208,57 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// IPv6: the interface and prefix come from the node's own address on the subnet, the probe is
+    /// a neighbour solicitation (ndisc6: 0 = answered) waited out like ARP's, the address is added
+    /// with `nodad` and announced by an unsolicited neighbour advertisement; a clean release named
+    /// in another spelling of the same address skips the probe (docs/design/0020).
+    @Test("an IPv6 address is probed, added without kernel DAD, and announced", .timeLimit(.minutes(1)))
+    func ipv6Address() async throws {
+        let tools = root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        let fakeIP = """
+            #!/bin/bash
+            case "$*" in
+              "-o -6 addr show scope global") echo "2: eth0    inet6 2001:db8:18::11/64 scope global nodad" ;;
+              "-6 addr add "*) echo "$4 $5 $6 $7" >> \(tools)/added ;;
+              *"addr show dev eth0 to "*) [ -f \(tools)/added ] && echo "2: eth0    inet6 $7/64 scope global nodad" ;;
+            esac
+            exit 0
+            """
+        // The old holder answers the first two solicitations, then has let the address go.
+        let fakeNdisc6 = """
+            #!/bin/bash
+            echo "$*" >> \(tools)/probes; [ "$(wc -l < \(tools)/probes)" -le 2 ] && exit 0
+            exit 2
+            """
+        try writeExecutable("\(tools)/ndisc6", fakeNdisc6)
+        try writeExecutable("\(tools)/announce", "#!/bin/bash\necho \"$*\" >> \(tools)/announced\n")
+        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: "#!/bin/bash\nexit 9\n")
+        let script =
+            "VIGIL_DAD_TIMEOUT=30\nVIGIL_NDISC6=\(tools)/ndisc6\nVIGIL_ANNOUNCE6=\(tools)/announce\n" + prefix
+            + "exit_on_error add_secondary_ipaddress 2001:DB8:18:0::100\nsleep 1.5\nexit 0\n"
+        var waiting = job(script)
+        waiting.takeoverWait = .seconds(30)
+        #expect(await runner.run(waiting) == .success, "\(runner.lastLines("vip", .load))")
+        let probes = try String(contentsOfFile: "\(tools)/probes", encoding: .utf8).split(separator: "\n")
+        #expect(probes.count == 3, "\(probes)")
+        #expect(probes.first == "-q -1 -r 1 -w 30000 2001:DB8:18:0::100 eth0")
+        #expect(
+            try String(contentsOfFile: "\(tools)/added", encoding: .utf8) == "2001:DB8:18:0::100/64 dev eth0 nodad\n")
+        // Announced at once, and once more a second later while the address is still up.
+        #expect(
+            try String(contentsOfFile: "\(tools)/announced", encoding: .utf8)
+                == "eth0 2001:DB8:18:0::100\neth0 2001:DB8:18:0::100\n")
+
+        for file in ["probes", "added"] { try FileManager.default.removeItem(atPath: "\(tools)/\(file)") }
+        var released = job(script)
+        released.addressReleased = "2001:db8:18::100"
+        #expect(await runner.run(released) == .success, "\(runner.lastLines("vip", .load))")
+        #expect(!FileManager.default.fileExists(atPath: "\(tools)/probes"))
+        #expect(runner.lastLines("vip", .load).contains { $0.contains("released cleanly") })
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test(
         "a script killed by someone else (OOM, kill -9) is a failure; one the runner killed is .killed",
         .timeLimit(.minutes(1)))
