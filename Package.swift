@@ -67,6 +67,9 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Reading other tools' configurations (NCS scripts and policies, keepalived.conf, a Pacemaker
+        // CIB) into resource definitions: pure, no I/O (`vigil import`).
+        .target(name: "ClusterImport", dependencies: ["ClusterModel"]),
         // The cluster's certificate authority: node keys and certificates, join bundles, checks at start.
         .target(
             name: "ClusterPKI",
@@ -124,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "ClusterModel", "ClusterClient", "ClusterPKI",
+                "ClusterModel", "ClusterClient", "ClusterPKI", "ClusterImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
@@ -137,6 +140,8 @@ let package = Package(
             name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
+        .testTarget(
+            name: "ClusterImportTests", dependencies: ["ClusterImport", "ClusterModel"], exclude: ["testdata"]),
         .testTarget(name: "ClusterPKITests", dependencies: ["ClusterPKI", "ClusterModel"]),
         .testTarget(
             name: "NodeAgentTests",
