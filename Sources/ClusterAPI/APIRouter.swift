@@ -96,6 +96,10 @@ public struct APIRouterBuilder: Sendable {
             method: .post, path: "/v1/resources", summary: "Create a resource from a template",
             body: "CreateResourceRequest", answer: "ResourceSpec", success: 201),
         APIRoute(
+            method: .post, path: "/v1/resources/import",
+            summary: "Create (or replace) up to 100 definitions at once, all or none (`vigil import`)",
+            body: "ImportRequest", answer: "ImportResult"),
+        APIRoute(
             method: .get, path: "/v1/resources/{name}", summary: "A resource's definition and state",
             answer: "ResourceDetail"),
         APIRoute(
@@ -248,6 +252,10 @@ public struct APIRouterBuilder: Sendable {
             "POST /v1/resources": { request, context in
                 let body = try await decode(CreateResourceRequest.self, request, context)
                 return try json(try await control.createResource(body, user: user(context)), status: .created)
+            },
+            "POST /v1/resources/import": { request, context in
+                let body = try await decode(ImportRequest.self, request, context)
+                return try json(try await control.importResources(body, user: user(context)))
             },
             "GET /v1/resources/{name}": { _, context in
                 let detail = try await control.resource(try name(context))

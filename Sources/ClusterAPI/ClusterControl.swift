@@ -145,6 +145,62 @@ public struct ClusterControl: Sendable {
         return spec
     }
 
+    /// Creates (or with `replace`, replaces) many definitions in one transaction: every one valid
+    /// and none existing unless replacing, or nothing is written. Bounded: at most
+    /// `ImportRequest.maximumResources` definitions, each read once, one transaction.
+    public func importResources(_ request: ImportRequest, user: String) async throws -> ImportResult {
+        guard (1...ImportRequest.maximumResources).contains(request.resources.count) else {
+            throw APIError(
+                .badRequest, field: "resources", value: "\(request.resources.count) definitions",
+                reason: "1 to \(ImportRequest.maximumResources) per import")
+        }
+        var seen = Set<ResourceName>()
+        for (index, spec) in request.resources.enumerated() {
+            do { try spec.validate() } catch {
+                throw APIError(
+                    ValidationError(
+                        error.code, field: "resources[\(index)].\(error.field)", value: error.value,
+                        reason: error.reason))
+            }
+            guard seen.insert(spec.name).inserted else {
+                throw APIError(
+                    .conflict, field: "resources[\(index)].name", value: spec.name.rawValue,
+                    reason: "the import names this resource twice")
+            }
+        }
+        var compare: [Compare] = []
+        var success: [StoreOperation] = []
+        var created: [String] = []
+        var replaced: [String] = []
+        for (index, spec) in request.resources.enumerated() {
+            let key = layout.resource(spec.name)
+            if let current = try await store.get(key) {
+                guard request.replace else {
+                    throw APIError(
+                        .conflict, field: "resources[\(index)].name", value: spec.name.rawValue,
+                        reason: "a resource of that name exists: nothing was imported (replace it with --replace)")
+                }
+                compare.append(Compare(key: key, .modRevision(current.modRevision)))
+                replaced.append(spec.name.rawValue)
+            } else {
+                compare.append(.absent(key))
+                created.append(spec.name.rawValue)
+            }
+            success.append(.put(key: key, value: ModelCodec.encode(spec)))
+        }
+        let result = try await store.transaction(Transaction(compare: compare, success: success))
+        guard result.succeeded else {
+            throw APIError(
+                .conflict, field: "resources", value: "\(request.resources.count) definitions",
+                reason: "some of these resources were created or changed meanwhile: nothing was imported; try again")
+        }
+        for spec in request.resources {
+            let verb = replaced.contains(spec.name.rawValue) ? "replaced the definition of" : "imported"
+            await record(user: user, resource: spec.name, "\(user) \(verb) \(spec.name) (vigil import)")
+        }
+        return ImportResult(created: created, replaced: replaced)
+    }
+
     /// Replaces a definition; takes effect at the resource's next load (as NCS: scripts are read at load).
     /// - Parameter expectedRevision: the revision the editor started from (`If-Match`): if the
     ///   definition changed since, nothing is written (412) and the caller shows the current one.

@@ -131,6 +131,10 @@ enum OpenAPISchemas {
                     "failoverMode": oneOf(StartMode.allCases.map(\.rawValue)),
                     "failbackMode": oneOf(FailbackMode.allCases.map(\.rawValue)), "priority": integer,
                 ], required: ["name"], strict: true),
+            "ImportRequest": object(
+                ["resources": array(ref("ResourceSpec")), "replace": boolean], required: ["resources"], strict: true),
+            "ImportResult": object(
+                ["created": array(string()), "replaced": array(string())], required: ["created", "replaced"]),
             "OnlineRequest": object(["node": string()], strict: true),
             "MigrateRequest": object(["to": string("a node, most or next")], required: ["to"], strict: true),
             "AlertRequest": object(["answer": oneOf(["yes", "no"])], required: ["answer"], strict: true),

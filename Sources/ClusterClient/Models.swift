@@ -505,3 +505,38 @@ public struct APIErrorBody: Codable, Sendable {
 
     public init(error: Detail) { self.error = error }
 }
+
+/// `POST /v1/resources/import`: definitions made by `vigil import` (NCS, keepalived, Pacemaker),
+/// created in one store transaction — all of them or none.
+public struct ImportRequest: Codable, Sendable, Hashable {
+    /// At most this many per request (etcd allows 128 operations per transaction by default).
+    public static let maximumResources = 100
+
+    public var resources: [ResourceSpec]
+    /// Replace definitions that exist (otherwise an existing name refuses the whole import).
+    public var replace: Bool
+
+    public init(resources: [ResourceSpec], replace: Bool = false) {
+        self.resources = resources
+        self.replace = replace
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case resources, replace }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        resources = try container.decode([ResourceSpec].self, forKey: .resources)
+        replace = try container.decodeIfPresent(Bool.self, forKey: .replace) ?? false
+    }
+}
+
+public struct ImportResult: Codable, Sendable, Hashable {
+    public var created: [String]
+    public var replaced: [String]
+
+    public init(created: [String], replaced: [String]) {
+        self.created = created
+        self.replaced = replaced
+    }
+}

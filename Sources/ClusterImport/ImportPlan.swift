@@ -45,6 +45,8 @@ public struct ImportProblem: Error, Hashable, Sendable, CustomStringConvertible 
 public struct ImportFailure: Error, Sendable, CustomStringConvertible {
     public var problems: [ImportProblem]
 
+    public init(problems: [ImportProblem]) { self.problems = problems }
+
     public var description: String {
         problems.sorted { $0.location < $1.location }.map(\.description).joined(separator: "\n")
     }

@@ -32,7 +32,7 @@ struct Vigil: AsyncParsableCommand {
             Leave.self, Down.self,
             Maintenance.self,
             Info.self, SetParameter.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
-            PKI.self, AnnounceAddress.self,
+            Import.self, PKI.self, AnnounceAddress.self,
         ])
 
     /// As ArgumentParser's, except that a refused argument exits 2 ("bad input", as the exit

@@ -446,6 +446,57 @@ struct APITests {
         }
     }
 
+    @Test("import: all definitions in one transaction; an existing name or a bad one creates nothing")
+    func importAllOrNothing() async throws {
+        let fixture = try await APIFixture()
+        @Sendable func spec(_ name: String, _ ip: String) throws -> ResourceSpec {
+            try ResourceTemplate.named("Generic_IP_Service")!.instantiate(
+                name: try ResourceName(validating: name), variables: ["RESOURCE_IP": ip])
+        }
+        @Sendable func request(_ specs: [ResourceSpec], replace: Bool = false) -> ByteBuffer {
+            ByteBuffer(bytes: ModelCodec.encode(ImportRequest(resources: specs, replace: replace)))
+        }
+        try await fixture.test(local: true) { client in
+            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) {
+                #expect($0.status == .created)
+            }
+            let before = try await fixture.contents()
+            // iManager exists: refused, and web1 (new) is not created either.
+            let clash = [try spec("web1", "198.18.0.101"), try spec("iManager", "198.18.0.100")]
+            try await client.execute(uri: "/v1/resources/import", method: .post, body: request(clash)) { response in
+                #expect(response.status == .conflict)
+                #expect(errorBody(response)?.field == "resources[1].name")
+            }
+            // A definition that does not validate names its index and field.
+            var bad = try spec("web2", "198.18.0.102")
+            bad.variables["RESOURCE_IP"] = "198.18.0.300"
+            try await client.execute(
+                uri: "/v1/resources/import", method: .post, body: request([try spec("web1", "198.18.0.101"), bad])
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorBody(response)?.field == "resources[1].variables.RESOURCE_IP")
+            }
+            #expect(try await fixture.contents() == before, "a refused import wrote something")
+            // With replace: web1 created, iManager replaced, in one go.
+            try await client.execute(uri: "/v1/resources/import", method: .post, body: request(clash, replace: true)) {
+                response in
+                #expect(response.status == .ok)
+                let result = try JSONDecoder().decode(ImportResult.self, from: Data(response.body.readableBytesView))
+                #expect(result.created == ["web1"] && result.replaced == ["iManager"])
+            }
+            let check = fixture.store.client("check")
+            #expect(try await check.get(fixture.layout.resource("web1")) != nil)
+        }
+        // Observers may not import.
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/v1/resources/import", method: .post,
+                headers: [.authorization: basic("watcher", "watcher-secret")],
+                body: request([try spec("web9", "198.18.0.109")])
+            ) { #expect($0.status == .forbidden) }
+        }
+    }
+
     @Test("settings: set quorum and tolerance, refuse live heartbeat changes, maintenance with expiry")
     func settings() async throws {
         let fixture = try await APIFixture()
