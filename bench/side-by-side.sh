@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 MODE=${MODE:-crash}
 if [ "${1:-}" != "--one" ]; then
   runs=${1:-5}; profile=${2:-default}
-  command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived >/dev/null; }
+  . bench/lib/keepalived.sh
+  keepalived_install
   ( . bench/lib/pacemaker.sh; pcmk_install )
   declare -a vigil=() keep=() pcmk=() extra=()
   for i in $(seq 1 "$runs"); do
@@ -52,31 +53,14 @@ fi
 
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/lib/pacemaker.sh"
+. "$(dirname "$0")/lib/keepalived.sh"
 KVIP=198.18.0.101; PVIP=198.18.0.102
 lab_up
 cluster_up
 ncs_resource iManager "$VIP" --preferred n1,n2,n3
 for n in $(seq 1 "$NODES"); do
-  cat > "$WORK/n$n/keepalived.conf" <<CONF
-global_defs {
-  router_id n$n
-  enable_script_security
-  $( [ "${KEEPALIVED_ADVERT:-1}" = 1 ] || echo "vrrp_version 3" )
-}
-vrrp_instance VI_1 {
-  state BACKUP
-  interface eth0
-  virtual_router_id 51
-  priority $((200 - n))
-  advert_int ${KEEPALIVED_ADVERT:-1}
-  virtual_ipaddress {
-    $KVIP/24
-  }
-}
-CONF
-  ip netns exec "$(ns "$n")" keepalived -n -l -f "$WORK/n$n/keepalived.conf" -p "$WORK/n$n/k.pid" \
-    -r "$WORK/n$n/k-vrrp.pid" -c "$WORK/n$n/k-check.pid" >/dev/null 2>&1 &
-  echo $! >> "$WORK/pids"; disown
+  keepalived_conf "$n" "$KVIP" "${KEEPALIVED_ADVERT:-1}" > "$WORK/n$n/keepalived.conf"
+  keepalived_start "$n" "$WORK/n$n/keepalived.conf"
 done
 pcmk_up "${PCMK_TOKEN:-3000}"
 pcmk_vip "$PVIP"
