@@ -121,7 +121,13 @@ extension Brain.Instance {
                             kind: .script, node: me, resource: name,
                             message: "kept running here at generation \(generation)")))
             }
-            runMonitorIfDue(name, &current, now: now, into: &out)
+            if !view.suspendedMonitors.contains(name) {
+                runMonitorIfDue(name, &current, now: now, into: &out)
+            } else if let next = current.nextMonitorAt, now >= next, let interval = current.spec?.monitor?.interval {
+                // Suspended by an administrator (`vigil monitor RES stop`): skipped, and asked
+                // again an interval later (a due time left in the past would wake the brain at once).
+                current.nextMonitorAt = now + interval
+            }
             resource = current
         case .hold(let generation, _):
             guard var current = resource, current.phase.mayHold else { return }

@@ -133,7 +133,7 @@ extension Brain.Instance {
                         MemberRecord(
                             node: me, heartbeat: heartbeatCounter, version: configuration.version,
                             tolerance: advertised,
-                            instance: configuration.instance),
+                            instance: configuration.instance, wallMilliseconds: now.wallMilliseconds),
                         sentAt: now, adopts: configuration.previousInstance))
             }
             return
@@ -146,7 +146,7 @@ extension Brain.Instance {
                 .sendHeartbeat(
                     MemberRecord(
                         node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
-                        instance: configuration.instance),
+                        instance: configuration.instance, wallMilliseconds: now.wallMilliseconds),
                     memberRevision: revision, sentAt: now))
             if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
         }

@@ -339,13 +339,20 @@ public struct MemberRecord: Hashable, Sendable, Codable {
     /// The agent process that owns this key (random per start): a second agent with the same node
     /// name (a cloned machine) finds another instance here and is refused.
     public var instance: String?
+    /// Wall-clock milliseconds when this heartbeat was sent (`vigil stats`: last heartbeat time).
+    /// Shown only; no decision reads it (clocks of different nodes need not agree).
+    public var wallMilliseconds: Int64?
 
-    public init(node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil, instance: String? = nil) {
+    public init(
+        node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil, instance: String? = nil,
+        wallMilliseconds: Int64? = nil
+    ) {
         self.node = node
         self.heartbeat = heartbeat
         self.version = version
         self.tolerance = tolerance
         self.instance = instance
+        self.wallMilliseconds = wallMilliseconds
     }
 }
 

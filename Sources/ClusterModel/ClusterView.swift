@@ -40,6 +40,9 @@ public struct ClusterView: Hashable, Sendable {
     public var commands: [String: AdminCommand]
     /// Nodes an administrator took out of the cluster (`vigil leave`, `vigil down`) until `vigil join`.
     public var standby: Set<NodeName>
+    /// Resources whose monitoring an administrator suspended (`vigil monitor RES stop`) until
+    /// `vigil monitor RES start`: their monitor scripts do not run.
+    public var suspendedMonitors: Set<ResourceName>
     /// Keys that could not be decoded, with the reason: shown, never acted upon.
     public var problems: [String]
     /// The revision of the latest change that was not a heartbeat (a member rewriting its own key
@@ -60,6 +63,7 @@ public struct ClusterView: Hashable, Sendable {
         self.epoch = 0
         self.commands = [:]
         self.standby = []
+        self.suspendedMonitors = []
         self.problems = []
     }
 
@@ -95,6 +99,9 @@ public struct KeyLayout: Hashable, Sendable {
     public func status(_ resource: ResourceName, node: NodeName) -> String { prefix + "status/\(resource)/\(node)" }
     public func command(_ id: String) -> String { prefix + "commands/\(id)" }
     public func standby(_ node: NodeName) -> String { prefix + "standby/\(node)" }
+    public func monitoring(_ resource: ResourceName) -> String { prefix + "monitoring/\(resource)" }
+    /// The counters `vigil stats clear` took as zero.
+    public var statsBaseline: String { prefix + "stats" }
     /// An event's key: sortable by wall time, unique per node and sequence.
     public func event(wallMilliseconds: Int64, node: NodeName, sequence: UInt64) -> String {
         prefix + "events/" + String(wallMilliseconds).leftPadded(to: 13) + "-" + node.rawValue + "-"
@@ -140,6 +147,7 @@ public struct KeyLayout: Hashable, Sendable {
             // A member's record under the same join with nothing but its heartbeat counter changed.
             if var old = before.member, let new = view.members[member], old.createRevision == new.createRevision {
                 old.value.heartbeat = new.value.heartbeat
+                old.value.wallMilliseconds = new.value.wallMilliseconds
                 heartbeat = old.value == new.value
             } else {
                 heartbeat = false
@@ -171,6 +179,8 @@ public struct KeyLayout: Hashable, Sendable {
         case ("commands", 2): view.commands[path[1]] = nil
         case ("standby", 2):
             if let node = try? NodeName(validating: path[1]) { view.standby.remove(node) }
+        case ("monitoring", 2):
+            if let resource = try? ResourceName(validating: path[1]) { view.suspendedMonitors.remove(resource) }
         default: break
         }
     }
@@ -208,7 +218,10 @@ public struct KeyLayout: Hashable, Sendable {
         case ("standby", 2):
             _ = try ModelCodec.decode(StandbyRecord.self, from: entry.value)
             view.standby.insert(try NodeName(validating: path[1], field: "key"))
-        case ("events", 2), ("sessions", 2), ("users", 2), ("idempotency", 2):
+        case ("monitoring", 2):
+            _ = try ModelCodec.decode(MonitorSuspension.self, from: entry.value)
+            view.suspendedMonitors.insert(try ResourceName(validating: path[1], field: "key"))
+        case ("events", 2), ("sessions", 2), ("users", 2), ("idempotency", 2), ("stats", 1):
             break
         default:
             throw ValidationError(field: "key", value: entry.key, reason: "not a key of the Vigil layout")
@@ -222,11 +235,45 @@ public struct StandbyRecord: Hashable, Sendable, Codable, Validatable {
     public var by: String
     /// Wall-clock milliseconds.
     public var since: Int64
+    /// `vigil restart SECONDS`: the node comes back by itself this long after it has left
+    /// (measured on its own clock, from when it is out). Nil: out until `vigil join`.
+    public var rejoinAfter: Span?
 
-    public init(by: String, since: Int64) {
+    public init(by: String, since: Int64, rejoinAfter: Span? = nil) {
         self.schema = 1
         self.by = by
         self.since = since
+        self.rejoinAfter = rejoinAfter
+    }
+
+    public func validate() throws(ValidationError) {}
+}
+
+/// `/vigil/<cluster>/monitoring/<resource>`: its monitoring is suspended (`vigil monitor RES stop`).
+public struct MonitorSuspension: Hashable, Sendable, Codable, Validatable {
+    public var by: String
+    /// Wall-clock milliseconds.
+    public var since: Int64
+
+    public init(by: String, since: Int64) {
+        self.by = by
+        self.since = since
+    }
+
+    public func validate() throws(ValidationError) {}
+}
+
+/// `/vigil/<cluster>/stats`: what `vigil stats clear` counts from — each member's heartbeat
+/// counter and the wall time of the clear.
+public struct StatsBaseline: Hashable, Sendable, Codable, Validatable {
+    public var since: Int64
+    public var heartbeats: [String: UInt64]
+    public var by: String
+
+    public init(since: Int64, heartbeats: [String: UInt64], by: String) {
+        self.since = since
+        self.heartbeats = heartbeats
+        self.by = by
     }
 
     public func validate() throws(ValidationError) {}

@@ -174,10 +174,16 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
     /// `node.key` (docs/design/0015). Required by a managed store; used by the API when it has no
     /// certificate of its own.
     public var pki: String
+    /// What monitor action `reboot` runs (NCS resets the node): the program and its arguments.
+    /// Default: an immediate reboot without stopping services (`systemctl reboot --force`); the
+    /// other nodes see this one's heartbeats stop and take its resources over.
+    public var rebootCommand: [String]
+
+    public static let defaultRebootCommand = ["/usr/bin/systemctl", "reboot", "--force"]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case node, cluster, profile, store, api, stateDirectory, logDirectory, watchdogDevice, watchdogTimeout,
-            watchdogKind, pki
+            watchdogKind, pki, rebootCommand
     }
 
     public init(from decoder: any Decoder) throws {
@@ -194,6 +200,7 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         watchdogTimeout = try container.decodeIfPresent(Span.self, forKey: .watchdogTimeout)
         watchdogKind = try container.decodeIfPresent(WatchdogDevice.Kind.self, forKey: .watchdogKind) ?? .linux
         pki = try container.decodeIfPresent(String.self, forKey: .pki) ?? "/etc/vigil/pki"
+        rebootCommand = try container.decodeIfPresent([String].self, forKey: .rebootCommand) ?? Self.defaultRebootCommand
     }
 
     public func validate() throws(ValidationError) {
@@ -280,6 +287,31 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
             throw ValidationError(
                 field: "watchdogDevice", value: device,
                 reason: "no such device (it is never created; load the driver, e.g. a hardware watchdog's module)")
+        }
+        try Self.checkRebootCommand(rebootCommand, isDefault: rebootCommand == Self.defaultRebootCommand)
+    }
+
+    /// The reboot command runs as root: an absolute path to a program only root can change. The
+    /// default is checked when it is used (a container without systemd may never need it).
+    static func checkRebootCommand(_ command: [String], isDefault: Bool) throws(ValidationError) {
+        guard let program = command.first, program.hasPrefix("/") else {
+            throw ValidationError(
+                field: "rebootCommand", value: command.joined(separator: " "),
+                reason: "a list whose first item is the program's absolute path")
+        }
+        guard !isDefault else { return }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: program),
+            attributes[.type] as? FileAttributeType == .typeRegular,
+            FileManager.default.isExecutableFile(atPath: program)
+        else {
+            throw ValidationError(field: "rebootCommand", value: program, reason: "not an executable file")
+        }
+        let owner = (attributes[.ownerAccountID] as? NSNumber)?.intValue ?? -1
+        let permissions = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+        guard owner == 0, permissions & 0o022 == 0 else {
+            throw ValidationError(
+                field: "rebootCommand", value: program,
+                reason: "it runs as root: it must belong to root and be writable by nobody else")
         }
     }
 

@@ -3,6 +3,8 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Logging
+import Subprocess
+import SystemPackage
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
@@ -495,8 +497,32 @@ public final class ClusterAgent: Service, Sendable {
         case .petWatchdog:
             watchdog?.pet()
         case .reboot:
+            // NCS resets the node. The resource is Comatose here already; the machine going down
+            // stops the heartbeats and the others take everything over.
+            let command = configuration.rebootCommand
+            let logger = logger
             logger.critical(
-                "monitor action reboot requested; this agent does not reboot machines yet: the resource stays Comatose")
+                "monitor action reboot: rebooting this node", metadata: ["vigil.command": "\(command.joined(separator: " "))"])
+            group.addTask {
+                do {
+                    try AgentConfiguration.checkRebootCommand(command, isDefault: false)
+                    let result = try await Subprocess.run(
+                        .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
+                        output: .string(limit: 4096), error: .combinedWithOutput)
+                    if !result.terminationStatus.isSuccess {
+                        logger.critical(
+                            "the reboot command failed: this node was not rebooted; the resource stays Comatose",
+                            metadata: [
+                                "vigil.status": "\(result.terminationStatus)",
+                                "vigil.output": "\(result.standardOutput)",
+                            ])
+                    }
+                } catch {
+                    logger.critical(
+                        "the reboot command cannot run: this node was not rebooted; the resource stays Comatose",
+                        metadata: ["vigil.error": "\(error)"])
+                }
+            }
         case .finished:
             logger.info("left the cluster")
             return true

@@ -215,6 +215,22 @@ struct LocalResourceTests {
         #expect(actions(harness.after(10_000)).contains(.runScript(job(spec, .monitor))))
     }
 
+    @Test("a suspended monitor does not run, and runs again once resumed (vigil monitor RES stop|start)")
+    func monitorSuspended() {
+        let spec = monitored(max: 1, action: .comatose)
+        var (harness, world) = runningHere(spec)
+        world.view.suspendedMonitors = ["vip"]
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        for _ in 0..<5 {
+            #expect(!actions(harness.after(10_000)).contains(.runScript(job(spec, .monitor))))
+        }
+        world.view.suspendedMonitors = []
+        world.bump()
+        _ = harness.when(.viewChanged(world.view))
+        #expect(actions(harness.after(10_000)).contains(.runScript(job(spec, .monitor))))
+    }
+
     @Test("monitor failures up to the limit restart the resource on the same node")
     func monitorLocalRestart() {
         let spec = monitored(max: 1, action: .comatose)

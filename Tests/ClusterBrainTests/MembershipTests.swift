@@ -14,14 +14,17 @@ struct MembershipTests {
         #expect(
             actions(brain.handle(.viewChanged(world.view), now: start)) == [
                 .join(
-                    MemberRecord(node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2)), sentAt: start,
-                    adopts: nil)
+                    MemberRecord(
+                        node: "n1", heartbeat: 1, version: "t", tolerance: .seconds(2),
+                        wallMilliseconds: start.wallMilliseconds), sentAt: start, adopts: nil)
             ])
         #expect(actions(brain.handle(.joinFailed, now: start + .milliseconds(10))).isEmpty)
         #expect(
             actions(brain.handle(.timerFired, now: start + .milliseconds(800))) == [
                 .join(
-                    MemberRecord(node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2)),
+                    MemberRecord(
+                        node: "n1", heartbeat: 2, version: "t", tolerance: .seconds(2),
+                        wallMilliseconds: (start + .milliseconds(800)).wallMilliseconds),
                     sentAt: start + .milliseconds(800), adopts: nil)
             ])
     }
@@ -34,8 +37,9 @@ struct MembershipTests {
         #expect(
             directives.contains(
                 .sendHeartbeat(
-                    MemberRecord(node: "n2", heartbeat: 4, version: "t", tolerance: .seconds(2)), memberRevision: 12,
-                    sentAt: harness.now)))
+                    MemberRecord(
+                        node: "n2", heartbeat: 4, version: "t", tolerance: .seconds(2),
+                        wallMilliseconds: harness.now.wallMilliseconds), memberRevision: 12, sentAt: harness.now)))
     }
 
     @Test("at the deadline a node stops its exclusive resources: addresses first, then the unload script")
@@ -96,8 +100,9 @@ struct MembershipTests {
             directives == [
                 .selfFence([target()]), .runScript(job(spec, .unload)),
                 .join(
-                    MemberRecord(node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2)), sentAt: harness.now,
-                    adopts: nil),
+                    MemberRecord(
+                        node: "n2", heartbeat: 3, version: "t", tolerance: .seconds(2),
+                        wallMilliseconds: harness.now.wallMilliseconds), sentAt: harness.now, adopts: nil),
             ])
         #expect(harness.brain.memberRevision == nil)
     }
