@@ -91,6 +91,13 @@ public struct APIRouterBuilder: Sendable {
             body: "SetRequest", answer: "ClusterSettings"),
         APIRoute(method: .get, path: "/v1/stats", summary: "Heartbeat and event statistics", answer: "ClusterStats"),
         APIRoute(
+            method: .post, path: "/v1/stats/clear", summary: "Counters start again from zero (`cluster stats clear`)",
+            answer: "ClusterStats"),
+        APIRoute(
+            method: .post, path: "/v1/cluster/restart",
+            summary: "Every node leaves and rejoins after `seconds` (at least 60; `cluster restart`)",
+            body: "RestartRequest", success: 204),
+        APIRoute(
             method: .get, path: "/v1/resources", summary: "Every resource with its state", answer: "ResourceState[]"),
         APIRoute(
             method: .post, path: "/v1/resources", summary: "Create a resource from a template",
@@ -107,6 +114,15 @@ public struct APIRouterBuilder: Sendable {
             summary: "Replace a resource's definition (used at its next load)", body: "ResourceSpec",
             answer: "ResourceSpec"),
         APIRoute(method: .delete, path: "/v1/resources/{name}", summary: "Delete an offline resource", success: 204),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/rename", summary: "Rename an offline resource",
+            body: "RenameRequest", answer: "ResourceSpec"),
+        APIRoute(
+            method: .get, path: "/v1/resources/{name}/monitor", summary: "Whether its monitoring is suspended",
+            answer: "MonitorStatus"),
+        APIRoute(
+            method: .post, path: "/v1/resources/{name}/monitor", summary: "Suspend (stop) or resume (start) monitoring",
+            body: "MonitorRequest", answer: "MonitorStatus"),
         APIRoute(
             method: .post, path: "/v1/resources/{name}/online", summary: "Load on a node, or the most preferred member",
             body: "OnlineRequest", answer: "CommandReceipt", success: 202),
@@ -248,6 +264,29 @@ public struct APIRouterBuilder: Sendable {
                 return try json(try await control.set(body.parameter, body.value, user: user(context)))
             },
             "GET /v1/stats": { _, _ in try json(try await control.stats()) },
+            "POST /v1/stats/clear": { request, context in
+                _ = try await decodeOptional(EmptyRequest.self, request, context)
+                return try json(try await control.clearStats(user: user(context)))
+            },
+            "POST /v1/cluster/restart": { request, context in
+                let body =
+                    try await decodeOptional(RestartRequest.self, request, context) ?? RestartRequest(seconds: 60)
+                try await control.restart(seconds: body.seconds, user: user(context))
+                return Response(status: .noContent)
+            },
+            "POST /v1/resources/{name}/rename": { request, context in
+                let body = try await decode(RenameRequest.self, request, context)
+                return try json(try await control.renameResource(try name(context), to: body.to, user: user(context)))
+            },
+            "GET /v1/resources/{name}/monitor": { _, context in
+                try json(try await control.monitorStatus(try name(context)))
+            },
+            "POST /v1/resources/{name}/monitor": { request, context in
+                let body = try await decode(MonitorRequest.self, request, context)
+                return try json(
+                    try await control.setMonitoring(
+                        try name(context), suspended: body.action == "stop", user: user(context)))
+            },
             "GET /v1/resources": { _, _ in try json(try await control.status().resources) },
             "POST /v1/resources": { request, context in
                 let body = try await decode(CreateResourceRequest.self, request, context)

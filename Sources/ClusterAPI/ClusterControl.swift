@@ -241,21 +241,10 @@ public struct ClusterControl: Sendable {
         let resource = try ResourceName(validating: name, field: "name")
         let view = try await view()
         guard view.resources[resource] != nil else { throw APIError.notFound("name", name, "resource") }
-        let state = ResourceState(view: view, name: resource)
-        let running = view.statuses[resource]?.values.contains { $0.value.state != .offline } ?? false
-        let removable: Bool
-        switch state.state {
-        case .offline, .unassigned, .quorumWait, .alert: removable = true
-        case .loading, .running, .migrating, .unloading, .comatose: removable = false
-        }
-        guard removable, !running
-        else {
-            throw APIError(
-                .conflict, field: "name", value: name,
-                reason: "\(resource) is \(state.state): take it offline first (vigil offline \(resource))")
-        }
+        try requireOffline(resource, in: view, name)
         var operations: [StoreOperation] = [
             .delete(key: layout.resource(resource)), .delete(key: layout.assignment(resource)),
+            .delete(key: layout.monitoring(resource)),
         ]
         operations += (view.statuses[resource] ?? [:]).keys.map { .delete(key: layout.status(resource, node: $0)) }
         let compare = [
@@ -266,6 +255,101 @@ public struct ClusterControl: Sendable {
             throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
         }
         await record(user: user, resource: resource, "\(user) deleted resource \(resource)")
+    }
+
+    /// Refuses unless `resource` is offline everywhere (delete and rename need it, as NCS).
+    private func requireOffline(_ resource: ResourceName, in view: ClusterView, _ name: String) throws {
+        let state = ResourceState(view: view, name: resource)
+        let running = view.statuses[resource]?.values.contains { $0.value.state != .offline } ?? false
+        let offline: Bool
+        switch state.state {
+        case .offline, .unassigned, .quorumWait, .alert: offline = true
+        case .loading, .running, .migrating, .unloading, .comatose: offline = false
+        }
+        guard offline, !running else {
+            throw APIError(
+                .conflict, field: "name", value: name,
+                reason: "\(resource) is \(state.state): take it offline first (vigil offline \(resource))")
+        }
+    }
+
+    /// NCS's `cluster rename OLD NEW`, offline resources only: the definition, its assignment (so
+    /// it stays offline) and its monitoring flag move to the new name in one transaction.
+    public func renameResource(_ name: String, to newName: String, user: String) async throws -> ResourceSpec {
+        let resource = try ResourceName(validating: name, field: "name")
+        let target = try ResourceName(validating: newName, field: "to")
+        let view = try await view()
+        guard var spec = view.resources[resource] else { throw APIError.notFound("name", name, "resource") }
+        guard target != resource else {
+            throw APIError(.badRequest, field: "to", value: newName, reason: "the resource already has that name")
+        }
+        try requireOffline(resource, in: view, name)
+        guard view.resources[target] == nil else {
+            throw APIError(.conflict, field: "to", value: newName, reason: "a resource of that name exists")
+        }
+        spec.name = target
+        var operations: [StoreOperation] = [
+            .put(key: layout.resource(target), value: ModelCodec.encode(spec)),
+            .delete(key: layout.resource(resource)), .delete(key: layout.assignment(resource)),
+            .delete(key: layout.monitoring(resource)),
+        ]
+        operations += (view.statuses[resource] ?? [:]).keys.map { .delete(key: layout.status(resource, node: $0)) }
+        if var assignment = view.assignments[resource]?.value {
+            assignment.reason = "renamed from \(resource)"
+            operations.append(.put(key: layout.assignment(target), value: ModelCodec.encode(assignment)))
+        }
+        if let suspended = try await store.get(layout.monitoring(resource)) {
+            operations.append(.put(key: layout.monitoring(target), value: suspended.value))
+        }
+        let compare = [
+            Compare(key: layout.assignment(resource), .modRevision(view.assignments[resource]?.modRevision ?? 0)),
+            .absent(layout.resource(target)), .absent(layout.assignment(target)),
+        ]
+        let result = try await store.transaction(Transaction(compare: compare, success: operations))
+        guard result.succeeded else {
+            throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
+        }
+        await record(user: user, resource: target, "\(user) renamed resource \(resource) to \(target)")
+        return spec
+    }
+
+    /// NCS's `cluster monitor RES status`.
+    public func monitorStatus(_ name: String) async throws -> MonitorStatus {
+        let resource = try ResourceName(validating: name, field: "name")
+        guard let spec = try await view().resources[resource] else {
+            throw APIError.notFound("name", name, "resource")
+        }
+        let suspension = try await store.get(layout.monitoring(resource)).flatMap {
+            try? ModelCodec.decode(MonitorSuspension.self, from: $0.value)
+        }
+        return MonitorStatus(
+            resource: resource.rawValue, hasMonitor: spec.monitor != nil,
+            interval: spec.monitor.map { "\($0.interval)" }, suspended: suspension != nil, by: suspension?.by,
+            since: suspension?.since)
+    }
+
+    /// NCS's `cluster monitor RES start|stop`: resumes or suspends the resource's monitor script.
+    public func setMonitoring(_ name: String, suspended: Bool, user: String) async throws -> MonitorStatus {
+        let resource = try ResourceName(validating: name, field: "name")
+        guard let spec = try await view().resources[resource] else {
+            throw APIError.notFound("name", name, "resource")
+        }
+        guard spec.monitor != nil else {
+            throw APIError(
+                .conflict, field: "name", value: name,
+                reason: "\(resource) has no monitor script (add one with vigil resource edit)")
+        }
+        if suspended {
+            _ = try await store.put(
+                layout.monitoring(resource),
+                ModelCodec.encode(MonitorSuspension(by: user, since: Self.wallMilliseconds())))
+        } else {
+            _ = try await store.delete(layout.monitoring(resource))
+        }
+        await record(
+            user: user, resource: resource,
+            suspended ? "\(user) suspended monitoring of \(resource)" : "\(user) resumed monitoring of \(resource)")
+        return try await monitorStatus(name)
     }
 
     // MARK: Membership (NCS `cluster leave`, `cluster join`, `cluster down`)
@@ -293,6 +377,24 @@ public struct ClusterControl: Sendable {
             Transaction(
                 compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
         await self.record(user: user, resource: nil, "\(user) took the cluster down (every node leaves)")
+    }
+
+    /// NCS's `cluster restart [SECONDS]`: every node leaves (in one write) and comes back by itself
+    /// `seconds` after it is out (at least 60, as NCS).
+    public func restart(seconds: Int, user: String) async throws {
+        guard (60...86_400).contains(seconds) else {
+            throw APIError(
+                .badRequest, field: "seconds", value: "\(seconds)", reason: "60 to 86400 (NCS waits at least 60 s)")
+        }
+        let view = try await view()
+        let record = ModelCodec.encode(
+            StandbyRecord(by: user, since: Self.wallMilliseconds(), rejoinAfter: .seconds(Int64(seconds))))
+        _ = try await store.transaction(
+            Transaction(
+                compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
+        await self.record(
+            user: user, resource: nil, "\(user) restarted the cluster: every node leaves and rejoins after \(seconds) s"
+        )
     }
 
     private func definedNode(_ name: String, in view: ClusterView) throws -> NodeName {
@@ -469,13 +571,41 @@ extension ClusterControl {
         for name in view.resources.keys {
             byState[ResourceState(view: view, name: name).state.description, default: 0] += 1
         }
-        let members = view.members.values.sorted { $0.value.node < $1.value.node }.map {
-            ClusterStats.Member(
-                node: $0.value.node.rawValue, heartbeat: $0.value.heartbeat, lastHeartbeatRevision: $0.modRevision)
+        let baseline = snapshot.keyValues.first { $0.key == layout.statsBaseline }.flatMap {
+            try? ModelCodec.decode(StatsBaseline.self, from: $0.value)
+        }
+        // Evictions per node in the retained event log (since the clear, if any).
+        var evictions: [String: Int] = [:]
+        for stored in events where stored.time >= (baseline?.since ?? 0) {
+            // The master's "evicting n2: no heartbeat for …".
+            guard stored.event.message.hasPrefix("evicting ") else { continue }
+            let node = stored.event.message.dropFirst("evicting ".count).prefix { $0 != " " && $0 != ":" }
+            evictions[String(node), default: 0] += 1
+        }
+        let members = view.members.values.sorted { $0.value.node < $1.value.node }.map { member in
+            let node = member.value.node.rawValue
+            // A counter that restarted (a new join) below the baseline counts from zero.
+            let base = baseline?.heartbeats[node].flatMap { $0 <= member.value.heartbeat ? $0 : nil } ?? 0
+            return ClusterStats.Member(
+                node: node, heartbeat: member.value.heartbeat, lastHeartbeatRevision: member.modRevision,
+                heartbeatsSinceClear: member.value.heartbeat - base, lastHeartbeatTime: member.value.wallMilliseconds,
+                evictions: evictions[node, default: 0])
         }
         return ClusterStats(
             epoch: view.epoch, revision: view.revision, members: members, events: events.count, eventsByKind: byKind,
-            resourcesByState: byState)
+            resourcesByState: byState, clearedAt: baseline?.since)
+    }
+
+    /// NCS's `cluster stats clear`: the counters `stats` shows start again from zero.
+    public func clearStats(user: String) async throws -> ClusterStats {
+        let view = try await view()
+        var heartbeats: [String: UInt64] = [:]
+        for member in view.members.values { heartbeats[member.value.node.rawValue] = member.value.heartbeat }
+        _ = try await store.put(
+            layout.statsBaseline,
+            ModelCodec.encode(StatsBaseline(since: Self.wallMilliseconds(), heartbeats: heartbeats, by: user)))
+        await record(user: user, resource: nil, "\(user) cleared the statistics")
+        return try await stats()
     }
 }
 

@@ -91,10 +91,17 @@ enum OpenAPISchemas {
                     "epoch": integer, "revision": integer,
                     "members": array(
                         object(
-                            ["node": string(), "heartbeat": integer, "lastHeartbeatRevision": integer],
-                            required: ["node", "heartbeat", "lastHeartbeatRevision"])),
+                            [
+                                "node": string(), "heartbeat": integer, "lastHeartbeatRevision": integer,
+                                "heartbeatsSinceClear": integer, "lastHeartbeatTime": optional(milliseconds),
+                                "evictions": integer,
+                            ],
+                            required: [
+                                "node", "heartbeat", "lastHeartbeatRevision", "heartbeatsSinceClear", "evictions",
+                            ])),
                     "events": integer, "eventsByKind": ["type": "object", "additionalProperties": integer],
                     "resourcesByState": ["type": "object", "additionalProperties": integer],
+                    "clearedAt": optional(milliseconds),
                 ], required: ["epoch", "revision", "members", "events", "eventsByKind", "resourcesByState"]),
             "ScriptSpec": object(["body": string(), "timeout": spanIn], required: ["body"], strict: true),
             "MonitorSpec": object(
@@ -136,6 +143,14 @@ enum OpenAPISchemas {
             "ImportResult": object(
                 ["created": array(string()), "replaced": array(string())], required: ["created", "replaced"]),
             "OnlineRequest": object(["node": string()], strict: true),
+            "RenameRequest": object(["to": string()], required: ["to"], strict: true),
+            "RestartRequest": object(["seconds": integer], strict: true),
+            "MonitorRequest": object(["action": oneOf(["start", "stop"])], required: ["action"], strict: true),
+            "MonitorStatus": object(
+                [
+                    "resource": string(), "hasMonitor": boolean, "interval": optional(string()), "suspended": boolean,
+                    "by": optional(string()), "since": optional(milliseconds),
+                ], required: ["resource", "hasMonitor", "suspended"]),
             "MigrateRequest": object(["to": string("a node, most or next")], required: ["to"], strict: true),
             "AlertRequest": object(["answer": oneOf(["yes", "no"])], required: ["answer"], strict: true),
             "CommandReceipt": object(

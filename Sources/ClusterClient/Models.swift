@@ -443,11 +443,23 @@ public struct ClusterStats: Codable, Sendable, Hashable {
         public var heartbeat: UInt64
         /// Store revision of the member's last heartbeat and how many revisions ago that was.
         public var lastHeartbeatRevision: Int64
+        /// Heartbeats since `vigil stats clear` (all of them if never cleared).
+        public var heartbeatsSinceClear: UInt64
+        /// Wall-clock milliseconds of the last heartbeat, as its node's clock said.
+        public var lastHeartbeatTime: Int64?
+        /// Times the master evicted this node, in the retained event log since the clear.
+        public var evictions: Int
 
-        public init(node: String, heartbeat: UInt64, lastHeartbeatRevision: Int64) {
+        public init(
+            node: String, heartbeat: UInt64, lastHeartbeatRevision: Int64, heartbeatsSinceClear: UInt64? = nil,
+            lastHeartbeatTime: Int64? = nil, evictions: Int = 0
+        ) {
             self.node = node
             self.heartbeat = heartbeat
             self.lastHeartbeatRevision = lastHeartbeatRevision
+            self.heartbeatsSinceClear = heartbeatsSinceClear ?? heartbeat
+            self.lastHeartbeatTime = lastHeartbeatTime
+            self.evictions = evictions
         }
     }
     public var epoch: UInt64
@@ -456,10 +468,12 @@ public struct ClusterStats: Codable, Sendable, Hashable {
     public var events: Int
     public var eventsByKind: [String: Int]
     public var resourcesByState: [String: Int]
+    /// When `vigil stats clear` last ran (wall-clock milliseconds), if ever.
+    public var clearedAt: Int64?
 
     public init(
         epoch: UInt64, revision: Int64, members: [Member], events: Int, eventsByKind: [String: Int],
-        resourcesByState: [String: Int]
+        resourcesByState: [String: Int], clearedAt: Int64? = nil
     ) {
         self.epoch = epoch
         self.revision = revision
@@ -467,6 +481,7 @@ public struct ClusterStats: Codable, Sendable, Hashable {
         self.events = events
         self.eventsByKind = eventsByKind
         self.resourcesByState = resourcesByState
+        self.clearedAt = clearedAt
     }
 }
 
@@ -538,5 +553,74 @@ public struct ImportResult: Codable, Sendable, Hashable {
     public init(created: [String], replaced: [String]) {
         self.created = created
         self.replaced = replaced
+    }
+}
+
+/// `GET|POST /v1/resources/{name}/monitor` (NCS `cluster monitor RES status|start|stop`).
+public struct MonitorStatus: Codable, Sendable, Hashable {
+    public var resource: String
+    /// Whether the definition has a monitor script at all.
+    public var hasMonitor: Bool
+    public var interval: String?
+    public var suspended: Bool
+    public var by: String?
+    /// Wall-clock milliseconds of the suspension.
+    public var since: Int64?
+
+    public init(
+        resource: String, hasMonitor: Bool, interval: String?, suspended: Bool, by: String?, since: Int64?
+    ) {
+        self.resource = resource
+        self.hasMonitor = hasMonitor
+        self.interval = interval
+        self.suspended = suspended
+        self.by = by
+        self.since = since
+    }
+}
+
+/// `POST /v1/resources/{name}/monitor`.
+public struct MonitorRequest: Codable, Sendable, Hashable {
+    public var action: String
+
+    public init(action: String) { self.action = action }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case action }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        action = try container.decode(String.self, forKey: .action)
+        guard ["start", "stop"].contains(action) else {
+            throw ValidationError(field: "action", value: action, reason: "start or stop")
+        }
+    }
+}
+
+/// `POST /v1/resources/{name}/rename`.
+public struct RenameRequest: Codable, Sendable, Hashable {
+    public var to: String
+
+    public init(to: String) { self.to = to }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case to }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        to = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .to)
+    }
+}
+
+/// `POST /v1/cluster/restart` (NCS `cluster restart [SECONDS]`).
+public struct RestartRequest: Codable, Sendable, Hashable {
+    public var seconds: Int
+
+    public init(seconds: Int) { self.seconds = seconds }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case seconds }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        seconds = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .seconds) ?? 60
     }
 }

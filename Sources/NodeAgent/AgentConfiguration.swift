@@ -200,7 +200,8 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         watchdogTimeout = try container.decodeIfPresent(Span.self, forKey: .watchdogTimeout)
         watchdogKind = try container.decodeIfPresent(WatchdogDevice.Kind.self, forKey: .watchdogKind) ?? .linux
         pki = try container.decodeIfPresent(String.self, forKey: .pki) ?? "/etc/vigil/pki"
-        rebootCommand = try container.decodeIfPresent([String].self, forKey: .rebootCommand) ?? Self.defaultRebootCommand
+        rebootCommand =
+            try container.decodeIfPresent([String].self, forKey: .rebootCommand) ?? Self.defaultRebootCommand
     }
 
     public func validate() throws(ValidationError) {

@@ -3,10 +3,10 @@ import ClusterModel
 import CoordinationStore
 import Foundation
 import Logging
-import Subprocess
-import SystemPackage
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import Subprocess
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -175,16 +175,18 @@ public final class ClusterAgent: Service, Sendable {
         if present.isEmpty { await bootstrap() }
         // Member until told to leave (vigil leave/down), then out until told to join, until stopped.
         for _ in 0..<1_000_000 {
-            if present.isEmpty, await standby() {
-                logger.notice("this node is out of the cluster (vigil leave/down): waiting for vigil join")
-                onReady("out of cluster \(configuration.cluster) until vigil join")
+            if present.isEmpty, let standby = await standby() {
+                let until = standby.rejoinAfter.map { "for \($0) (vigil restart)" } ?? "until vigil join"
+                logger.notice("this node is out of the cluster \(until)")
+                onReady("out of cluster \(configuration.cluster) \(until)")
                 await events.append(
-                    ClusterEvent(
-                        kind: .membership, node: configuration.node, message: "out of the cluster until vigil join"))
+                    ClusterEvent(kind: .membership, node: configuration.node, message: "out of the cluster \(until)"))
                 guard await waitForJoin(watchdog: watchdog) else { return }
                 await events.append(
                     ClusterEvent(
-                        kind: .membership, node: configuration.node, message: "joining the cluster (vigil join)"))
+                        kind: .membership, node: configuration.node,
+                        message: standby.rejoinAfter == nil
+                            ? "joining the cluster (vigil join)" : "joining the cluster again (vigil restart)"))
             }
             let end = await runMember(watchdog: watchdog, previous: previous, present: present)
             guard end == .left else { return }
@@ -194,27 +196,44 @@ public final class ClusterAgent: Service, Sendable {
 
     enum MemberEnd { case stopped, left }
 
-    /// Whether an administrator took this node out of the cluster.
-    func standby() async -> Bool {
+    /// The record of an administrator taking this node out of the cluster, if there is one.
+    func standby() async -> StandbyRecord? {
         for attempt in 0..<600 {
             do {
-                return try await store.get(layout.standby(configuration.node)) != nil
+                guard let entry = try await store.get(layout.standby(configuration.node)) else { return nil }
+                // Unreadable: out until joined (the administrator's decision is kept).
+                return (try? ModelCodec.decode(StandbyRecord.self, from: entry.value))
+                    ?? StandbyRecord(by: "?", since: 0)
             } catch {
                 if attempt % 50 == 0 { logger.warning("store not reachable", metadata: ["vigil.error": "\(error)"]) }
                 try? await Task.sleep(for: .milliseconds(100))
-                if Task.isShuttingDownGracefully || Task.isCancelled { return false }
+                if Task.isShuttingDownGracefully || Task.isCancelled { return nil }
             }
         }
-        return false
+        return nil
     }
 
-    /// Waits, petting the watchdog (nothing is held), until the standby flag goes; false when stopping.
+    /// Waits, petting the watchdog (nothing is held), until the standby flag goes — or, after
+    /// `vigil restart SECONDS`, until this node has been out that long by its own clock, when it
+    /// deletes its flag itself (only if nobody rewrote it meanwhile: a later `vigil leave` holds).
+    /// False when stopping.
     func waitForJoin(watchdog: WatchdogDevice?) async -> Bool {
         let pause = configuration.timing.heartbeat.duration
+        let out = ContinuousClock.now
+        let key = layout.standby(configuration.node)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             watchdog?.pet()
             do {
-                if try await store.get(layout.standby(configuration.node)) == nil { return true }
+                guard let entry = try await store.get(key) else { return true }
+                if let after = (try? ModelCodec.decode(StandbyRecord.self, from: entry.value))?.rejoinAfter,
+                    ContinuousClock.now - out >= after.duration
+                {
+                    let result = try await store.transaction(
+                        Transaction(
+                            compare: [Compare(key: key, .modRevision(entry.modRevision))], success: [.delete(key: key)])
+                    )
+                    if result.succeeded { return true }
+                }
             } catch {
                 logger.debug("store not reachable while out of the cluster", metadata: ["vigil.error": "\(error)"])
             }
@@ -502,7 +521,8 @@ public final class ClusterAgent: Service, Sendable {
             let command = configuration.rebootCommand
             let logger = logger
             logger.critical(
-                "monitor action reboot: rebooting this node", metadata: ["vigil.command": "\(command.joined(separator: " "))"])
+                "monitor action reboot: rebooting this node",
+                metadata: ["vigil.command": "\(command.joined(separator: " "))"])
             group.addTask {
                 do {
                     try AgentConfiguration.checkRebootCommand(command, isDefault: false)

@@ -156,18 +156,32 @@ struct SetParameter: AsyncParsableCommand {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Heartbeat counters per member, events by kind, resources by state.")
+        abstract:
+            "Heartbeat counters per member, last heartbeats, evictions, events, resources; clear resets the counters.",
+        discussion: "Examples: vigil stats; vigil stats display; vigil stats clear")
     @OptionGroup var connection: Connection
+    @Argument(help: "display (the default) or clear") var action = "display"
 
     func run() async throws {
+        guard ["display", "clear"].contains(action) else {
+            throw ValidationError("ACTION: value '\(action)': display or clear")
+        }
         try await withClient(connection) { client in
-            let stats = try await client.get(ClusterStats.self, "/v1/stats")
+            let stats =
+                action == "clear"
+                ? try await client.post(ClusterStats.self, "/v1/stats/clear", [String: String]())
+                : try await client.get(ClusterStats.self, "/v1/stats")
             if connection.json { return printJSON(stats) }
-            print("Epoch \(stats.epoch)  store revision \(stats.revision)")
+            print(
+                "Epoch \(stats.epoch)  store revision \(stats.revision)"
+                    + (stats.clearedAt.map { "  counters since \(formatTime($0))" } ?? ""))
             printTable(
-                ["MEMBER", "HEARTBEATS", "LAST (REVISIONS AGO)"],
+                ["MEMBER", "HEARTBEATS", "LAST HEARTBEAT", "REVISIONS AGO", "EVICTIONS"],
                 stats.members.map {
-                    [$0.node, String($0.heartbeat), String(stats.revision - $0.lastHeartbeatRevision)]
+                    [
+                        $0.node, String($0.heartbeatsSinceClear), formatTime($0.lastHeartbeatTime),
+                        String(stats.revision - $0.lastHeartbeatRevision), String($0.evictions),
+                    ]
                 })
             print("")
             print(
@@ -178,6 +192,36 @@ struct Stats: AsyncParsableCommand {
                 "Resources: "
                     + stats.resourcesByState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
                         separator: ", "))
+        }
+    }
+}
+
+/// NCS's `cluster restart [SECONDS]`.
+struct Restart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every node leaves the cluster and rejoins by itself after SECONDS (at least 60, as NCS).",
+        discussion: """
+            Resources are unloaded everywhere meanwhile; those with start mode AUTO load again once
+            the nodes are back. Example: vigil restart 90
+            """)
+    @OptionGroup var connection: Connection
+    @Argument(help: "Seconds each node stays out (60 to 86400).") var seconds = 60
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+
+    func run() async throws {
+        guard (60...86_400).contains(seconds) else {
+            throw ValidationError("SECONDS: value '\(seconds)': 60 to 86400 (NCS waits at least 60 s)")
+        }
+        if !yes {
+            print(
+                "This unloads every resource on every node for \(seconds) s. Type 'restart' to go on: ", terminator: "")
+            guard readLine() == "restart" else {
+                throw CLIError(message: "not confirmed; nothing changed", code: Exit.failed)
+            }
+        }
+        try await withClient(connection) { client in
+            _ = try await client.send(.POST, "/v1/cluster/restart", body: RestartRequest(seconds: seconds))
+            print("every node leaves now and rejoins after \(seconds) s (vigil view shows it)")
         }
     }
 }

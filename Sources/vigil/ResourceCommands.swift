@@ -136,3 +136,56 @@ struct Alert: AsyncParsableCommand {
         try await runCommand(connection, waiting, resource, path: "alert", body: AlertRequest(answer: answer))
     }
 }
+
+/// NCS's `cluster monitor RES start|stop|status`.
+struct Monitor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Suspend (stop) or resume (start) a resource's monitoring, or show it (status).",
+        discussion: "Example: vigil monitor iManager stop; … maintenance of the service …; vigil monitor iManager start"
+    )
+    @OptionGroup var connection: Connection
+    @Argument var resource: String
+    @Argument(help: "start | stop | status") var action = "status"
+
+    func run() async throws {
+        guard ["start", "stop", "status"].contains(action) else {
+            throw ValidationError("ACTION: value '\(action)': start, stop or status")
+        }
+        try await withClient(connection) { client in
+            let path = "/v1/resources/\(escapePath(resource))/monitor"
+            let status =
+                action == "status"
+                ? try await client.get(MonitorStatus.self, path)
+                : try await client.post(MonitorStatus.self, path, MonitorRequest(action: action))
+            if connection.json { return printJSON(status) }
+            guard status.hasMonitor else { return print("\(status.resource): no monitor script") }
+            if status.suspended {
+                print(
+                    "\(status.resource): monitoring suspended"
+                        + (status.by.map { " by \($0)" } ?? "")
+                        + (status.since.map { " since \(formatTime($0))" } ?? ""))
+            } else {
+                print("\(status.resource): monitoring active, every \(status.interval ?? "?")")
+            }
+        }
+    }
+}
+
+/// NCS's `cluster rename OLD NEW`.
+struct Rename: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rename an offline resource (its definition, policies and scripts keep).",
+        discussion: "Example: vigil offline web; vigil rename web web_console")
+    @OptionGroup var connection: Connection
+    @Argument var old: String
+    @Argument var new: String
+
+    func run() async throws {
+        try await withClient(connection) { client in
+            let spec = try await client.post(
+                ResourceSpec.self, "/v1/resources/\(escapePath(old))/rename", RenameRequest(to: new))
+            if connection.json { return printJSON(spec) }
+            print("renamed \(old) to \(spec.name)")
+        }
+    }
+}

@@ -29,17 +29,17 @@ struct Vigil: AsyncParsableCommand {
         version: VigilVersion.current,
         subcommands: [
             Status.self, View.self, Resources.self, Online.self, Offline.self, Migrate.self, Alert.self, Join.self,
-            Leave.self, Down.self,
+            Leave.self, Down.self, Restart.self,
             Maintenance.self,
-            Info.self, SetParameter.self, Stats.self, Events.self, Resource.self, Template.self, User.self, Login.self,
-            Import.self, PKI.self, AnnounceAddress.self,
+            Info.self, SetParameter.self, Stats.self, Monitor.self, Rename.self, Events.self, Resource.self,
+            Template.self, User.self, Login.self, Import.self, PKI.self, AnnounceAddress.self,
         ])
 
     /// As ArgumentParser's, except that a refused argument exits 2 ("bad input", as the exit
     /// codes above say) instead of its 64.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(NCSSpelling.rewrite(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -52,5 +52,54 @@ struct Vigil: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// NCS's own spellings of `cluster` arguments, accepted as they are written in NCS scripts and
+/// runbooks: single-dash options (`cluster migrate RES -most`) and capitalised keywords
+/// (`cluster stats Display`, `cluster alert RES YES`, `cluster monitor RES Stop`).
+enum NCSSpelling {
+    /// Per verb: NCS's single-dash option and Vigil's own.
+    static let options: [String: [String: String]] = [
+        "migrate": ["-most": "--most", "-next": "--next", "-list": "--list"]
+    ]
+    /// Per verb: where its keyword stands among the positional arguments (0: right after the verb),
+    /// and the keywords NCS accepts there in any case, lowercased here. Only that position: a
+    /// resource named `Stop` stays `Stop`.
+    static let keywords: [String: (position: Int, words: Set<String>)] = [
+        "stats": (0, ["display", "clear"]), "monitor": (1, ["start", "stop", "status"]), "alert": (1, ["yes", "no"]),
+        "maintenance": (0, ["on", "off"]),
+        "info": (0, ["all", "basic", "protocol", "quorum", "notification", "priority"]),
+    ]
+
+    /// Vigil's options that take a value (the value is not a positional argument).
+    static let valueOptions: Set<String> = [
+        "--config", "--host", "--user", "--token", "--ca-file", "--timeout", "--until",
+    ]
+
+    static func rewrite(_ arguments: [String]) -> [String] {
+        guard let verb = arguments.first else { return arguments }
+        let options = options[verb] ?? [:]
+        var position = 0
+        var skipValue = false
+        return [verb]
+            + arguments.dropFirst().map { argument in
+                if let option = options[argument] { return option }
+                if skipValue {
+                    skipValue = false
+                    return argument
+                }
+                if argument.hasPrefix("-") {
+                    skipValue = valueOptions.contains(argument)
+                    return argument
+                }
+                defer { position += 1 }
+                if let keyword = keywords[verb], keyword.position == position,
+                    keyword.words.contains(argument.lowercased())
+                {
+                    return argument.lowercased()
+                }
+                return argument
+            }
     }
 }

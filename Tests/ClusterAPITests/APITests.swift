@@ -497,6 +497,74 @@ struct APITests {
         }
     }
 
+    @Test("NCS verbs: rename only offline, monitor stop/start/status, stats clear, restart at least 60 s")
+    func ncsVerbs() async throws {
+        let fixture = try await APIFixture()
+        let check = fixture.store.client("check")
+        let layout = fixture.layout
+        try await fixture.test(local: true) { client in
+            try await client.execute(uri: "/v1/resources", method: .post, body: body(createIManager)) {
+                #expect($0.status == .created)
+            }
+            // Monitoring: suspended and resumed through its own key; the view sees it.
+            try await client.execute(
+                uri: "/v1/resources/iManager/monitor", method: .post, body: body(#"{"action":"stop"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let status = try JSONDecoder().decode(MonitorStatus.self, from: Data(response.body.readableBytesView))
+                #expect(status.suspended && status.by == "root@local")
+            }
+            #expect(layout.view(of: try await check.range(prefix: layout.prefix)).suspendedMonitors == ["iManager"])
+            try await client.execute(
+                uri: "/v1/resources/iManager/monitor", method: .post, body: body(#"{"action":"pause"}"#)
+            ) { #expect($0.status == .badRequest) }
+            // Rename: refused while running, done offline; the suspension and the assignment follow.
+            try await fixture.place("iManager", on: "n2", generation: 2, state: .running)
+            try await client.execute(
+                uri: "/v1/resources/iManager/rename", method: .post, body: body(#"{"to":"console"}"#)
+            ) { response in
+                #expect(response.status == .conflict)
+                #expect(errorBody(response)?.reason.contains("take it offline first") == true)
+            }
+            try await fixture.place("iManager", on: "n2", generation: 3, state: .offline, offline: true)
+            try await client.execute(
+                uri: "/v1/resources/iManager/rename", method: .post, body: body(#"{"to":"console"}"#)
+            ) { #expect($0.status == .ok) }
+            let view = layout.view(of: try await check.range(prefix: layout.prefix))
+            #expect(view.resources["iManager"] == nil && view.resources["console"]?.name == "console")
+            #expect(view.assignments["console"]?.value.generation == 3)
+            #expect(view.assignments["console"]?.value.placement == .offline)
+            #expect(view.statuses["iManager"] == nil && view.suspendedMonitors == ["console"])
+            try await client.execute(
+                uri: "/v1/resources/console/monitor", method: .post, body: body(#"{"action":"start"}"#)
+            ) { #expect($0.status == .ok) }
+            #expect(layout.view(of: try await check.range(prefix: layout.prefix)).suspendedMonitors.isEmpty)
+            // Stats: clear takes the current counters as zero.
+            _ = try await check.put(
+                layout.member("n1"),
+                ModelCodec.encode(
+                    MemberRecord(node: "n1", heartbeat: 40, version: "t", wallMilliseconds: 1_700_000_000_000)))
+            try await client.execute(uri: "/v1/stats/clear", method: .post) { response in
+                #expect(response.status == .ok)
+                let stats = try JSONDecoder().decode(ClusterStats.self, from: Data(response.body.readableBytesView))
+                #expect(stats.members.first?.heartbeatsSinceClear == 0 && stats.members.first?.heartbeat == 40)
+                #expect(stats.members.first?.lastHeartbeatTime == 1_700_000_000_000 && stats.clearedAt != nil)
+            }
+            // Restart: below 60 s refused; otherwise a standby record per node that rejoins by itself.
+            try await client.execute(uri: "/v1/cluster/restart", method: .post, body: body(#"{"seconds":30}"#)) {
+                #expect($0.status == .badRequest)
+            }
+            #expect(try await check.get(layout.standby("n1")) == nil)
+            try await client.execute(uri: "/v1/cluster/restart", method: .post, body: body(#"{"seconds":90}"#)) {
+                #expect($0.status == .noContent)
+            }
+            for node in ["n1", "n2", "n3"] {
+                let entry = try #require(try await check.get(layout.standby(try NodeName(validating: node))))
+                #expect(try ModelCodec.decode(StandbyRecord.self, from: entry.value).rejoinAfter == .seconds(90))
+            }
+        }
+    }
+
     @Test("settings: set quorum and tolerance, refuse live heartbeat changes, maintenance with expiry")
     func settings() async throws {
         let fixture = try await APIFixture()

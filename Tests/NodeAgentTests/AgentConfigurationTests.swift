@@ -115,6 +115,35 @@ struct AgentConfigurationTests {
         }
     }
 
+    @Test("the reboot command: systemctl's by default; an own one must be absolute and root's alone")
+    func rebootCommand() throws {
+        #expect(try AgentConfiguration.parse(yaml: good).rebootCommand == ["/usr/bin/systemctl", "reboot", "--force"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-reboot-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = directory + "/fake-reboot"
+        _ = FileManager.default.createFile(atPath: program, contents: Data("#!/bin/sh\n".utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program)
+        let configured = try AgentConfiguration.parse(yaml: good + "\nrebootCommand: [\"\(program)\", now]\n")
+        #expect(configured.rebootCommand == [program, "now"])
+        for (command, reason) in [
+            ("[reboot]", "absolute path"), ("[]", "absolute path"), ("[\"\(directory)/missing\"]", "not an executable"),
+        ] {
+            #expect {
+                try AgentConfiguration.parse(yaml: good + "\nrebootCommand: \(command)\n")
+            } throws: { error in
+                (error as? ValidationError)?.field == "rebootCommand" && "\(error)".contains(reason)
+            }
+        }
+        // Writable by others: anyone could make root run anything.
+        try FileManager.default.setAttributes([.posixPermissions: 0o757], ofItemAtPath: program)
+        #expect {
+            try AgentConfiguration.parse(yaml: good + "\nrebootCommand: [\"\(program)\"]\n")
+        } throws: { error in
+            "\(error)".contains("writable by nobody else")
+        }
+    }
+
     @Test("a missing file is reported with its path")
     func missing() {
         #expect {
