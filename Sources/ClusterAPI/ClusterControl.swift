@@ -279,7 +279,12 @@ public struct ClusterControl: Sendable {
         let resource = try ResourceName(validating: name, field: "name")
         let target = try ResourceName(validating: newName, field: "to")
         let view = try await view()
-        guard var spec = view.resources[resource] else { throw APIError.notFound("name", name, "resource") }
+        // The definition with its revision: an edit made meanwhile fails the transaction below
+        // instead of being lost under the new name.
+        guard view.resources[resource] != nil, let stored = try await store.get(layout.resource(resource)) else {
+            throw APIError.notFound("name", name, "resource")
+        }
+        var spec = try ModelCodec.decode(ResourceSpec.self, from: stored.value)
         guard target != resource else {
             throw APIError(.badRequest, field: "to", value: newName, reason: "the resource already has that name")
         }
@@ -298,13 +303,17 @@ public struct ClusterControl: Sendable {
             assignment.reason = "renamed from \(resource)"
             operations.append(.put(key: layout.assignment(target), value: ModelCodec.encode(assignment)))
         }
-        if let suspended = try await store.get(layout.monitoring(resource)) {
-            operations.append(.put(key: layout.monitoring(target), value: suspended.value))
-        }
-        let compare = [
+        var compare = [
+            Compare(key: layout.resource(resource), .modRevision(stored.modRevision)),
             Compare(key: layout.assignment(resource), .modRevision(view.assignments[resource]?.modRevision ?? 0)),
             .absent(layout.resource(target)), .absent(layout.assignment(target)),
         ]
+        if let suspended = try await store.get(layout.monitoring(resource)) {
+            operations.append(.put(key: layout.monitoring(target), value: suspended.value))
+            compare.append(Compare(key: layout.monitoring(resource), .modRevision(suspended.modRevision)))
+        } else {
+            compare.append(.absent(layout.monitoring(resource)))
+        }
         let result = try await store.transaction(Transaction(compare: compare, success: operations))
         guard result.succeeded else {
             throw APIError(.conflict, field: "name", value: name, reason: "the resource changed meanwhile; try again")
