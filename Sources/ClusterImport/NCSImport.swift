@@ -136,7 +136,8 @@ public enum NCSImport {
         for (index, raw) in script.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("#") { continue }
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            if words.first == "export" { words.removeFirst() }
             if words.count == 1 || (words.count > 1 && words[1].hasPrefix("#")),
                 let equals = words[0].firstIndex(of: "="), words[0].first?.isLetter == true || words[0].first == "_"
             {
