@@ -245,9 +245,18 @@ struct ScriptRunnerTests {
         #expect(probes.first == "-q -1 -r 1 -w 30000 2001:DB8:18:0::100 eth0")
         #expect(
             try String(contentsOfFile: "\(tools)/added", encoding: .utf8) == "2001:DB8:18:0::100/64 dev eth0 nodad\n")
-        // Announced at once, and once more a second later while the address is still up.
+        // Announced at once, and once more a second later while the address is still up. The
+        // second comes from a background job that may outlive the script on a slow machine: waited
+        // for (the 30 s is a hang guard).
+        let announced = "\(tools)/announced"
+        let start = ContinuousClock.now
+        while ((try? String(contentsOfFile: announced, encoding: .utf8)) ?? "").split(separator: "\n").count < 2,
+            ContinuousClock.now - start < .seconds(30)
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(
-            try String(contentsOfFile: "\(tools)/announced", encoding: .utf8)
+            try String(contentsOfFile: announced, encoding: .utf8)
                 == "eth0 2001:DB8:18:0::100\neth0 2001:DB8:18:0::100\n")
 
         for file in ["probes", "added"] { try FileManager.default.removeItem(atPath: "\(tools)/\(file)") }
