@@ -55,8 +55,13 @@ public struct VirtualAddress: Hashable, Sendable {
         }
     }
 
-    /// The canonical address in `text` (a `RESOURCE_IP` value), or nil if it does not parse.
-    public static func canonical(_ text: String) -> String? { (try? VirtualAddress(parsing: text))?.address }
+    /// The address in a `RESOURCE_IP` value (validated when its definition was), without prefix
+    /// length, IPv6 in canonical form. Cheap: the agent asks it for every held resource at every
+    /// brain step (the fence plan), so it does not validate again.
+    public static func canonical(_ text: String) -> String? {
+        guard let host = text.split(separator: "/", maxSplits: 1).first, !host.isEmpty else { return nil }
+        return host.contains(":") ? canonicalIPv6(String(host)) : String(host)
+    }
 
     /// Dotted quad, four decimal numbers 0–255 without leading zeros.
     static func isIPv4(_ text: String) -> Bool {
