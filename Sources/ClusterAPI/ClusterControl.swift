@@ -172,15 +172,18 @@ public struct ClusterControl: Sendable {
         var success: [StoreOperation] = []
         var created: [String] = []
         var replaced: [String] = []
+        // Every definition in one read (not one per imported name).
+        let stored = try await store.range(prefix: layout.resourcesPrefix).keyValues
+        let existing = Dictionary(stored.map { ($0.key, $0.modRevision) }, uniquingKeysWith: { first, _ in first })
         for (index, spec) in request.resources.enumerated() {
             let key = layout.resource(spec.name)
-            if let current = try await store.get(key) {
+            if let modRevision = existing[key] {
                 guard request.replace else {
                     throw APIError(
                         .conflict, field: "resources[\(index)].name", value: spec.name.rawValue,
                         reason: "a resource of that name exists: nothing was imported (replace it with --replace)")
                 }
-                compare.append(Compare(key: key, .modRevision(current.modRevision)))
+                compare.append(Compare(key: key, .modRevision(modRevision)))
                 replaced.append(spec.name.rawValue)
             } else {
                 compare.append(.absent(key))
@@ -322,43 +325,50 @@ public struct ClusterControl: Sendable {
         return spec
     }
 
-    /// NCS's `cluster monitor RES status`.
-    public func monitorStatus(_ name: String) async throws -> MonitorStatus {
+    /// A resource's definition, read alone (not the whole view).
+    private func definition(_ name: String) async throws -> ResourceSpec {
         let resource = try ResourceName(validating: name, field: "name")
-        guard let spec = try await view().resources[resource] else {
+        guard let entry = try await store.get(layout.resource(resource)) else {
             throw APIError.notFound("name", name, "resource")
         }
-        let suspension = try await store.get(layout.monitoring(resource)).flatMap {
-            try? ModelCodec.decode(MonitorSuspension.self, from: $0.value)
-        }
-        return MonitorStatus(
-            resource: resource.rawValue, hasMonitor: spec.monitor != nil,
+        return try ModelCodec.decode(ResourceSpec.self, from: entry.value)
+    }
+
+    private static func monitorStatus(_ spec: ResourceSpec, _ suspension: MonitorSuspension?) -> MonitorStatus {
+        MonitorStatus(
+            resource: spec.name.rawValue, hasMonitor: spec.monitor != nil,
             interval: spec.monitor.map { "\($0.interval)" }, suspended: suspension != nil, by: suspension?.by,
             since: suspension?.since)
     }
 
+    /// NCS's `cluster monitor RES status`.
+    public func monitorStatus(_ name: String) async throws -> MonitorStatus {
+        let spec = try await definition(name)
+        let suspension = try await store.get(layout.monitoring(spec.name)).flatMap {
+            try? ModelCodec.decode(MonitorSuspension.self, from: $0.value)
+        }
+        return Self.monitorStatus(spec, suspension)
+    }
+
     /// NCS's `cluster monitor RES start|stop`: resumes or suspends the resource's monitor script.
     public func setMonitoring(_ name: String, suspended: Bool, user: String) async throws -> MonitorStatus {
-        let resource = try ResourceName(validating: name, field: "name")
-        guard let spec = try await view().resources[resource] else {
-            throw APIError.notFound("name", name, "resource")
-        }
+        let spec = try await definition(name)
+        let resource = spec.name
         guard spec.monitor != nil else {
             throw APIError(
                 .conflict, field: "name", value: name,
                 reason: "\(resource) has no monitor script (add one with vigil resource edit)")
         }
-        if suspended {
-            _ = try await store.put(
-                layout.monitoring(resource),
-                ModelCodec.encode(MonitorSuspension(by: user, since: Self.wallMilliseconds())))
+        let suspension = suspended ? MonitorSuspension(by: user, since: Self.wallMilliseconds()) : nil
+        if let suspension {
+            _ = try await store.put(layout.monitoring(resource), ModelCodec.encode(suspension))
         } else {
             _ = try await store.delete(layout.monitoring(resource))
         }
         await record(
             user: user, resource: resource,
             suspended ? "\(user) suspended monitoring of \(resource)" : "\(user) resumed monitoring of \(resource)")
-        return try await monitorStatus(name)
+        return Self.monitorStatus(spec, suspension)
     }
 
     // MARK: Membership (NCS `cluster leave`, `cluster join`, `cluster down`)
@@ -380,12 +390,17 @@ public struct ClusterControl: Sendable {
 
     /// Every node leaves (in one write); each comes back with `join`.
     public func down(user: String) async throws {
-        let view = try await view()
-        let record = ModelCodec.encode(StandbyRecord(by: user, since: Self.wallMilliseconds()))
+        try await everyNodeLeaves(StandbyRecord(by: user, since: Self.wallMilliseconds()))
+        await self.record(user: user, resource: nil, "\(user) took the cluster down (every node leaves)")
+    }
+
+    /// `record` as every defined node's standby key, in one transaction (`down`, `restart`).
+    private func everyNodeLeaves(_ record: StandbyRecord) async throws {
+        let value = ModelCodec.encode(record)
         _ = try await store.transaction(
             Transaction(
-                compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
-        await self.record(user: user, resource: nil, "\(user) took the cluster down (every node leaves)")
+                compare: [],
+                success: try await view().nodes.keys.sorted().map { .put(key: layout.standby($0), value: value) }))
     }
 
     /// NCS's `cluster restart [SECONDS]`: every node leaves (in one write) and comes back by itself
@@ -395,12 +410,8 @@ public struct ClusterControl: Sendable {
             throw APIError(
                 .badRequest, field: "seconds", value: "\(seconds)", reason: "60 to 86400 (NCS waits at least 60 s)")
         }
-        let view = try await view()
-        let record = ModelCodec.encode(
+        try await everyNodeLeaves(
             StandbyRecord(by: user, since: Self.wallMilliseconds(), rejoinAfter: .seconds(Int64(seconds))))
-        _ = try await store.transaction(
-            Transaction(
-                compare: [], success: view.nodes.keys.sorted().map { .put(key: layout.standby($0), value: record) }))
         await self.record(
             user: user, resource: nil, "\(user) restarted the cluster: every node leaves and rejoins after \(seconds) s"
         )

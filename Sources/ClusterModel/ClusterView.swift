@@ -94,7 +94,8 @@ public struct KeyLayout: Hashable, Sendable {
     public var epoch: String { prefix + "epoch" }
     public func node(_ node: NodeName) -> String { prefix + "nodes/\(node)" }
     public func member(_ node: NodeName) -> String { prefix + "members/\(node)" }
-    public func resource(_ resource: ResourceName) -> String { prefix + "resources/\(resource)" }
+    public func resource(_ resource: ResourceName) -> String { resourcesPrefix + resource.rawValue }
+    public var resourcesPrefix: String { prefix + "resources/" }
     public func assignment(_ resource: ResourceName) -> String { prefix + "assignments/\(resource)" }
     public func status(_ resource: ResourceName, node: NodeName) -> String { prefix + "status/\(resource)/\(node)" }
     public func command(_ id: String) -> String { prefix + "commands/\(id)" }
