@@ -69,7 +69,7 @@ let package = Package(
         ),
         // Reading other tools' configurations (NCS scripts and policies, keepalived.conf, a Pacemaker
         // CIB) into resource definitions: pure, no I/O (`vigil import`).
-        .target(name: "ClusterImport", dependencies: ["ClusterModel"]),
+        .target(name: "ClusterImport", dependencies: ["ClusterModel", "ClusterClient"]),
         // The cluster's certificate authority: node keys and certificates, join bundles, checks at start.
         .target(
             name: "ClusterPKI",

@@ -1,3 +1,4 @@
+import ClusterClient
 import ClusterModel
 import Foundation
 
@@ -10,6 +11,23 @@ public struct ImportSource: Sendable {
     public init(name: String, text: String) {
         self.name = name
         self.text = text
+    }
+
+    /// The file at `path` as UTF-8 text of at most `limit` bytes, reported as `name`, or why not.
+    public static func read(_ path: String, as name: String? = nil, limit: Int) -> Result<ImportSource, ImportProblem> {
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        guard size <= limit, let data = FileManager.default.contents(atPath: path) else {
+            return .failure(
+                ImportProblem(
+                    SourceLocation(path),
+                    size > limit
+                        ? "larger than \(limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit >> 10) KiB")"
+                        : "cannot be read"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(ImportProblem(SourceLocation(path), "not UTF-8 text"))
+        }
+        return .success(ImportSource(name: name ?? path, text: text))
     }
 }
 
@@ -83,9 +101,9 @@ public struct ImportPlan: Sendable {
     public var resources: [PlannedResource]
     public var leftOut: [LeftOut]
 
-    /// At most this many resources in one import: they are created in one store transaction (all or
-    /// nothing), and etcd allows 128 operations per transaction by default.
-    public static let maximumResources = 100
+    /// At most this many resources in one import: the API's bound (one store transaction, all or
+    /// nothing; etcd allows 128 operations per transaction by default).
+    public static let maximumResources = ImportRequest.maximumResources
 
     public init(kind: String, resources: [PlannedResource], leftOut: [LeftOut]) {
         self.kind = kind
@@ -123,10 +141,17 @@ public struct ImportPlan: Sendable {
         let verb = { (name: ResourceName) -> String in
             existing.contains(name.rawValue) ? (replace ? "replace" : "exists ") : "create "
         }
-        let items = Set(leftOut.map { "\($0.what): \($0.reason)" }).count
+        // The same item in several files (one keepalived.conf per node) is one line.
+        var items: [String] = []
+        var places: [String: [SourceLocation]] = [:]
+        for item in leftOut {
+            let key = "\(item.what): \(item.reason)"
+            if places[key] == nil { items.append(key) }
+            places[key, default: []].append(item.location)
+        }
         lines.append(
             "vigil import \(kind): \(resources.count) resource\(resources.count == 1 ? "" : "s"), "
-                + "\(items) item\(items == 1 ? "" : "s") left out")
+                + "\(items.count) item\(items.count == 1 ? "" : "s") left out")
         for resource in resources {
             let spec = resource.spec
             lines.append("")
@@ -156,18 +181,10 @@ public struct ImportPlan: Sendable {
                     contentsOf: text.split(separator: "\n", omittingEmptySubsequences: false).map { "  | \($0)" })
             }
         }
-        if !leftOut.isEmpty {
+        if !items.isEmpty {
             lines.append("")
             lines.append("left out:")
-            // The same item in several files (one keepalived.conf per node) is one line.
-            var order: [String] = []
-            var places: [String: [SourceLocation]] = [:]
-            for item in leftOut {
-                let key = "\(item.what): \(item.reason)"
-                if places[key] == nil { order.append(key) }
-                places[key, default: []].append(item.location)
-            }
-            for key in order {
+            for key in items {
                 lines.append("  \(places[key]!.map(\.description).joined(separator: ", ")): \(key)")
             }
         }
@@ -184,4 +201,25 @@ func resourceName(from text: String) -> String {
         return allowed ? Character(scalar) : "_"
     }
     return String(String(kept).prefix(63))
+}
+
+/// A `Generic_IP_Service` definition for `address` (checked) whose scripts add it (on `device` if
+/// given) and remove it, `comment` (whole `#` lines) saying where it came from; policies are the
+/// caller's.
+func ipService(name: String, address: String, device: String?, comment: String, location: SourceLocation)
+    throws(ImportProblem) -> ResourceSpec
+{
+    var spec: ResourceSpec
+    do {
+        let resource = try ResourceName(validating: name, field: "name")
+        spec = try ResourceTemplate.named("Generic_IP_Service")!.instantiate(
+            name: resource, variables: ["RESOURCE_IP": address])
+    } catch {
+        throw ImportProblem(location, "\(error)")
+    }
+    let argument = address + (device.map { " \($0)" } ?? "")
+    spec.load.body =
+        "#!/bin/bash\n\(comment). \"$VIGIL_FUNCS\"\nexit_on_error add_secondary_ipaddress \(argument)\nexit 0\n"
+    spec.unload.body = "#!/bin/bash\n. \"$VIGIL_FUNCS\"\nignore_error del_secondary_ipaddress \(address)\nexit 0\n"
+    return spec
 }

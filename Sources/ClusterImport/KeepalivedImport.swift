@@ -193,7 +193,7 @@ public enum KeepalivedImport {
         var notifies: [(keyword: String, command: String)] = []
         for copy in copies {
             let file = copy.instance
-            let location = SourceLocation(fileName(copy), file.line)
+            let location = SourceLocation(file.file, file.line)
             var priority = 100
             var master = false
             var mine: [(text: String, device: String?, location: SourceLocation)] = []
@@ -280,24 +280,15 @@ public enum KeepalivedImport {
                 header +=
                     "# keepalived ran \(notify.keyword) \(notify.command): Vigil does not; call it here if the service needs it.\n"
             }
-            let argument = address.text + (address.device.map { " \($0)" } ?? "")
-            let load =
-                "#!/bin/bash\n\(header). \"$VIGIL_FUNCS\"\nexit_on_error add_secondary_ipaddress \(argument)\nexit 0\n"
-            let unload =
-                "#!/bin/bash\n. \"$VIGIL_FUNCS\"\nignore_error del_secondary_ipaddress \(address.text)\nexit 0\n"
-            do {
-                var spec = try ipService(name: resource, address: address.text, location: address.location)
-                spec.load.body = load
-                spec.unload.body = unload
-                spec.preferredNodes = nodes.compactMap { try? NodeName(validating: $0, field: "node") }
-                spec.policies.failbackMode = nopreempt ? .disable : .auto
-                resources.append(PlannedResource(spec: spec, origin: [address.location]))
-            }
+            var spec = try ipService(
+                name: resource, address: address.text, device: address.device, comment: header,
+                location: address.location)
+            spec.preferredNodes = nodes.compactMap { try? NodeName(validating: $0, field: "node") }
+            spec.policies.failbackMode = nopreempt ? .disable : .auto
+            resources.append(PlannedResource(spec: spec, origin: [address.location]))
         }
         return resources
     }
-
-    static func fileName(_ copy: (node: String, order: Int, instance: Statement)) -> String { copy.instance.file }
 
     // MARK: Syntax
 
@@ -384,16 +375,5 @@ public enum KeepalivedImport {
             return statements
         }
         return try block(depth: 0)
-    }
-}
-
-/// A `Generic_IP_Service` definition for `address` (checked), to be given its scripts and policies.
-func ipService(name: String, address: String, location: SourceLocation) throws(ImportProblem) -> ResourceSpec {
-    let template = ResourceTemplate.named("Generic_IP_Service")!
-    do {
-        let resource = try ResourceName(validating: name, field: "name")
-        return try template.instantiate(name: resource, variables: ["RESOURCE_IP": address])
-    } catch {
-        throw ImportProblem(location, "\(error)")
     }
 }

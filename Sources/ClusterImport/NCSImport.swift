@@ -313,17 +313,10 @@ extension NCSImport {
         for name in names.sorted() {
             let full = (path as NSString).appendingPathComponent(name)
             guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            let size = (try? manager.attributesOfItem(atPath: full)[.size] as? Int) ?? 0
-            guard size <= 256 * 1024, let data = manager.contents(atPath: full) else {
-                problems.append(
-                    ImportProblem(SourceLocation(full), size > 256 * 1024 ? "larger than 256 KiB" : "cannot be read"))
-                continue
+            switch ImportSource.read(full, as: name, limit: 256 * 1024) {
+            case .success(let source): sources.append(source)
+            case .failure(let problem): problems.append(problem)
             }
-            guard let text = String(data: data, encoding: .utf8) else {
-                problems.append(ImportProblem(SourceLocation(full), "not UTF-8 text"))
-                continue
-            }
-            sources.append(ImportSource(name: name, text: text))
         }
         return problems.isEmpty ? .success(sources) : .failure(ImportFailure(problems: problems))
     }

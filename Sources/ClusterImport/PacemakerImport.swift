@@ -117,17 +117,16 @@ public enum PacemakerImport {
                     ImportProblem(at(ip.line), "IPaddr2 \(id): address '\(address)' does not parse: \(error.reason)"))
                 return
             }
+            let comment =
+                "# Imported by `vigil import pacemaker` from primitive \(id)\(group.map { " in group \($0["id"] ?? "?")" } ?? "") (\(here)).\n"
             var spec: ResourceSpec
-            do { spec = try ipService(name: resourceName(from: id), address: address, location: here) } catch {
+            do {
+                spec = try ipService(
+                    name: resourceName(from: id), address: address, device: device, comment: comment, location: here)
+            } catch {
                 problems.append(error)
                 return
             }
-            let source =
-                "# Imported by `vigil import pacemaker` from primitive \(id)\(group.map { " in group \($0["id"] ?? "?")" } ?? "") (\(here)).\n"
-            spec.load.body =
-                "#!/bin/bash\n\(source). \"$VIGIL_FUNCS\"\nexit_on_error add_secondary_ipaddress \(address)\(device.map { " \($0)" } ?? "")\nexit 0\n"
-            spec.unload.body =
-                "#!/bin/bash\n. \"$VIGIL_FUNCS\"\nignore_error del_secondary_ipaddress \(address)\nexit 0\n"
 
             // Preferred nodes from the primitive's and its group's location scores.
             var byNode: [String: Int] = [:]

@@ -99,17 +99,10 @@ struct Import: AsyncParsableCommand {
 
 /// A file as an import source (at most 4 MiB of UTF-8), or exit 2 naming it.
 func readSource(_ path: String) throws -> ImportSource {
-    let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
-    guard size <= 4 << 20, let data = FileManager.default.contents(atPath: path) else {
-        throw importRefused(
-            ImportFailure(problems: [
-                ImportProblem(SourceLocation(path), size > 4 << 20 ? "larger than 4 MiB" : "cannot be read")
-            ]))
+    switch ImportSource.read(path, limit: 4 << 20) {
+    case .success(let source): return source
+    case .failure(let problem): throw importRefused(ImportFailure(problems: [problem]))
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw importRefused(ImportFailure(problems: [ImportProblem(SourceLocation(path), "not UTF-8 text")]))
-    }
-    return ImportSource(name: path, text: text)
 }
 
 /// The plan, or every problem on stderr and exit 2 (bad input): nothing is created.
