@@ -212,13 +212,7 @@ struct Restart: AsyncParsableCommand {
         guard (60...86_400).contains(seconds) else {
             throw ValidationError("SECONDS: value '\(seconds)': 60 to 86400 (NCS waits at least 60 s)")
         }
-        if !yes {
-            print(
-                "This unloads every resource on every node for \(seconds) s. Type 'restart' to go on: ", terminator: "")
-            guard readLine() == "restart" else {
-                throw CLIError(message: "not confirmed; nothing changed", code: Exit.failed)
-            }
-        }
+        if !yes { try confirm("This unloads every resource on every node for \(seconds) s.", by: "restart") }
         try await withClient(connection) { client in
             _ = try await client.send(.POST, "/v1/cluster/restart", body: RestartRequest(seconds: seconds))
             print("every node leaves now and rejoins after \(seconds) s (vigil view shows it)")

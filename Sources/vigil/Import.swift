@@ -122,6 +122,9 @@ func apply(_ plan: ImportPlan, _ connection: Connection, _ options: Import.Optio
         throw CLIError(message: "import: nothing to create", code: Exit.refused)
     }
     let names = plan.resources.map(\.spec.name.rawValue)
+    if options.dryRun, connection.json {
+        return printJSON(ImportRequest(resources: plan.resources.map(\.spec), replace: options.replace))
+    }
     if options.dryRun {
         // Mark what exists if the cluster answers; a dry run also works away from it.
         var existing: Set<String>?
@@ -133,9 +136,6 @@ func apply(_ plan: ImportPlan, _ connection: Connection, _ options: Import.Optio
             }
             await client.logOut()
             await client.close()
-        }
-        if connection.json {
-            return printJSON(ImportRequest(resources: plan.resources.map(\.spec), replace: options.replace))
         }
         print(plan.render(existing: existing ?? [], replace: options.replace), terminator: "")
         if existing == nil { print("(the cluster was not reached: existing resources were not checked)") }

@@ -50,15 +50,16 @@ struct Down: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Flag(help: "Do not ask for confirmation.") var yes = false
     func run() async throws {
-        if !yes {
-            print("This unloads every resource on every node. Type 'down' to go on: ", terminator: "")
-            guard readLine() == "down" else {
-                throw CLIError(message: "not confirmed; nothing changed", code: Exit.failed)
-            }
-        }
+        if !yes { try confirm("This unloads every resource on every node.", by: "down") }
         try await withClient(connection) { client in
             _ = try await client.send(.POST, "/v1/cluster/down", body: [String: String]())
             print("cluster going down: every node leaves (vigil join on each brings it back)")
         }
     }
+}
+
+/// Asks the administrator to type `word` before a cluster-wide change (`down`, `restart`).
+func confirm(_ what: String, by word: String) throws {
+    print("\(what) Type '\(word)' to go on: ", terminator: "")
+    guard readLine() == word else { throw CLIError(message: "not confirmed; nothing changed", code: Exit.failed) }
 }
