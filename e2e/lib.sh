@@ -164,7 +164,7 @@ start_service() {
 start_agent() {
   local notify=()
   [ -n "${NOTIFY_DIR:-}" ] && notify=(env "NOTIFY_SOCKET=$NOTIFY_DIR/n$1.sock")
-  ip netns exec "$(ns "$1")" "${notify[@]}" "$BIN/vigild" --config "$WORK/n$1/vigil.yaml" --functions /usr/lib/vigil/vigilfuncs \
+  ip netns exec "$(ns "$1")" "${notify[@]}" "$BIN/vigild" --config "$WORK/n$1/vigil.yaml" --functions /usr/lib/vigil/vigilfuncs --log-level "${VIGILD_LOG_LEVEL:-info}" \
     >> "$WORK/n$1/vigild.log" 2>&1 &
   echo $! >> "$WORK/pids"
   echo $! > "$WORK/n$1/vigild.pid"

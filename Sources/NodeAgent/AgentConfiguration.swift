@@ -366,11 +366,32 @@ public struct AgentConfiguration: Hashable, Sendable, Decodable, Validatable {
         return (store.caFile, store.certFile, store.keyFile)
     }
 
-    /// Client URLs the agent's store client uses.
+    /// Client URLs the agent's store client uses, the first one it calls first (and stays on until
+    /// it fails): with a managed store this node's own member, so the agents do not all hang on
+    /// one member — when it dies, every watch goes silent and every call waits out its attempt
+    /// limit (docs/design/0023); with an external store, a start that depends on the node's name,
+    /// so many nodes spread over the store's members.
     public var storeEndpoints: [String] {
-        guard store.managed else { return store.endpoints }
+        guard store.managed else { return Self.rotated(store.endpoints, by: Self.spread(node)) }
+        let urls = managedEtcd.clientURLs
+        let own = store.members.first { $0.node == node }?.clientURL
+        let start = urls.firstIndex { $0 == own } ?? 0
         // While moving to TLS, members not yet restarted answer only on their old URLs.
-        return managedEtcd.clientURLs + store.members.compactMap(\.openClientURL)
+        return Self.rotated(urls, by: start) + store.members.compactMap(\.openClientURL)
+    }
+
+    /// `list` starting at `start` (modulo its length), the ones before it at the end.
+    static func rotated(_ list: [String], by start: Int) -> [String] {
+        guard !list.isEmpty else { return list }
+        let offset = start % list.count
+        return Array(list[offset...] + list[..<offset])
+    }
+
+    /// A stable number from a node name (FNV-1a), the same in every run and on every machine.
+    static func spread(_ node: NodeName) -> Int {
+        var hash: UInt32 = 2_166_136_261
+        for byte in node.rawValue.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int(hash % 65_521)
     }
 
     /// Reads and validates a YAML configuration; every problem names its key.

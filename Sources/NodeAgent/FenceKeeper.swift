@@ -95,7 +95,11 @@ public final class FenceKeeper: Sendable {
         var heartbeat: (record: MemberRecord, memberRevision: Revision)?
         var renewal: MasterRecord?
         var lastBrainAt: ContinuousClock.Instant
+        /// When the last heartbeat, and the last master renewal, went out. Kept apart: a renewal
+        /// judged "recent" by the heartbeat just sent was skipped, and the master record then went
+        /// unrenewed for longer than the tolerance (another node took over while this one lived).
         var lastSentAt: ContinuousClock.Instant?
+        var lastRenewalAt: ContinuousClock.Instant?
         var inFlight = 0
         /// Send time of the newest acknowledged heartbeat (or join, or the agent's start).
         var lastAckSentAt: ContinuousClock.Instant
@@ -211,18 +215,18 @@ public final class FenceKeeper: Sendable {
         let now = ContinuousClock.now
         let sendNow = state.withLockedValue { state -> Bool in
             let interval = state.plan?.heartbeatInterval ?? .milliseconds(400)
-            let recent = state.lastSentAt.map { now - $0 < interval * 3 / 4 } ?? false
+            func recent(_ last: ContinuousClock.Instant?) -> Bool { last.map { now - $0 < interval * 3 / 4 } ?? false }
             switch directive {
             case .sendHeartbeat(let record, let revision, _):
                 var previous = state.heartbeat?.record
                 previous?.heartbeat = record.heartbeat
                 let same = previous == record && state.heartbeat?.memberRevision == revision
                 state.heartbeat = (record, revision)
-                return !(same && recent)
+                return !(same && recent(state.lastSentAt))
             case .renewMaster(let record):
                 let same = state.renewal == record
                 state.renewal = record
-                return !(same && recent)
+                return !(same && recent(state.lastRenewalAt))
             default:
                 return false
             }
@@ -289,7 +293,11 @@ public final class FenceKeeper: Sendable {
         guard let transaction = transactions.transaction(for: stamped) else { return }
         state.withLockedValue {
             $0.inFlight += 1
-            $0.lastSentAt = max($0.lastSentAt ?? sentAt, sentAt)
+            if case .renewMaster = directive {
+                $0.lastRenewalAt = max($0.lastRenewalAt ?? sentAt, sentAt)
+            } else {
+                $0.lastSentAt = max($0.lastSentAt ?? sentAt, sentAt)
+            }
         }
         defer { state.withLockedValue { $0.inFlight -= 1 } }
         let result: TransactionResult?
@@ -331,13 +339,19 @@ public final class FenceKeeper: Sendable {
             guard let plan = state.plan, !state.stopped else { return ([], false) }
             let brainAlive = now - state.lastBrainAt < plan.brainGrace
             var due: [Brain.Directive] = []
-            if brainAlive, state.inFlight < 3, state.lastSentAt.map({ now - $0 >= plan.heartbeatInterval }) ?? true {
-                if let heartbeat = state.heartbeat {
+            func isDue(_ last: ContinuousClock.Instant?) -> Bool {
+                last.map { now - $0 >= plan.heartbeatInterval } ?? true
+            }
+            if brainAlive, state.inFlight < 3 {
+                if let heartbeat = state.heartbeat, isDue(state.lastSentAt) {
                     due.append(
                         .sendHeartbeat(heartbeat.record, memberRevision: heartbeat.memberRevision, sentAt: moment(now)))
+                    state.lastSentAt = now
                 }
-                if let renewal = state.renewal { due.append(.renewMaster(renewal)) }
-                if !due.isEmpty { state.lastSentAt = now }
+                if let renewal = state.renewal, isDue(state.lastRenewalAt) {
+                    due.append(.renewMaster(renewal))
+                    state.lastRenewalAt = now
+                }
             }
             let safe = (!state.fenced && brainAlive && now < state.deadline(plan)) || plan.targets.isEmpty
             var pet = false

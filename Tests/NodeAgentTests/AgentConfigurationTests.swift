@@ -69,6 +69,33 @@ struct AgentConfigurationTests {
         } throws: { ($0 as? ValidationError)?.field == "store.members[0].openPeerURL" }
     }
 
+    @Test("each node calls its own etcd member first; external nodes spread over the endpoints")
+    func endpointOrder() throws {
+        let second = try AgentConfiguration.parse(
+            yaml: good.replacingOccurrences(of: "node: n1\ncluster", with: "node: n2\ncluster"))
+        #expect(second.storeEndpoints == ["https://198.18.0.12:2379", "https://198.18.0.11:2379"])
+        let endpoints = ["https://10.1.1.1:2379", "https://10.1.1.2:2379", "https://10.1.1.3:2379"]
+        var firsts: [String: Int] = [:]
+        for index in 1...32 {
+            let configuration = try AgentConfiguration.parse(
+                yaml: """
+                    node: n\(index)
+                    cluster: demo
+                    store:
+                      managed: false
+                      endpoints: ["\(endpoints.joined(separator: "\", \""))"]
+                    """)
+            let order = configuration.storeEndpoints
+            #expect(order.sorted() == endpoints)
+            // A rotation: the order of the list is kept.
+            let start = endpoints.firstIndex(of: order[0])!
+            #expect(order == Array(endpoints[start...] + endpoints[..<start]))
+            firsts[order[0], default: 0] += 1
+        }
+        // 32 nodes over 3 endpoints: every endpoint is some nodes' first, none most nodes'.
+        #expect(firsts.count == 3 && firsts.values.allSatisfy { $0 >= 5 && $0 <= 17 })
+    }
+
     @Test("an existing etcd cluster is used through its endpoints")
     func external() throws {
         let configuration = try AgentConfiguration.parse(

@@ -164,6 +164,65 @@ struct FenceKeeperTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// The brain asks for a heartbeat and, on the master, a renewal of the master record at every
+    /// interval. The renewal once counted as "recent" when the heartbeat had just gone out (the fence
+    /// thread sends at once): most renewals were dropped, the master record aged past the tolerance
+    /// and another node took over from a live master. Now each has its own cadence.
+    @Test("a master renews its record as often as it heartbeats", .timeLimit(.minutes(2)))
+    func renewalsKeepPace() async throws {
+        let ip = try fakeIP(in: root, addresses: [])
+        let memory = InMemoryStore(now: { 0 })
+        let store = memory.client("n1")
+        let layout = KeyLayout(cluster: "c")
+        let record = MemberRecord(node: "n1", heartbeat: 1, version: "test", tolerance: .seconds(1))
+        let master = MasterRecord(node: "n1", term: 1)
+        let joined = try await store.transaction(
+            Transaction(
+                compare: [.absent(layout.member("n1"))],
+                success: [
+                    .put(key: layout.member("n1"), value: ModelCodec.encode(record)),
+                    .put(key: layout.master, value: ModelCodec.encode(master)),
+                ]))
+        let thread = FenceKeeper.Thread()
+        defer { thread.shutdown() }
+        let keeper = FenceKeeper(
+            thread: thread, store: store, transactions: DirectiveTransactions(layout: layout), scripts: nil,
+            addresses: addressManager(ip.command), watchdog: nil, origin: .now, logger: Logger(label: "test"),
+            report: { _ in })
+        let running = Task(executorPreference: thread) { await keeper.run() }
+        keeper.update(
+            FenceKeeper.Plan(
+                selfFenceAfter: .seconds(3600), heartbeatInterval: .milliseconds(100), brainGrace: .seconds(3600),
+                targets: [], watchdogPetInterval: nil),
+            isMaster: true)
+        // The brain's rhythm: a heartbeat, then the renewal, every interval.
+        for beat in 1...15 {
+            var next = record
+            next.heartbeat = UInt64(beat)
+            keeper.keep(.sendHeartbeat(next, memberRevision: joined.revision, sentAt: Moment(milliseconds: 0)))
+            keeper.keep(.renewMaster(master))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        keeper.stop()
+        running.cancel()
+        _ = await running.value
+        // Writes still in flight land within the hang guard.
+        func writes() async throws -> (heartbeats: Int64, renewals: Int64) {
+            let heartbeats = try await store.get(layout.member("n1"))?.version ?? 0
+            let renewals = try await store.get(layout.master)?.version ?? 0
+            return (heartbeats - 1, renewals - 1)
+        }
+        let start = ContinuousClock.now
+        var counted = try await writes()
+        while abs(counted.heartbeats - counted.renewals) > 2, ContinuousClock.now - start < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(20))
+            counted = try await writes()
+        }
+        #expect(counted.heartbeats >= 15)
+        #expect(abs(counted.heartbeats - counted.renewals) <= 2, "heartbeats and renewals written: \(counted)")
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     /// Both threads of the cooperative pool are kept busy (the test's own, blocked in a poll, and a
     /// spinning task): nothing that needs the pool can run. The keeper must still heartbeat (no
     /// fence while the store answers) and, once the store is cut off, fence at its deadline.

@@ -162,10 +162,15 @@ struct ScriptRunnerTests {
         let tools = root + "/tools"
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
         let fakeIP = oneInterfaceIP()
-        // The old holder answers the first three duplicate probes, then has let the address go.
+        // The old holder answers the first three duplicate probes (arping prints a reply line),
+        // then has let the address go.
         let fakeArping = """
             #!/bin/bash
-            case "$*" in *-D*) echo probe >> \(tools)/probes; [ "$(wc -l < \(tools)/probes)" -le 3 ] && exit 1 ;; esac
+            case "$*" in *-D*) echo probe >> \(tools)/probes
+              if [ "$(wc -l < \(tools)/probes)" -le 3 ]; then
+                echo "Unicast reply from 198.18.0.100 [52:54:00:12:34:56]  0.612ms"; exit 1
+              fi ;;
+            esac
             exit 0
             """
         let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: fakeArping)
