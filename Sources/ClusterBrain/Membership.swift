@@ -181,7 +181,9 @@ extension Brain.Instance {
         if let master = view.master, !master.value.resigned {
             guard master.value.node != me || masterTerm != master.value else { return }
             let sighting = masterSighting ?? Brain.Sighting(revision: master.modRevision, firstSeenAt: now)
-            masterExpired = master.value.node == me || now - sighting.firstSeenAt >= tolerance
+            masterExpired =
+                master.value.node == me || now - sighting.firstSeenAt >= tolerance
+                || masterSilentUntil(master.value.node).map { now >= $0 } == true
         } else {
             masterExpired = true
         }
@@ -189,6 +191,15 @@ extension Brain.Instance {
         campaignIssuedAt = now
         let term = (view.master?.value.term ?? 0) + 1
         out.append(.campaign(MasterRecord(node: me, term: term), expected: view.master?.modRevision))
+    }
+
+    /// When the master's node becomes evictable: its latest heartbeat seen a tolerance ago. A
+    /// crashed master's node heartbeat and its last renewal of the master record are two writes
+    /// that can be seen up to a heartbeat apart; a successor may campaign at the earlier of the two
+    /// expiries, so a crashed master that held resources costs no more than any crashed holder.
+    /// (Safe at any time: every master write compares the master record it was made under.)
+    func masterSilentUntil(_ node: NodeName) -> Moment? {
+        memberSightings[node].map { $0.firstSeenAt + evictionTolerance(node) }
     }
 
     mutating func finishShutdownIfDone(into out: inout [Brain.Directive]) {
@@ -212,6 +223,9 @@ extension Brain.Instance {
         }
         if !fenced, let deadline { candidates.append(deadline) }
         if let sighting = masterSighting, !isMaster { candidates.append(sighting.firstSeenAt + timing.tolerance) }
+        if !isMaster, let node = view?.master?.value.node, node != me, let silent = masterSilentUntil(node) {
+            candidates.append(silent)
+        }
         if let issued = campaignIssuedAt { candidates.append(issued + timing.heartbeat) }
         if isMaster {
             for (node, sighting) in memberSightings where node != me {

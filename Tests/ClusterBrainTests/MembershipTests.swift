@@ -208,6 +208,24 @@ struct MembershipTests {
         #expect(actions(harness.after(1)) == [.campaign(MasterRecord(node: "n2", term: 2), expected: 20)])
     }
 
+    /// A crashed master's last renewal of its record can be seen a heartbeat after its node's last
+    /// heartbeat: the successor takes over once the node's heartbeat is a tolerance old (when it
+    /// could evict it), not a heartbeat later.
+    @Test("a master whose node stopped heartbeating is taken over at the node's eviction time")
+    func campaignsWhenMasterNodeSilent() {
+        var world = World(master: "n1")
+        var harness = Harness("n2", world: world)
+        #expect(actions(harness.after(400)).isEmpty)
+        // The master record renewed once more 400 ms later; n1's member heartbeat never again.
+        world.view.master?.modRevision = 21
+        world.bump()
+        harness.acknowledge()
+        _ = harness.when(.viewChanged(world.view))
+        #expect(actions(harness.after(1599)).isEmpty)
+        harness.acknowledge()
+        #expect(actions(harness.after(1)) == [.campaign(MasterRecord(node: "n2", term: 2), expected: 21)])
+    }
+
     @Test("a fenced node does not campaign")
     func fencedDoesNotCampaign() {
         var harness = Harness("n2", world: World(master: "n1"))
