@@ -126,6 +126,14 @@ public struct WatchEvent: Hashable, Sendable {
 }
 
 /// Errors of the coordination store.
+/// Ends a watch on purpose: the store would serve it better elsewhere (its client is back on a
+/// node's own member). Nothing is lost; open the watch again at once from where it stood.
+public struct WatchRelocated: Error, Hashable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "watch relocated: \(reason)" }
+}
+
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: Hashable, Sendable {
         /// No endpoint answered, or the cluster has no quorum.

@@ -34,6 +34,8 @@ extension CoordinationStore {
                         defer { group.cancelAll() }
                         try await group.next()
                     }
+                } catch is WatchRelocated {
+                    // Opened again at once, elsewhere.
                 } catch let error as StoreError {
                     if case .compacted = error.code {
                         continuation.finish(throwing: error)

@@ -22,6 +22,9 @@ public struct EtcdConfiguration: Sendable {
     public var password: String?
     /// Optional TLS (client certificate, trust roots) for `https://` endpoints.
     public var tls: TLSConfiguration?
+    /// How long a watch opened on another endpoint runs before it moves back to the first one,
+    /// once calls are answered there again.
+    public var watchHomeAfter: Duration = .seconds(10)
 
     public init(
         endpoints: [String], requestTimeout: Duration = .seconds(2), attemptTimeout: Duration? = nil,
@@ -44,8 +47,42 @@ public final class EtcdStore: CoordinationStore {
     private let configuration: EtcdConfiguration
     private let client: HTTPClient
     private let logger: Logger
-    /// Index of the endpoint that answered last, and the auth token.
-    private let state = NIOLockedValueBox<(endpoint: Int, token: String?)>((0, nil))
+    /// Index of the endpoint that answered last, the auth token, and when the first endpoint (the
+    /// home one: a node's own member) last failed.
+    private let state = NIOLockedValueBox<(endpoint: Int, token: String?, homeFailedAt: ContinuousClock.Instant?)>(
+        (0, nil, nil))
+
+    /// How long after a failure of the home endpoint calls stay on the others before trying it again.
+    static let homeRetry: Duration = .seconds(1)
+
+    /// The endpoint the next call starts from.
+    public var currentEndpoint: String { configuration.endpoints[state.withLockedValue { $0.endpoint }] }
+
+    /// Where a call starts: the home endpoint unless it failed within ``homeRetry``, else the one
+    /// that answered last. A node's calls and watch go to its own member, so a crash of another
+    /// member costs it nothing (docs/design/0023).
+    fileprivate func startIndex() -> Int {
+        state.withLockedValue { state in
+            if state.endpoint != 0, state.homeFailedAt.map({ ContinuousClock.now - $0 >= Self.homeRetry }) ?? true {
+                state.endpoint = 0
+            }
+            return state.endpoint
+        }
+    }
+
+    /// Whether calls are back on the home endpoint and it has not failed lately.
+    fileprivate var homeAnswers: Bool {
+        state.withLockedValue { state in
+            state.endpoint == 0 && state.homeFailedAt.map { ContinuousClock.now - $0 >= Self.homeRetry } ?? true
+        }
+    }
+
+    fileprivate func failed(_ index: Int) {
+        state.withLockedValue { state in
+            if index == 0 { state.homeFailedAt = .now }
+            if state.endpoint == index { state.endpoint = (index + 1) % configuration.endpoints.count }
+        }
+    }
     private let contact = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     /// When an etcd endpoint last answered a call (any answer: it is reachable), if ever.
@@ -175,8 +212,9 @@ public final class EtcdStore: CoordinationStore {
         var reauthenticated = false
         let count = configuration.endpoints.count
         var attempt = 0
+        var index = startIndex()
         while attempt < count * 3, ContinuousClock.now < deadline {
-            let (index, token) = state.withLockedValue { ($0.endpoint, $0.token) }
+            let token = state.withLockedValue { $0.token }
             let endpoint = configuration.endpoints[index % count]
             do {
                 if configuration.username != nil, token == nil {
@@ -196,7 +234,8 @@ public final class EtcdStore: CoordinationStore {
                 case .unavailable, .timeout:
                     logger.debug(
                         "etcd endpoint failed", metadata: ["vigil.endpoint": "\(endpoint)", "vigil.error": "\(error)"])
-                    state.withLockedValue { $0.endpoint = (index + 1) % count }
+                    failed(index % count)
+                    index = (index + 1) % count
                     attempt += 1
                 default:
                     throw error
@@ -289,6 +328,8 @@ public final class EtcdStore: CoordinationStore {
         let fromRevision: Int64
         private var iterator: HTTPClientResponse.Body.AsyncIterator?
         private var pending = Data()
+        /// The endpoint the watch runs on, and since when.
+        private var opened: (index: Int, at: ContinuousClock.Instant)?
 
         init(store: EtcdStore, prefix: String, fromRevision: Int64) {
             self.store = store
@@ -300,7 +341,10 @@ public final class EtcdStore: CoordinationStore {
             if iterator == nil { try await open() }
             while true {
                 if let line = takeLine() {
-                    if let events = try decode(line) { return events }
+                    if let events = try decode(line) {
+                        try moveHomeIfDue()
+                        return events
+                    }
                     continue
                 }
                 guard let chunk = try await iterator?.next() else {
@@ -308,6 +352,15 @@ public final class EtcdStore: CoordinationStore {
                 }
                 pending.append(contentsOf: Data(chunk.readableBytesView))
             }
+        }
+
+        /// A watch opened on another member (the home one was starting, or failed) ends once the
+        /// store's calls are back home: the watcher opens it again there, from where it stood.
+        private func moveHomeIfDue() throws {
+            guard let opened, opened.index != 0, ContinuousClock.now - opened.at >= store.configuration.watchHomeAfter,
+                store.homeAnswers
+            else { return }
+            throw WatchRelocated(reason: "the store's calls are back on its first endpoint")
         }
 
         private func takeLine() -> Data? {
@@ -352,8 +405,9 @@ public final class EtcdStore: CoordinationStore {
             let payload = try JSONSerialization.data(withJSONObject: body)
             var lastError: any Error = StoreError(.unavailable, "no etcd endpoint answered the watch")
             let count = store.configuration.endpoints.count
+            let start = store.startIndex()
             for offset in 0..<count {
-                let index = (store.state.withLockedValue { $0.endpoint } + offset) % count
+                let index = (start + offset) % count
                 let endpoint = store.configuration.endpoints[index]
                 do {
                     let token = store.state.withLockedValue { $0.token }
@@ -364,9 +418,11 @@ public final class EtcdStore: CoordinationStore {
                         throw EtcdStore.error(status: response.status.code, body: Data(body.readableBytesView))
                     }
                     iterator = response.body.makeAsyncIterator()
+                    opened = (index, .now)
                     return
                 } catch {
                     lastError = error
+                    store.failed(index)
                 }
             }
             throw lastError

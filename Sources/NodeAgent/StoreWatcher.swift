@@ -41,6 +41,8 @@ public struct StoreWatcher: Sendable {
                 await deliver(view)
                 failures = 0
                 try await follow(from: view, deliver: deliver)
+            } catch let relocated as WatchRelocated {
+                logger.info("store watch opened again", metadata: ["vigil.reason": "\(relocated.reason)"])
             } catch {
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {

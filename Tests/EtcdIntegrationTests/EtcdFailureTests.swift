@@ -2,6 +2,7 @@ import ClusterTestKit
 import CoordinationStore
 import EtcdStore
 import Foundation
+import Synchronization
 import Testing
 
 /// Puts with retries through a failover; returns the revision.
@@ -63,6 +64,51 @@ struct EtcdFailureTests {
             try await client.shutdown()
             #expect(result.values == (1...total).map(String.init))
             #expect(result.resumes >= 1, "the watch was never cut: the test proved nothing")
+        }
+    }
+
+    /// A node's agent calls its own member first. While that member is down its calls and watch go
+    /// elsewhere; once it answers again both come back to it (else a crash of the member they
+    /// stayed on would stall this node too: every call waiting out its attempt limit, the watch
+    /// silent until its idle limit).
+    @Test("calls and the watch go back to the first endpoint once it answers again", .timeLimit(.minutes(2)))
+    func backHome() async throws {
+        try await withEtcd(heartbeat: 100, election: 500) { cluster, store in
+            let leader = try await cluster.leaderIndex()
+            let home = (leader + 1) % cluster.endpoints.count
+            let ordered =
+                [cluster.endpoints[home]] + cluster.endpoints.enumerated().filter { $0.offset != home }.map(\.element)
+            var configuration = EtcdConfiguration(endpoints: ordered, requestTimeout: .seconds(3))
+            configuration.watchHomeAfter = .seconds(1)
+            let client = EtcdStore.makeHTTPClient(for: configuration)
+            let node = EtcdStore(configuration: configuration, client: client)
+            cluster.kill(home)
+            let start = try await putRetrying(node, "/h/k", "away")
+            #expect(node.currentEndpoint != ordered[0])
+            // A watch opened while the home member is down runs elsewhere.
+            let relocated = Mutex(false)
+            let watching = Task {
+                do {
+                    for try await _ in node.watch(prefix: "/h/", fromRevision: start) {}
+                } catch is WatchRelocated {
+                    relocated.withLock { $0 = true }
+                } catch {}
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            try cluster.restart(home)
+            // Writes go on (the watch sees each); the hang guard is far above the 1 s retry and
+            // the 1 s watch limit.
+            let deadline = ContinuousClock.now + .seconds(60)
+            var value = 0
+            while node.currentEndpoint != ordered[0] || !relocated.withLock({ $0 }), ContinuousClock.now < deadline {
+                value += 1
+                try await putRetrying(node, "/h/k", String(value))
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            watching.cancel()
+            #expect(node.currentEndpoint == ordered[0])
+            #expect(relocated.withLock { $0 }, "the watch did not move back to the first endpoint")
+            try await client.shutdown()
         }
     }
 
