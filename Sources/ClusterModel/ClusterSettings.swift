@@ -8,8 +8,8 @@ public enum TimingProfile: String, Codable, Hashable, Sendable, CaseIterable {
     case fast
     /// Virtual machines (NCS's default tolerance): tolerance 8 s, heartbeat 1 s, etcd 100/1000 ms (etcd's defaults).
     case vm
-    /// Dedicated, lightly loaded network and hosts: tolerance 400 ms, heartbeat 100 ms, etcd 20/100 ms,
-    /// a 100 ms margin and a 20 ms duplicate-address probe (docs/design/0019).
+    /// Dedicated, lightly loaded network and hosts: tolerance 300 ms, heartbeat 75 ms, etcd 15/75 ms,
+    /// a 75 ms margin and a 20 ms duplicate-address probe (docs/design/0019, 0023).
     case lan
 }
 
@@ -43,14 +43,14 @@ public struct TimingSettings: Hashable, Sendable, Codable, Validatable {
                 (.seconds(8), .seconds(1), .milliseconds(100), .seconds(1))
         case .lan:
             (tolerance, heartbeat, etcdHeartbeat, etcdElection) =
-                (.milliseconds(400), .milliseconds(100), .milliseconds(20), .milliseconds(100))
+                (.milliseconds(300), .milliseconds(75), .milliseconds(15), .milliseconds(75))
         }
     }
 
     /// Time kept between the self-fence deadline and the earliest eviction:
-    /// max(20 % of the tolerance, 250 ms — 100 ms in the `lan` profile —, watchdog timeout + 100 ms).
+    /// max(20 % of the tolerance, 250 ms — 75 ms in the `lan` profile —, watchdog timeout + 100 ms).
     public var margin: Span {
-        var value = max(tolerance.percent(20), profile == .lan ? .milliseconds(100) : .milliseconds(250))
+        var value = max(tolerance.percent(20), profile == .lan ? .milliseconds(75) : .milliseconds(250))
         if let watchdogTimeout { value = max(value, watchdogTimeout + .milliseconds(100)) }
         return value
     }

@@ -133,7 +133,7 @@ struct SettingsTests {
         let lan = TimingSettings(profile: .lan)
         #expect(
             [lan.tolerance, lan.heartbeat, lan.etcdHeartbeat, lan.etcdElection, lan.duplicateProbe] == [
-                .milliseconds(400), .milliseconds(100), .milliseconds(20), .milliseconds(100), .milliseconds(20),
+                .milliseconds(300), .milliseconds(75), .milliseconds(15), .milliseconds(75), .milliseconds(20),
             ])
         #expect(TimingSettings(profile: .default).duplicateProbe == .milliseconds(50))
     }
@@ -144,11 +144,12 @@ struct SettingsTests {
         #expect(timing.margin == .milliseconds(400))
         timing = TimingSettings(profile: .fast)
         #expect(timing.margin == .milliseconds(250))
-        // `lan`: a 100 ms floor (docs/design/0019); its self-fence comes 300 ms after the last
-        // acknowledged send, three heartbeats.
+        // `lan`: a 75 ms floor (docs/design/0019, 0023); its self-fence comes 225 ms after the
+        // last acknowledged send, three heartbeats.
         timing = TimingSettings(profile: .lan)
-        #expect(timing.margin == .milliseconds(100))
-        #expect(timing.selfFenceAfter == .milliseconds(300))
+        #expect(timing.margin == .milliseconds(75))
+        #expect(timing.selfFenceAfter == .milliseconds(225))
+        #expect(throws: Never.self) { try timing.validate() }
         // A watchdog raises it as in every profile (and then the heartbeat no longer fits: refused).
         timing.watchdogTimeout = .seconds(1)
         #expect(timing.margin == .milliseconds(1100))
