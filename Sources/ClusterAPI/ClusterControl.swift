@@ -22,12 +22,18 @@ public struct ClusterControl: Sendable {
     let eventLog: EventLog
     /// The last view read for unauthenticated callers (load balancers' `/here`).
     let sharedView = SharedView()
+    /// The view this node's agent follows, when it runs here.
+    let mirror: ViewMirror?
 
-    public init(store: any CoordinationStore, layout: KeyLayout, node: NodeName, logDirectory: String?) {
+    public init(
+        store: any CoordinationStore, layout: KeyLayout, node: NodeName, logDirectory: String?,
+        mirror: ViewMirror? = nil
+    ) {
         self.store = store
         self.layout = layout
         self.node = node
         self.logDirectory = logDirectory
+        self.mirror = mirror
         self.eventLog = EventLog(
             store: store, layout: layout, node: node, firstSequence: 50_000_000, logger: Logger(label: "vigil.api"))
     }
@@ -44,8 +50,18 @@ public struct ClusterControl: Sendable {
         try await sharedView.value(maxAge: maxAge) { try await self.view() }
     }
 
+    /// The view as fresh as a store read, from the agent's watch when it has caught up with the
+    /// store's current revision (one key read), else read whole.
+    public func currentView() async throws -> ClusterView {
+        if let mirror {
+            let revision = try await store.range(prefix: layout.master).revision
+            if let view = await mirror.view(atLeast: revision, within: .seconds(1)) { return view }
+        }
+        return try await view()
+    }
+
     public func status() async throws -> ClusterStatus {
-        var status = ClusterStatus(view: try await view(), cluster: layout.cluster)
+        var status = ClusterStatus(view: try await currentView(), cluster: layout.cluster)
         status.thisNode = node.rawValue
         return status
     }

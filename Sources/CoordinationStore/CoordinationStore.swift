@@ -125,7 +125,6 @@ public struct WatchEvent: Hashable, Sendable {
     }
 }
 
-/// Errors of the coordination store.
 /// Ends a watch on purpose: the store would serve it better elsewhere (its client is back on a
 /// node's own member). Nothing is lost; open the watch again at once from where it stood.
 public struct WatchRelocated: Error, Hashable, Sendable, CustomStringConvertible {
@@ -134,6 +133,7 @@ public struct WatchRelocated: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { "watch relocated: \(reason)" }
 }
 
+/// Errors of the coordination store.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: Hashable, Sendable {
         /// No endpoint answered, or the cluster has no quorum.

@@ -80,6 +80,9 @@ public final class ClusterAgent: Service, Sendable {
         return longest + configuration.timing.tolerance.duration + .seconds(30)
     }
 
+    /// The view this node's watcher follows (while it is a member), for the API's reads.
+    public let mirror = ViewMirror()
+
     /// Whether this node is a member in good standing with the store now: joined, its heartbeats
     /// acknowledged within the self-fence time, not fenced.
     public var inGoodStanding: Bool { currentKeeper.withLockedValue { $0 }?.inGoodStanding ?? false }
@@ -308,7 +311,8 @@ public final class ClusterAgent: Service, Sendable {
         var lastHeld = HeldRecord(instance: previous?.instance ?? instance, resources: previous?.resources ?? [])
         // Members heartbeat every interval, so a healthy watch is never silent for three of them.
         let watcher = StoreWatcher(
-            store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, logger: logger)
+            store: store, layout: layout, idleLimit: configuration.timing.heartbeat.duration * 3, mirror: mirror,
+            logger: logger)
         let me = configuration.node
         var leaving = false
         let timer = TimerSlot()

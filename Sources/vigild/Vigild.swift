@@ -198,7 +198,7 @@ struct Vigild: AsyncParsableCommand {
         do {
             let control = ClusterControl(
                 store: store, layout: KeyLayout(cluster: configuration.cluster), node: configuration.node,
-                logDirectory: configuration.logDirectory)
+                logDirectory: configuration.logDirectory, mirror: agent.mirror)
             var apiLogger = logger
             apiLogger.logLevel = max(level, .notice)
             services.append(

@@ -1,0 +1,83 @@
+import ClusterModel
+import CoordinationStore
+import InMemoryStore
+import Logging
+import NIOConcurrencyHelpers
+import NodeAgent
+import Testing
+
+/// A store that counts whole reads and watch requests.
+struct CountingStore: CoordinationStore {
+    let inner: any CoordinationStore
+    let counts = NIOLockedValueBox((reads: 0, watches: 0))
+
+    func range(prefix: String) async throws(StoreError) -> RangeResult { try await inner.range(prefix: prefix) }
+    func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
+        counts.withLockedValue { $0.reads += 1 }
+        return try await inner.range(prefix: prefix, excluding: excluded)
+    }
+    func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
+        try await inner.transaction(transaction)
+    }
+    func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
+        try await inner.grantLease(ttlSeconds: ttlSeconds)
+    }
+    func keepAlive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.keepAlive(lease) }
+    func timeToLive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.timeToLive(lease) }
+    func revokeLease(_ lease: LeaseID) async throws(StoreError) { try await inner.revokeLease(lease) }
+    func compact(revision: Int64) async throws(StoreError) { try await inner.compact(revision: revision) }
+    func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
+        counts.withLockedValue { $0.watches += 1 }
+        return inner.watch(prefix: prefix, fromRevision: revision)
+    }
+}
+
+@Suite("Store watcher")
+struct StoreWatcherTests {
+    let layout = KeyLayout(cluster: "c")
+
+    /// Waits (hang guard 30 s) for `condition`.
+    func eventually(_ condition: @Sendable () -> Bool) async throws -> Bool {
+        let start = ContinuousClock.now
+        while !condition(), ContinuousClock.now - start < .seconds(30) { try await Task.sleep(for: .milliseconds(10)) }
+        return condition()
+    }
+
+    /// A silent watch is opened again from the last revision applied: nothing is lost, and the whole
+    /// prefix is not read again (32 nodes re-reading a megabyte each at once kept a slow store slow).
+    /// Only history compacted away makes it read everything.
+    @Test(
+        "silence resumes the watch from the last revision; only compaction reads everything again",
+        .timeLimit(.minutes(1)))
+    func resumesAfterSilence() async throws {
+        let memory = InMemoryStore(now: { 0 })
+        let store = CountingStore(inner: memory.client("n1"))
+        let writer = memory.client("w")
+        let seen = NIOLockedValueBox<Set<String>>([])
+        let watcher = StoreWatcher(
+            store: store, layout: layout, idleLimit: .milliseconds(100), logger: Logger(label: "t"))
+        let watching = Task {
+            await watcher.run { view in seen.withLockedValue { $0 = Set(view.nodes.keys.map(\.rawValue)) } }
+        }
+        defer { watching.cancel() }
+        func define(_ name: String, index: Int) async throws -> Int64 {
+            let node = try NodeName(validating: name)
+            return try await writer.put(layout.node(node), ModelCodec.encode(NodeDefinition(name: node, index: index)))
+        }
+        _ = try await define("n1", index: 0)
+        #expect(try await eventually { seen.withLockedValue { $0 } == ["n1"] })
+        // Silent for many idle limits: the watch is opened again several times.
+        #expect(try await eventually { store.counts.withLockedValue { $0.watches } >= 4 })
+        _ = try await define("n2", index: 1)
+        #expect(try await eventually { seen.withLockedValue { $0 } == ["n1", "n2"] })
+        #expect(store.counts.withLockedValue { $0.reads } == 1, "read whole: \(store.counts.withLockedValue { $0 })")
+        // Cut off while the cluster moves on and its history is compacted: the resume point is
+        // gone, so the view is read whole once, then followed again.
+        memory.partition("n1")
+        for index in 3...6 { _ = try await define("n\(index)", index: index) }
+        try await writer.compact(revision: try await define("n7", index: 7))
+        memory.heal("n1")
+        #expect(try await eventually { seen.withLockedValue { $0 }.count == 7 })
+        #expect(store.counts.withLockedValue { $0.reads } == 2, "read whole: \(store.counts.withLockedValue { $0 })")
+    }
+}
