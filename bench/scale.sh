@@ -119,6 +119,22 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   done
   local t1=${EPOCHREALTIME/./}
   log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"
+  [ "$done" = "$count" ] || diagnose
+}
+
+# diagnose: why a failover did not finish — self-fences per node, the store members' overload
+# warnings, and the newest cluster events.
+diagnose() {
+  local n fences=0 nodes=0 c
+  for n in $(seq 1 "$NODES"); do
+    c=$(grep -c "self-fence" "$WORK/n$n/vigild.log" 2>/dev/null) || c=0
+    fences=$(( fences + c )); [ "$c" -gt 0 ] && nodes=$(( nodes + 1 ))
+  done
+  log "DIAGNOSIS: $fences self-fence log lines on $nodes nodes"
+  for n in $(seq 1 "$STORE_NODES"); do
+    log "DIAGNOSIS: etcd n$n: $(grep -c 'apply request took too long' "$WORK/n$n/log/etcd.log") slow applies, $(grep -c 'failed to send out heartbeat on time' "$WORK/n$n/log/etcd.log") late Raft heartbeats, $(grep -c 'elected leader' "$WORK/n$n/log/etcd.log") elections"
+  done
+  timeout 20 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 25 --config "$WORK/n2/vigil.yaml" 2>&1 | sed 's/^/  /'
 }
 crash_and_time "$CRASH"
 crash_and_time "$BIG_NODE"

@@ -24,7 +24,8 @@ public struct StoreConformance: Sendable {
 
     /// Every check, by name, for parameterised tests.
     public static let checks: [String] = [
-        "revisions", "range", "rangeExcluding", "createIfAbsent", "compareTargets", "deleteMissing", "deletePrefix",
+        "revisions", "range", "rangeExcluding", "firstKeys", "createIfAbsent", "compareTargets", "deleteMissing",
+        "deletePrefix",
         "leases",
         "leaseExpiry", "watchOrder", "watchResume", "watchCompacted", "watchDelete",
     ]
@@ -35,6 +36,7 @@ public struct StoreConformance: Sendable {
         case "revisions": try await revisions()
         case "range": try await range()
         case "rangeExcluding": try await rangeExcluding()
+        case "firstKeys": try await firstKeys()
         case "createIfAbsent": try await createIfAbsent()
         case "compareTargets": try await compareTargets()
         case "deleteMissing": try await deleteMissing()
@@ -79,6 +81,22 @@ public struct StoreConformance: Sendable {
             "range keys \(result.keyValues.map(\.key))")
         let last = try await store.put(prefix + "range-probe", bytes("x"))
         try expect(result.revision < last, "range revision \(result.revision) not before a later put \(last)")
+    }
+
+    /// The oldest keys of a log and its length, without its values.
+    public func firstKeys() async throws {
+        let base = prefix + "log/"
+        for name in ["3", "1", "4", "2", "5"] {
+            try await store.put(base + name, bytes(String(repeating: name, count: 100)))
+        }
+        try await store.put(prefix + "logX", bytes("outside"))
+        let first = try await store.firstKeys(prefix: base, limit: 2)
+        try expect(first.keys == [base + "1", base + "2"], "first keys \(first.keys)")
+        try expect(first.total == 5, "total \(first.total), expected 5")
+        let all = try await store.firstKeys(prefix: base, limit: 100)
+        try expect(all.keys.count == 5 && all.total == 5, "all: \(all.keys.count) keys, total \(all.total)")
+        let none = try await store.firstKeys(prefix: prefix + "nothing/", limit: 10)
+        try expect(none.keys.isEmpty && none.total == 0, "empty prefix: \(none)")
     }
 
     /// A range without some sub-prefixes (the view without its event log): exactly the other keys,

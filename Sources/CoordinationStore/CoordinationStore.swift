@@ -172,6 +172,9 @@ public protocol CoordinationStore: Sendable {
     /// read at one revision (one etcd transaction of several ranges): a view of the cluster
     /// without its event log costs no more to read when the log is full.
     func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult
+    /// The first `limit` keys under `prefix` in key order (no values), and how many there are in
+    /// all: what trimming a log needs, without reading the log (etcd: `limit`, `keys_only`, `count`).
+    func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int)
     /// Runs a transaction.
     func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult
     /// Grants a lease of at least `ttlSeconds` seconds.
@@ -192,6 +195,12 @@ public protocol CoordinationStore: Sendable {
 }
 
 extension CoordinationStore {
+    /// A whole read, cut: for stores where a read costs nothing (in memory).
+    public func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
+        let all = try await range(prefix: prefix).keyValues
+        return (all.prefix(max(0, limit)).map(\.key), all.count)
+    }
+
     /// Writes `value` at `key` unconditionally; returns the new revision.
     @discardableResult
     public func put(_ key: String, _ value: [UInt8], lease: LeaseID? = nil) async throws(StoreError) -> Int64 {

@@ -123,6 +123,16 @@ public final class EtcdStore: CoordinationStore {
             keyValues: (response.kvs ?? []).map(\.keyValue), revision: Int64(response.header?.revision ?? "0") ?? 0)
     }
 
+    public func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
+        let body: [String: Any] = [
+            "key": EtcdWire.encode(prefix), "range_end": EtcdWire.encode(EtcdWire.prefixEnd(prefix)),
+            "limit": String(max(1, limit)), "keys_only": true,
+        ]
+        let response: EtcdWire.RangeResponse = try await call("/v3/kv/range", body)
+        let keys = (response.kvs ?? []).map(\.keyValue.key)
+        return (Array(keys.prefix(max(0, limit))), Int(response.count ?? "0") ?? keys.count)
+    }
+
     public func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
         let ranges = Self.rangesExcluding(prefix: prefix, excluded: excluded)
         let body: [String: Any] = [

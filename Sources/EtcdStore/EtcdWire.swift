@@ -53,6 +53,8 @@ enum EtcdWire {
     struct RangeResponse: Decodable {
         var header: Header?
         var kvs: [KV]?
+        /// How many keys the range holds in all (a limited range returns fewer).
+        var count: String?
     }
 
     struct ResponseOp: Decodable {

@@ -46,19 +46,20 @@ public final class EventLog: Sendable {
         if number % 100 == 0 { await prune() }
     }
 
-    /// Deletes the oldest events beyond the capacity (only one node needs to; any may).
+    /// Deletes the oldest events beyond the capacity, at most ``pruneBatch`` at a time (only one
+    /// node needs to; any may). Reads only the oldest keys and the count, never the log itself:
+    /// every writer prunes every 100 of its events, and at 32 nodes reading the whole log (~2 MB
+    /// with script output) each time kept a busy store busy (docs/design/0023).
     public func prune() async {
-        guard let events = try? await store.range(prefix: layout.eventsPrefix), events.keyValues.count > capacity else {
-            return
-        }
-        let excess = events.keyValues.prefix(events.keyValues.count - capacity).map {
-            StoreOperation.delete(key: $0.key)
-        }
-        for chunk in stride(from: 0, to: excess.count, by: 100) {
-            _ = try? await store.transaction(
-                Transaction(compare: [], success: Array(excess[chunk..<min(chunk + 100, excess.count)])))
-        }
+        guard let oldest = try? await store.firstKeys(prefix: layout.eventsPrefix, limit: Self.pruneBatch),
+            oldest.total > capacity
+        else { return }
+        let excess = oldest.keys.prefix(oldest.total - capacity).map { StoreOperation.delete(key: $0) }
+        _ = try? await store.transaction(Transaction(compare: [], success: Array(excess)))
     }
+
+    /// Events deleted by one prune: as many as a writer appends between two prunes.
+    static let pruneBatch = 100
 
     /// The newest `limit` events, oldest first.
     public static func read(_ store: any CoordinationStore, layout: KeyLayout, limit: Int) async throws -> [StoredEvent]

@@ -37,13 +37,14 @@ public final class ViewMirror: Sendable {
         state.withLockedValue { $0 = Mirrored() }
     }
 
-    /// The view once the watch has delivered `revision`, waiting up to `limit`; nil if it did not.
+    /// The view once the watch has delivered `revision`, waiting up to `limit`; nil if it did not,
+    /// and at once when no watch runs (the node is not a member).
     public func view(atLeast revision: Revision, within limit: Duration) async -> ClusterView? {
         let deadline = ContinuousClock.now + limit
         while true {
-            let current = state.withLockedValue { $0.seen >= revision ? $0.view : nil }
+            let (current, following) = state.withLockedValue { ($0.seen >= revision ? $0.view : nil, $0.view != nil) }
             if let current { return current }
-            guard ContinuousClock.now < deadline else { return nil }
+            guard following, ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(2))
         }
     }

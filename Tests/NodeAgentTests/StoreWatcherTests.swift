@@ -6,12 +6,18 @@ import NIOConcurrencyHelpers
 import NodeAgent
 import Testing
 
-/// A store that counts whole reads and watch requests.
+/// A store that counts whole reads (of the view, and of any prefix) and watch requests.
 struct CountingStore: CoordinationStore {
     let inner: any CoordinationStore
-    let counts = NIOLockedValueBox((reads: 0, watches: 0))
+    let counts = NIOLockedValueBox((reads: 0, watches: 0, prefixReads: 0))
 
-    func range(prefix: String) async throws(StoreError) -> RangeResult { try await inner.range(prefix: prefix) }
+    func range(prefix: String) async throws(StoreError) -> RangeResult {
+        counts.withLockedValue { $0.prefixReads += 1 }
+        return try await inner.range(prefix: prefix)
+    }
+    func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
+        try await inner.firstKeys(prefix: prefix, limit: limit)
+    }
     func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
         counts.withLockedValue { $0.reads += 1 }
         return try await inner.range(prefix: prefix, excluding: excluded)
@@ -79,5 +85,26 @@ struct StoreWatcherTests {
         memory.heal("n1")
         #expect(try await eventually { seen.withLockedValue { $0 }.count == 7 })
         #expect(store.counts.withLockedValue { $0.reads } == 2, "read whole: \(store.counts.withLockedValue { $0 })")
+    }
+}
+
+@Suite("Event log")
+struct EventLogTests {
+    /// Every writer prunes after each 100 of its events: the oldest beyond the capacity go, and the
+    /// log itself is never read for it (only its oldest keys and its length).
+    @Test("pruning keeps the newest events and reads only keys")
+    func pruning() async throws {
+        let memory = InMemoryStore(now: { 0 })
+        let store = CountingStore(inner: memory.client("n1"))
+        let layout = KeyLayout(cluster: "c")
+        let log = EventLog(store: store, layout: layout, node: "n1", capacity: 50, logger: Logger(label: "t"))
+        for index in 1...200 {
+            await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event \(index)"))
+        }
+        let kept = try await memory.client("check").range(prefix: layout.eventsPrefix).keyValues.map {
+            try ModelCodec.decode(StoredEvent.self, from: $0.value).event.message
+        }
+        #expect(kept == (151...200).map { "event \($0)" })
+        #expect(store.counts.withLockedValue { $0.prefixReads } == 0)
     }
 }
