@@ -72,6 +72,11 @@ struct ManagedEtcdTests {
                 #expect(await EtcdTestCluster.healthy(nodes[1].etcdClientURL!), "the restarted member did not rejoin")
                 try await putRetrying(store, "/managed", "still up")
                 pids = supervisors.compactMap(\.status.processIdentifier)
+                // Every member (the restarted one too) runs at nice −10 when the tests run as root,
+                // all its threads alike (set before etcd started them).
+                if geteuid() == 0 {
+                    for pid in pids { #expect(Self.niceValues(of: pid) == [-10], "etcd \(pid)") }
+                }
             } catch {
                 failure = error
             }
@@ -83,6 +88,19 @@ struct ManagedEtcdTests {
         for pid in pids {
             #expect(kill(pid, 0) != 0, "etcd \(pid) still runs after its supervisor stopped")
         }
+    }
+
+    /// The distinct nice values of a process's threads (field 19 of /proc/<pid>/task/<tid>/stat).
+    static func niceValues(of pid: Int32) -> Set<Int> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return Set(
+            tasks.compactMap { tid -> Int? in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return nil }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 16 ? Int(fields[16]) : nil
+            })
     }
 
     @Test("the command line carries the profile's etcd timings, static bootstrap and compaction")
