@@ -73,15 +73,15 @@ public struct StoreWatcher: Sendable {
                 logger.info("store watch opened again", metadata: ["vigil.reason": "\(relocated.reason)"])
             } catch {
                 failures += 1
-                let compacted: Bool
-                if case .compacted? = (error as? StoreError)?.code { compacted = true } else { compacted = false }
-                if compacted || failures % Self.fullReadAfter == 0 {
+                var readWhole = failures % Self.fullReadAfter == 0
+                if case .compacted? = (error as? StoreError)?.code { readWhole = true }
+                if readWhole {
                     applied.view.withLockedValue { $0 = nil }
                     mirror?.invalidate()
                 }
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures % 20 == 0 || readWhole {
                     logger.warning(
-                        compacted
+                        readWhole
                             ? "store watch interrupted; reading everything again" : "store watch interrupted; resuming",
                         metadata: ["vigil.error": "\(error)"])
                 }
