@@ -137,7 +137,8 @@ let package = Package(
         .executableTarget(name: "vigil-sim", dependencies: ["ClusterTestKit", "ClusterModel", "ClusterBrain"]),
         // Benchmarks: figures for docs/, not pass/fail tests.
         .executableTarget(
-            name: "vigil-bench", dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel"],
+            name: "vigil-bench",
+            dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel", "ClusterBrain"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
         .testTarget(

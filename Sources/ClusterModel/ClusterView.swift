@@ -30,7 +30,9 @@ public struct StoredEntry: Hashable, Sendable {
 public struct ClusterView: Hashable, Sendable {
     public var revision: Revision
     public var settings: ClusterSettings
-    public var nodes: [NodeName: NodeDefinition]
+    public var nodes: [NodeName: NodeDefinition] {
+        didSet { orderedNodes = Self.order(nodes) }
+    }
     public var members: [NodeName: Versioned<MemberRecord>]
     public var master: Versioned<MasterRecord>?
     public var resources: [ResourceName: ResourceSpec]
@@ -67,8 +69,11 @@ public struct ClusterView: Hashable, Sendable {
         self.problems = []
     }
 
-    /// Defined nodes in cluster order (the default preferred order).
-    public var orderedNodes: [NodeName] {
+    /// Defined nodes in cluster order (the default preferred order). Kept as `nodes` changes: the
+    /// master looks at it for every resource it places, at every change.
+    public private(set) var orderedNodes: [NodeName] = []
+
+    private static func order(_ nodes: [NodeName: NodeDefinition]) -> [NodeName] {
         nodes.values.sorted { ($0.index, $0.name) < ($1.index, $1.name) }.map(\.name)
     }
 

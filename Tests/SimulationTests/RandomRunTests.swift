@@ -19,7 +19,7 @@ struct RandomRunTests {
     func randomRuns(chunk: UInt64) async {
         let perChunk = (seedCount + UInt64(chunks.count) - 1) / UInt64(chunks.count)
         let first = chunk * perChunk + 1
-        let last = min(first + perChunk, seedCount + 1)
+        let last = max(first, min(first + perChunk, seedCount + 1))
         for seed in first..<last {
             // CPU-bound: give the other (async, time-limited) tests a turn on the two cores.
             await Task.yield()

@@ -39,6 +39,10 @@ func withCluster<T>(_ timing: TimingSettings, _ body: (EtcdTestCluster, EtcdStor
 
 let arguments = CommandLine.arguments
 let runs = arguments.firstIndex(of: "--runs").flatMap { Int(arguments[$0 + 1]) } ?? 5
+if arguments.count > 1, arguments[1] == "brain" {
+    benchBrainPass(runs: arguments.firstIndex(of: "--runs") == nil ? 200 : runs)
+    exit(0)
+}
 let clock = ContinuousClock()
 let value = Array(repeating: UInt8(ascii: "x"), count: 100)
 
