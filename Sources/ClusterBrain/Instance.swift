@@ -130,6 +130,8 @@ extension Brain {
         var pendingCommands: [String: Moment] = [:]
         var lastEpochWritten: UInt64 = 0
         var knownMembers: Set<NodeName>?
+        /// During a placing pass: the members in cluster order, what most resources may run on.
+        var placingMembers: [NodeName]?
 
         // This node's resources.
         public internal(set) var local: [ResourceName: LocalResource] = [:]

@@ -23,6 +23,10 @@ extension Brain.Instance {
         if spec.policies.followsMaster {
             return view.members[me] != nil && !excluded.contains(me) && baseList(spec).contains(me) ? [me] : []
         }
+        // The common case, the same for every resource of a placing pass: every member, in cluster order.
+        if let members = placingMembers, spec.preferredNodes.isEmpty, spec.exclusionGroups.isEmpty, excluded.isEmpty {
+            return members
+        }
         // Most resources are in no exclusion group: no scan of every other resource for them (the
         // master places every resource at every view change).
         let busy: Set<NodeName> =
@@ -39,8 +43,12 @@ extension Brain.Instance {
 
     /// The preferred nodes list, or every defined node in cluster order when it is empty.
     func baseList(_ spec: ResourceSpec) -> [NodeName] {
+        spec.preferredNodes.isEmpty ? defaultList : spec.preferredNodes
+    }
+
+    /// Every defined node in cluster order (the members by name while no node is defined).
+    var defaultList: [NodeName] {
         guard let view else { return [] }
-        if !spec.preferredNodes.isEmpty { return spec.preferredNodes }
         let ordered = view.orderedNodes
         return ordered.isEmpty ? view.members.keys.sorted() : ordered
     }
@@ -144,6 +152,8 @@ extension Brain.Instance {
         _ view: ClusterView, term: MasterRecord, maintenance: Bool, now: Moment, into out: inout [Brain.Directive]
     ) {
         let ordered = view.resources.values.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }
+        placingMembers = defaultList.filter { view.members[$0] != nil }
+        defer { placingMembers = nil }
         var planned: [ResourceName: Placement] = [:]
         var commandsByResource: [ResourceName: [AdminCommand]] = [:]
         for command in view.commands.values.sorted(by: { $0.id < $1.id }) where pendingCommands[command.id] == nil {
