@@ -119,7 +119,29 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   done
   local t1=${EPOCHREALTIME/./}
   log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"
+  timeline "$node" "$(( t0 / 1000 ))" "$names"
   [ "$done" = "$count" ] || diagnose
+}
+
+# timeline NODE CRASH_MS NAMES: where a failover's time went, from the event log (ms after the
+# crash): the eviction, the master's assignments, the load scripts' ends.
+timeline() {
+  timeout 30 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 2000 --json --config "$WORK/n2/vigil.yaml" 2>/dev/null \
+    | python3 -c '
+import json, sys
+node, t0, names = sys.argv[1], int(sys.argv[2]), set(sys.argv[3].split())
+events = [json.loads(line) for line in sys.stdin if line.strip()]
+evicted = [e["time"] - t0 for e in events if e["kind"] == "membership" and e["message"].startswith("evicting " + node + ":")]
+assigned = sorted(e["time"] - t0 for e in events if e["kind"] == "assignment" and e.get("resource") in names and e["time"] >= t0)
+loaded = sorted(e["time"] - t0 for e in events
+    if e["kind"] == "script" and e.get("action") == "load" and e.get("resource") in names and e["time"] >= t0)
+span = lambda v: f"{v[0]}–{v[-1]} ms ({len(v)})" if v else "none"
+print(f"evicted at {evicted[0] if evicted else None} ms; assignments {span(assigned)}; loads ended {span(loaded)}")
+import collections, re
+kinds = collections.Counter(re.sub(r"[0-9]+", "N", e["message"]) for e in events
+    if e["kind"] == "assignment" and e.get("resource") in names and e["time"] >= t0)
+for text, count in kinds.most_common(4): print(f"  {count} × {text}")
+' "n$1" "$2" "$3" | while read -r line; do log "TIMELINE n$1: $line"; done
 }
 
 # diagnose: why a failover did not finish — self-fences per node, the store members' overload

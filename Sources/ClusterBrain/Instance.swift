@@ -90,6 +90,18 @@ extension Brain {
     struct PendingWrite: Hashable, Sendable {
         var revision: Revision?
         var issuedAt: Moment
+        /// The generation an assignment write carries (its answer names it).
+        var generation: UInt64?
+        /// When the store answered it (committed, refused or failed); nil while it is under way.
+        var answeredAt: Moment?
+
+        /// When the master decides again if the view has not moved: `retry` after the store's
+        /// answer, or `unanswered` after issuing it if no answer came. (Counting from the issue
+        /// alone asked again for every write a busy store had not answered yet, and every such
+        /// write made it busier: 551 decisions for 100 resources in a 32-node failover.)
+        func expiry(retry: Span, unanswered: Span) -> Moment {
+            answeredAt.map { $0 + retry } ?? issuedAt + max(retry, unanswered)
+        }
     }
 
     /// One node's brain: membership, the master's placement, and this node's resources.
@@ -232,6 +244,13 @@ extension Brain {
                 statusCommitted(resource, generation: generation, state: state, now: now, into: &out)
             case .statusRejected(let resource, let generation):
                 statusRejected(resource, generation: generation)
+            case .assignmentAnswered(let resource, let generation):
+                if var pending = pendingAssignments[resource], pending.generation == generation,
+                    pending.answeredAt == nil
+                {
+                    pending.answeredAt = now
+                    pendingAssignments[resource] = pending
+                }
             case .scriptFinished(let resource, let action, let generation, let outcome):
                 scriptFinished(resource, action: action, generation: generation, outcome: outcome, now: now, into: &out)
             case .timerFired:

@@ -75,7 +75,8 @@ extension Brain.Instance {
     mutating func forgetSettledWrites(_ view: ClusterView, now: Moment) {
         let retry = timing.heartbeat * 2
         pendingAssignments = pendingAssignments.filter { name, pending in
-            view.assignments[name]?.modRevision == pending.revision && now - pending.issuedAt < retry
+            view.assignments[name]?.modRevision == pending.revision
+                && now < pending.expiry(retry: retry, unanswered: timing.tolerance)
         }
         pendingEvictions = pendingEvictions.filter { node, pending in
             view.members[node]?.modRevision == pending.revision && now - pending.issuedAt < retry
@@ -204,7 +205,8 @@ extension Brain.Instance {
                 }
             }
             planned[name] = decision.placement
-            pendingAssignments[name] = Brain.PendingWrite(revision: current?.modRevision, issuedAt: now)
+            pendingAssignments[name] = Brain.PendingWrite(
+                revision: current?.modRevision, issuedAt: now, generation: assignment.generation)
             out.append(
                 .writeAssignment(
                     name, assignment, expected: current?.modRevision, term: term, consuming: decision.consuming))

@@ -88,6 +88,8 @@ public struct DirectiveTransactions: Sendable {
         case .writeStatus(let resource, let status, _):
             guard let result, result.succeeded else { return .statusRejected(resource, generation: status.generation) }
             return .statusCommitted(resource, generation: status.generation, status.state)
+        case .writeAssignment(let resource, let assignment, _, _, _):
+            return .assignmentAnswered(resource, generation: assignment.generation)
         default:
             return nil
         }

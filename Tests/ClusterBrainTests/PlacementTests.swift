@@ -71,6 +71,23 @@ struct PlacementTests {
         #expect(decisions(world) { $0.view.members["n2"] = nil } == ["vip node(n3) gen 2"])
     }
 
+    @Test("an assignment write is asked again two heartbeats after the store answered it, not while it is under way")
+    func unansweredWriteNotRepeated() {
+        var world = World()
+        world.resource(vip(preferred: ["n2", "n3", "n1"]))
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n1", world: world)
+        world.view.members["n2"] = nil
+        world.bump()
+        #expect(assignments(harness.when(.viewChanged(world.view))) == ["vip node(n3) gen 2"])
+        // A busy store: no answer for more than two heartbeats (800 ms at the default profile).
+        #expect(assignments(harness.after(1000)).isEmpty)
+        // Answered, and the view still does not show it: asked again two heartbeats later.
+        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2))).isEmpty)
+        #expect(assignments(harness.after(700)).isEmpty)
+        #expect(assignments(harness.after(200)) == ["vip node(n3) gen 2"])
+    }
+
     @Test("a failover is marked on the assignment and its event is critical; a start is neither")
     func failoverTyped() {
         var world = World()
