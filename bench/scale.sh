@@ -160,3 +160,9 @@ diagnose() {
 }
 crash_and_time "$CRASH"
 crash_and_time "$BIG_NODE"
+# SCALE_KEEP=DIR keeps the logs and the event log for a closer look.
+if [ -n "${SCALE_KEEP:-}" ]; then
+  mkdir -p "$SCALE_KEEP" && cp -r "$WORK"/n* "$SCALE_KEEP"/
+  timeout 30 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 2000 --json --config "$WORK/n2/vigil.yaml" \
+    > "$SCALE_KEEP/events.jsonl" 2>/dev/null
+fi

@@ -326,13 +326,15 @@ public final class ClusterAgent: Service, Sendable {
         currentKeeper.withLockedValue { $0 = keeper }
         defer { currentKeeper.withLockedValue { $0 = nil } }
 
+        let newest = NewestView()
         await withDiscardingTaskGroup { group in
-            group.addTask { await watcher.run { continuation.yield(.viewChanged($0)) } }
+            group.addTask { await watcher.run { if newest.offer($0) { continuation.yield(.viewChanged($0)) } } }
             // Started on the fence thread itself: not even its first step waits for the thread pool.
             group.addTask(executorPreference: fenceThread) { await keeper.run() }
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
-                for await event in events {
+                for await var event in events {
+                    if case .viewChanged = event, let view = newest.take() { event = .viewChanged(view) }
                     if case .viewChanged(let view) = event, view.standby.contains(me), !leaving {
                         leaving = true
                         logger.notice("told to leave the cluster: handing resources over")
@@ -552,6 +554,30 @@ public final class ClusterAgent: Service, Sendable {
             return true
         }
         return false
+    }
+}
+
+/// The newest view the watch delivered that the brain has not taken yet. While the brain is
+/// busy, a newer view replaces the one waiting instead of queueing behind it: during a large
+/// failover every status write is a view, and each queued one would cost a whole brain step
+/// on every node, for a view already out of date (docs/design/0024).
+final class NewestView: Sendable {
+    private let slot = NIOLockedValueBox<ClusterView?>(nil)
+
+    /// Keeps `view` as the newest; true when none was waiting (the brain must be told of it).
+    func offer(_ view: ClusterView) -> Bool {
+        slot.withLockedValue { waiting in
+            defer { waiting = view }
+            return waiting == nil
+        }
+    }
+
+    /// The view waiting, if any; the slot is empty afterwards.
+    func take() -> ClusterView? {
+        slot.withLockedValue { waiting in
+            defer { waiting = nil }
+            return waiting
+        }
     }
 }
 

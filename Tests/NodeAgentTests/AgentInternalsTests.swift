@@ -1,4 +1,5 @@
 // Tests of NodeAgent internals the public API does not reach: the fence path's spawn helper, the brain's timer.
+import ClusterModel
 import NIOConcurrencyHelpers
 import Testing
 
@@ -65,5 +66,22 @@ struct ScriptSlotTests {
             try await group.waitForAll()
         }
         #expect(started.withLockedValue { $0 } == ["load-5", "load-1-first", "load-1-second", "monitor-100"])
+    }
+}
+
+@Suite("The view waiting for the brain")
+struct NewestViewTests {
+    /// The watch hands views over faster than a busy brain takes them: the brain is told once and
+    /// then takes the newest, never a queue of stale ones.
+    @Test("views that come while one waits replace it; the brain is told once per empty slot")
+    func newestWins() {
+        let slot = NewestView()
+        #expect(slot.offer(ClusterView(revision: 1)))
+        #expect(!slot.offer(ClusterView(revision: 2)))
+        #expect(!slot.offer(ClusterView(revision: 3)))
+        #expect(slot.take()?.revision == 3)
+        #expect(slot.take() == nil)
+        #expect(slot.offer(ClusterView(revision: 4)))
+        #expect(slot.take()?.revision == 4)
     }
 }
