@@ -93,6 +93,14 @@ for _ in $(seq 1 20); do
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 log "RESULT vigil status: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
+# The floor: the same process started the same way, asking nothing (vigil --version).
+times=()
+for _ in $(seq 1 20); do
+  t0=${EPOCHREALTIME/./}; ip netns exec "$(ns 5)" "$BIN/vigil" --version > /dev/null; t1=${EPOCHREALTIME/./}
+  times+=("$(( (t1 - t0) / 1000 ))")
+done
+sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+log "RESULT vigil --version (the process alone): min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
 
 # crash NODE: the time until every resource it held is Running elsewhere.
 crash_and_time() {
@@ -108,6 +116,9 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   [ -n "$names" ] || fail "n$node holds no resource: pick another with CRASH"
 
   local count; count=$(echo "$names" | wc -w)
+  local others=() n
+  for n in "${!vpid[@]}"; do [ -e "/proc/${vpid[$n]}" ] && [ "$n" != "$node" ] && others+=("${vpid[$n]}"); done
+  local a0 e0; a0=$(cpu_ticks "${others[@]}"); e0=$(cpu_ticks "${epid[@]}")
   local t0=${EPOCHREALTIME/./}
   crash "$node"
   local deadline=$(( EPOCHSECONDS + 120 )) done=0
@@ -119,6 +130,8 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   done
   local t1=${EPOCHREALTIME/./}
   log "RESULT n$node crash: $done of $count resources Running elsewhere after $(( (t1 - t0) / 1000 )) ms"
+  local seconds; seconds=$(python3 -c "print(($t1 - $t0) / 1e6)")
+  log "CPU during it (% of one core): agents with their scripts $(cpu_percent $(( $(cpu_ticks "${others[@]}") - a0 )) "$seconds"), etcd $(cpu_percent $(( $(cpu_ticks "${epid[@]}") - e0 )) "$seconds") (the machine has 200)"
   timeline "$node" "$(( t0 / 1000 ))" "$names"
   [ "$done" = "$count" ] || diagnose
 }
