@@ -157,15 +157,20 @@ for text, count in kinds.most_common(4): print(f"  {count} × {text}")
 ' "n$1" "$2" "$3" | while read -r line; do log "TIMELINE n$1: $line"; done
 }
 
+# fences: how many self-fence lines the agents logged, on how many nodes.
+fences() {
+  local n total=0 nodes=0 c
+  for n in $(seq 1 "$NODES"); do
+    c=$(grep -c "self-fence" "$WORK/n$n/vigild.log" 2>/dev/null) || c=0
+    total=$(( total + c )); [ "$c" -gt 0 ] && nodes=$(( nodes + 1 ))
+  done
+  echo "$total self-fence log lines on $nodes nodes"
+}
+
 # diagnose: why a failover did not finish — self-fences per node, the store members' overload
 # warnings, and the newest cluster events.
 diagnose() {
-  local n fences=0 nodes=0 c
-  for n in $(seq 1 "$NODES"); do
-    c=$(grep -c "self-fence" "$WORK/n$n/vigild.log" 2>/dev/null) || c=0
-    fences=$(( fences + c )); [ "$c" -gt 0 ] && nodes=$(( nodes + 1 ))
-  done
-  log "DIAGNOSIS: $fences self-fence log lines on $nodes nodes"
+  log "DIAGNOSIS: $(fences)"
   for n in $(seq 1 "$STORE_NODES"); do
     log "DIAGNOSIS: etcd n$n: $(grep -c 'apply request took too long' "$WORK/n$n/log/etcd.log") slow applies, $(grep -c 'failed to send out heartbeat on time' "$WORK/n$n/log/etcd.log") late Raft heartbeats, $(grep -c 'elected leader' "$WORK/n$n/log/etcd.log") elections"
   done
@@ -173,6 +178,7 @@ diagnose() {
 }
 crash_and_time "$CRASH"
 crash_and_time "$BIG_NODE"
+log "RESULT at the end: $(fences)"
 # SCALE_KEEP=DIR keeps the logs and the event log for a closer look.
 if [ -n "${SCALE_KEEP:-}" ]; then
   mkdir -p "$SCALE_KEEP" && cp -r "$WORK"/n* "$SCALE_KEEP"/
