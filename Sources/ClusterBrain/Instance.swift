@@ -94,13 +94,18 @@ extension Brain {
         var generation: UInt64?
         /// When the store answered it (committed, refused or failed); nil while it is under way.
         var answeredAt: Moment?
+        /// The store committed it: only the view is still to show it.
+        var committed = false
 
-        /// When the master decides again if the view has not moved: `retry` after the store's
-        /// answer, or `unanswered` after issuing it if no answer came. (Counting from the issue
-        /// alone asked again for every write a busy store had not answered yet, and every such
-        /// write made it busier: 551 decisions for 100 resources in a 32-node failover.)
-        func expiry(retry: Span, unanswered: Span) -> Moment {
-            answeredAt.map { $0 + retry } ?? issuedAt + max(retry, unanswered)
+        /// When the master decides again if the view has not moved: `retry` after a write the
+        /// store refused or failed; `patience` after issuing one it has not answered, or after it
+        /// committed one the view does not show yet (a watch running late). Counting from the
+        /// issue alone asked again for every write a busy store was still working on, and every
+        /// such write made it busier: 551 decisions for 100 resources in a 32-node failover
+        /// (docs/design/0024).
+        func expiry(retry: Span, patience: Span) -> Moment {
+            guard let answeredAt else { return issuedAt + max(retry, patience) }
+            return answeredAt + (committed ? max(retry, patience) : retry)
         }
     }
 
@@ -244,11 +249,12 @@ extension Brain {
                 statusCommitted(resource, generation: generation, state: state, now: now, into: &out)
             case .statusRejected(let resource, let generation):
                 statusRejected(resource, generation: generation)
-            case .assignmentAnswered(let resource, let generation):
+            case .assignmentAnswered(let resource, let generation, let committed):
                 if var pending = pendingAssignments[resource], pending.generation == generation,
                     pending.answeredAt == nil
                 {
                     pending.answeredAt = now
+                    pending.committed = committed
                     pendingAssignments[resource] = pending
                 }
             case .scriptFinished(let resource, let action, let generation, let outcome):

@@ -76,7 +76,7 @@ extension Brain.Instance {
         let retry = timing.heartbeat * 2
         pendingAssignments = pendingAssignments.filter { name, pending in
             view.assignments[name]?.modRevision == pending.revision
-                && now < pending.expiry(retry: retry, unanswered: timing.tolerance)
+                && now < pending.expiry(retry: retry, patience: timing.tolerance)
         }
         pendingEvictions = pendingEvictions.filter { node, pending in
             view.members[node]?.modRevision == pending.revision && now - pending.issuedAt < retry

@@ -89,7 +89,8 @@ public struct DirectiveTransactions: Sendable {
             guard let result, result.succeeded else { return .statusRejected(resource, generation: status.generation) }
             return .statusCommitted(resource, generation: status.generation, status.state)
         case .writeAssignment(let resource, let assignment, _, _, _):
-            return .assignmentAnswered(resource, generation: assignment.generation)
+            return .assignmentAnswered(
+                resource, generation: assignment.generation, committed: result?.succeeded == true)
         default:
             return nil
         }

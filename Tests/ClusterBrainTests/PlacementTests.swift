@@ -71,8 +71,8 @@ struct PlacementTests {
         #expect(decisions(world) { $0.view.members["n2"] = nil } == ["vip node(n3) gen 2"])
     }
 
-    @Test("an assignment write is asked again two heartbeats after the store answered it, not while it is under way")
-    func unansweredWriteNotRepeated() {
+    /// The master (n1) has just written `vip node(n3) gen 2` after n2's eviction.
+    func failedOver() -> (Harness, World) {
         var world = World()
         world.resource(vip(preferred: ["n2", "n3", "n1"]))
         world.assign("vip", .node("n2"))
@@ -80,12 +80,37 @@ struct PlacementTests {
         world.view.members["n2"] = nil
         world.bump()
         #expect(assignments(harness.when(.viewChanged(world.view))) == ["vip node(n3) gen 2"])
+        return (harness, world)
+    }
+
+    @Test(
+        "an assignment write the store refused or failed is asked again two heartbeats after its answer, not while it is under way"
+    )
+    func unansweredWriteNotRepeated() {
+        var (harness, _) = failedOver()
         // A busy store: no answer for more than two heartbeats (800 ms at the default profile).
         #expect(assignments(harness.after(1000)).isEmpty)
-        // Answered, and the view still does not show it: asked again two heartbeats later.
-        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2))).isEmpty)
+        // It failed: asked again two heartbeats after the answer.
+        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2, committed: false))).isEmpty)
         #expect(assignments(harness.after(700)).isEmpty)
         #expect(assignments(harness.after(200)) == ["vip node(n3) gen 2"])
+    }
+
+    @Test("a committed assignment write the view does not show yet is not asked again until a tolerance has passed")
+    func committedWriteAwaitsView() {
+        var (harness, world) = failedOver()
+        #expect(assignments(harness.after(100)).isEmpty)
+        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2, committed: true))).isEmpty)
+        // The watch runs late: two heartbeats and more pass without the write in the view (the
+        // other members keep heartbeating, so nobody is evicted meanwhile).
+        for _ in 0..<4 {
+            #expect(assignments(harness.after(400)).isEmpty)
+            world.member("n3", heartbeatRevision: world.view.revision + 1)
+            world.view.revision += 1
+            #expect(assignments(harness.when(.viewChanged(world.view))).isEmpty)
+        }
+        // A tolerance (2 s) after the answer without it: asked again.
+        #expect(assignments(harness.after(400)) == ["vip node(n3) gen 2"])
     }
 
     @Test("a failover is marked on the assignment and its event is critical; a start is neither")

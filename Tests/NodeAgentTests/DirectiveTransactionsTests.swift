@@ -45,14 +45,15 @@ struct DirectiveTransactionsTests {
         let first = try #require(
             mapping.transaction(for: .writeAssignment("vip", assignment, expected: nil, term: term, consuming: nil)))
         #expect(first.compare.last == .absent("/vigil/c/assignments/vip"))
-        // Whatever the store said, the master hears that it answered (its retry counts from then).
+        // Whatever the store said, the master hears that it answered, and whether it committed.
         for result in [
             TransactionResult(succeeded: true, revision: 50), TransactionResult(succeeded: false, revision: 50), nil,
         ] {
             #expect(
                 mapping.event(
                     for: .writeAssignment("vip", assignment, expected: 40, term: term, consuming: nil), result: result)
-                    == .assignmentAnswered("vip", generation: assignment.generation))
+                    == .assignmentAnswered(
+                        "vip", generation: assignment.generation, committed: result?.succeeded == true))
         }
     }
 
