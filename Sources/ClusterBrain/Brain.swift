@@ -82,9 +82,10 @@ extension Brain {
         /// A fenced status write committed or was refused (fence failed or store unreachable).
         case statusCommitted(ResourceName, generation: UInt64, LocalState)
         case statusRejected(ResourceName, generation: UInt64)
-        /// The store answered the master's assignment write at `generation`: committed, or not
-        /// (refused by its compare, or failed).
-        case assignmentAnswered(ResourceName, generation: UInt64, committed: Bool)
+        /// The master's assignment write at `generation` ended. `reached`: the store committed it
+        /// or refused it by its compare — either way the store holds something newer than the view
+        /// the write was decided on; false: the call failed (the store may or may not have it).
+        case assignmentAnswered(ResourceName, generation: UInt64, reached: Bool)
         case scriptFinished(ResourceName, ScriptAction, generation: UInt64, ScriptOutcome)
         case timerFired
         /// The agent's fence thread reached the self-fence deadline before any acknowledgement and

@@ -92,20 +92,21 @@ extension Brain {
         var issuedAt: Moment
         /// The generation an assignment write carries (its answer names it).
         var generation: UInt64?
-        /// When the store answered it (committed, refused or failed); nil while it is under way.
+        /// When the call ended (answered or failed); nil while it is under way.
         var answeredAt: Moment?
-        /// The store committed it: only the view is still to show it.
-        var committed = false
+        /// The store committed or refused it: it holds something newer than the view, which
+        /// only has to catch up.
+        var reached = false
 
-        /// When the master decides again if the view has not moved: `retry` after a write the
-        /// store refused or failed; `patience` after issuing one it has not answered, or after it
-        /// committed one the view does not show yet (a watch running late). Counting from the
-        /// issue alone asked again for every write a busy store was still working on, and every
-        /// such write made it busier: 551 decisions for 100 resources in a 32-node failover
-        /// (docs/design/0024).
+        /// When the master decides again if the view has not moved: `retry` after a call that
+        /// failed; `patience` after issuing one that has not ended, or after the store committed
+        /// or refused one (deciding again on a view that is behind the store would only be refused
+        /// again). Counting from the issue alone asked again for every write a busy store was
+        /// still working on, and every such write made it busier: 551 decisions for 100 resources
+        /// in a 32-node failover (docs/design/0024).
         func expiry(retry: Span, patience: Span) -> Moment {
             guard let answeredAt else { return issuedAt + max(retry, patience) }
-            return answeredAt + (committed ? max(retry, patience) : retry)
+            return answeredAt + (reached ? max(retry, patience) : retry)
         }
     }
 
@@ -249,12 +250,12 @@ extension Brain {
                 statusCommitted(resource, generation: generation, state: state, now: now, into: &out)
             case .statusRejected(let resource, let generation):
                 statusRejected(resource, generation: generation)
-            case .assignmentAnswered(let resource, let generation, let committed):
+            case .assignmentAnswered(let resource, let generation, let reached):
                 if var pending = pendingAssignments[resource], pending.generation == generation,
                     pending.answeredAt == nil
                 {
                     pending.answeredAt = now
-                    pending.committed = committed
+                    pending.reached = reached
                     pendingAssignments[resource] = pending
                 }
             case .scriptFinished(let resource, let action, let generation, let outcome):

@@ -89,8 +89,7 @@ public struct DirectiveTransactions: Sendable {
             guard let result, result.succeeded else { return .statusRejected(resource, generation: status.generation) }
             return .statusCommitted(resource, generation: status.generation, status.state)
         case .writeAssignment(let resource, let assignment, _, _, _):
-            return .assignmentAnswered(
-                resource, generation: assignment.generation, committed: result?.succeeded == true)
+            return .assignmentAnswered(resource, generation: assignment.generation, reached: result != nil)
         default:
             return nil
         }

@@ -45,15 +45,14 @@ struct DirectiveTransactionsTests {
         let first = try #require(
             mapping.transaction(for: .writeAssignment("vip", assignment, expected: nil, term: term, consuming: nil)))
         #expect(first.compare.last == .absent("/vigil/c/assignments/vip"))
-        // Whatever the store said, the master hears that it answered, and whether it committed.
+        // However the call ended, the master hears of it, and whether the store answered.
         for result in [
             TransactionResult(succeeded: true, revision: 50), TransactionResult(succeeded: false, revision: 50), nil,
         ] {
             #expect(
                 mapping.event(
                     for: .writeAssignment("vip", assignment, expected: 40, term: term, consuming: nil), result: result)
-                    == .assignmentAnswered(
-                        "vip", generation: assignment.generation, committed: result?.succeeded == true))
+                    == .assignmentAnswered("vip", generation: assignment.generation, reached: result != nil))
         }
     }
 
