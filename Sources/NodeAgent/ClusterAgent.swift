@@ -334,7 +334,12 @@ public final class ClusterAgent: Service, Sendable {
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
                 for await var event in events {
-                    if case .viewChanged = event, let view = newest.take() { event = .viewChanged(view) }
+                    if case .viewChanged = event {
+                        // An empty slot: an earlier signal's turn took this view, or a newer one.
+                        // The signal's own view would take the brain back in time.
+                        guard let view = newest.take() else { continue }
+                        event = .viewChanged(view)
+                    }
                     if case .viewChanged(let view) = event, view.standby.contains(me), !leaving {
                         leaving = true
                         logger.notice("told to leave the cluster: handing resources over")
@@ -560,7 +565,8 @@ public final class ClusterAgent: Service, Sendable {
 /// The newest view the watch delivered that the brain has not taken yet. While the brain is
 /// busy, a newer view replaces the one waiting instead of queueing behind it: during a large
 /// failover every status write is a view, and each queued one would cost a whole brain step
-/// on every node, for a view already out of date (docs/design/0024).
+/// on every node, for a view already out of date (docs/design/0024). A signal that finds the
+/// slot empty is skipped: its view, or a newer one, was taken on an earlier signal's turn.
 final class NewestView: Sendable {
     private let slot = NIOLockedValueBox<ClusterView?>(nil)
 
