@@ -276,7 +276,17 @@ extension Brain.Instance {
     mutating func statusCommitted(
         _ name: ResourceName, generation: UInt64, state: LocalState, now: Moment, into out: inout [Brain.Directive]
     ) {
-        guard var resource = local[name], resource.generation == generation else { return }
+        guard var resource = local[name] else { return }
+        guard resource.generation == generation else {
+            // The answer to the report in flight, though the resource moved to a newer generation
+            // meanwhile (a view can come before the answer): the next report must not wait for it.
+            if let sent = resource.reportInFlight, sent.generation == generation {
+                if sent.state == state { resource.committedReport = sent }
+                resource.reportInFlight = nil
+                local[name] = resource
+            }
+            return
+        }
         if let sent = resource.reportInFlight, sent.state == state { resource.committedReport = sent }
         resource.reportInFlight = nil
         if state == .loading, resource.phase == .awaitingFence, let spec = resource.spec {

@@ -101,6 +101,31 @@ struct LocalResourceTests {
             ])
     }
 
+    @Test("a report's answer that comes after the view moved to a newer generation frees the next report")
+    func lateAnswerFreesReport() {
+        var world = World()
+        world.resource(vip())
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        // Running (generation 1) is in flight when the view already says: migrate away.
+        world.assign("vip", .migrating(from: "n2", to: "n3"), generation: 2, revision: 80)
+        world.bump()
+        #expect(actions(harness.when(.viewChanged(world.view))) == [.runScript(job(vip(), .unload, generation: 2))])
+        // Its answer comes now: the Unloading report goes out, and the Offline one after it.
+        #expect(
+            actions(harness.when(.statusCommitted("vip", generation: 1, .running))) == [
+                .writeStatus("vip", status(.unloading, generation: 2), fence: 80)
+            ])
+        _ = harness.when(.statusCommitted("vip", generation: 2, .unloading))
+        #expect(
+            actions(harness.when(.scriptFinished("vip", .unload, generation: 2, .success))) == [
+                .writeStatus(
+                    "vip",
+                    status(.offline, generation: 2, last: (.unload, .success), addressGone: "198.18.0.100"),
+                    fence: 80)
+            ])
+    }
+
     /// n3 loading `vip` at generation 3 after n2's status `previous`.
     func loadAfter(_ previous: (state: LocalState, generation: UInt64, addressGone: String?)) -> Brain.ScriptJob? {
         var world = World()
