@@ -85,22 +85,24 @@ summary() { python3 -c "import sys; v=[float(x) for x in sys.argv[2:]]; s=float(
 scale=$(cpu_percent 1 30)
 log "RESULT at rest: vigild CPU % $(summary "$scale" "${vc[@]}"), RSS MiB $(summary 1 "${vr[@]}"); etcd CPU % $(summary "$scale" "${ec[@]}"), RSS MiB $(summary 1 "${er[@]}"); store writes $(python3 -c "print(round(($p1 - $p0) / 30, 1))")/s"
 
-# vigil status on n5.
-times=()
-for _ in $(seq 1 20); do
-  t0=${EPOCHREALTIME/./}; vigil 5 status > /dev/null || fail "vigil status"; t1=${EPOCHREALTIME/./}
-  times+=("$(( (t1 - t0) / 1000 ))")
-done
-sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-log "RESULT vigil status: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
-# The floor: the same process started the same way, asking nothing (vigil --version).
-times=()
-for _ in $(seq 1 20); do
-  t0=${EPOCHREALTIME/./}; ip netns exec "$(ns 5)" "$BIN/vigil" --version > /dev/null; t1=${EPOCHREALTIME/./}
-  times+=("$(( (t1 - t0) / 1000 ))")
-done
-sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-log "RESULT vigil --version (the process alone): min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
+# time20 LABEL COMMAND…: runs COMMAND 20 times; logs min / median / max in ms.
+time20() {
+  local label=$1 times=() t0 t1 sorted; shift
+  for _ in $(seq 1 20); do
+    t0=${EPOCHREALTIME/./}; "$@" > /dev/null || fail "$label"; t1=${EPOCHREALTIME/./}
+    times+=("$(( (t1 - t0) / 1000 ))")
+  done
+  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+  log "RESULT $label: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
+}
+# vigil status on n5, and the floor: the same process started the same way, asking nothing.
+time20 "vigil status" vigil 5 status
+time20 "vigil --version (the process alone)" ip netns exec "$(ns 5)" "$BIN/vigil" --version
+
+# event_log: the newest 2,000 cluster events as JSON lines, read on n2 (bounded: 30 s).
+event_log() {
+  timeout 30 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 2000 --json --config "$WORK/n2/vigil.yaml" 2>/dev/null
+}
 
 # crash NODE: the time until every resource it held is Running elsewhere.
 crash_and_time() {
@@ -139,8 +141,7 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
 # timeline NODE CRASH_MS NAMES: where a failover's time went, from the event log (ms after the
 # crash): the eviction, the master's assignments, the load scripts' ends.
 timeline() {
-  timeout 30 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 2000 --json --config "$WORK/n2/vigil.yaml" 2>/dev/null \
-    | python3 -c '
+  event_log | python3 -c '
 import json, sys
 node, t0, names = sys.argv[1], int(sys.argv[2]), set(sys.argv[3].split())
 events = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -182,6 +183,5 @@ log "RESULT at the end: $(fences)"
 # SCALE_KEEP=DIR keeps the logs and the event log for a closer look.
 if [ -n "${SCALE_KEEP:-}" ]; then
   mkdir -p "$SCALE_KEEP" && cp -r "$WORK"/n* "$SCALE_KEEP"/
-  timeout 30 ip netns exec "$(ns 2)" "$BIN/vigil" events --last 2000 --json --config "$WORK/n2/vigil.yaml" \
-    > "$SCALE_KEEP/events.jsonl" 2>/dev/null
+  event_log > "$SCALE_KEEP/events.jsonl"
 fi

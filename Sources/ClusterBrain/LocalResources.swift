@@ -277,18 +277,17 @@ extension Brain.Instance {
         _ name: ResourceName, generation: UInt64, state: LocalState, now: Moment, into out: inout [Brain.Directive]
     ) {
         guard var resource = local[name] else { return }
-        guard resource.generation == generation else {
-            // The answer to the report in flight, though the resource moved to a newer generation
-            // meanwhile (a view can come before the answer): the next report must not wait for it.
-            if let sent = resource.reportInFlight, sent.generation == generation {
-                if sent.state == state { resource.committedReport = sent }
-                resource.reportInFlight = nil
-                local[name] = resource
-            }
+        let current = resource.generation == generation
+        // The answer frees the next report, also when a view moved the resource to a newer
+        // generation before it came (the report in flight is then the older one).
+        if let sent = resource.reportInFlight, current || sent.generation == generation {
+            if sent.state == state { resource.committedReport = sent }
+            resource.reportInFlight = nil
+        }
+        guard current else {
+            local[name] = resource
             return
         }
-        if let sent = resource.reportInFlight, sent.state == state { resource.committedReport = sent }
-        resource.reportInFlight = nil
         if state == .loading, resource.phase == .awaitingFence, let spec = resource.spec {
             resource.phase = .loading
             resource.scriptInFlight = .load

@@ -235,7 +235,7 @@ extension Brain.Instance {
                 candidates.append(since + quorum.timeout)
             }
             let retry = timing.heartbeat * 2
-            candidates += pendingAssignments.values.map { $0.expiry(retry: retry, patience: timing.tolerance) }
+            candidates += pendingAssignments.values.map(decidesAgain)
             candidates += pendingEvictions.values.map { $0.issuedAt + retry }
             if let until = view?.settings.maintenance.untilWallMilliseconds, view?.settings.maintenance.enabled == true
             {

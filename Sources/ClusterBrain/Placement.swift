@@ -75,13 +75,17 @@ extension Brain.Instance {
     mutating func forgetSettledWrites(_ view: ClusterView, now: Moment) {
         let retry = timing.heartbeat * 2
         pendingAssignments = pendingAssignments.filter { name, pending in
-            view.assignments[name]?.modRevision == pending.revision
-                && now < pending.expiry(retry: retry, patience: timing.tolerance)
+            view.assignments[name]?.modRevision == pending.revision && now < decidesAgain(pending)
         }
         pendingEvictions = pendingEvictions.filter { node, pending in
             view.members[node]?.modRevision == pending.revision && now - pending.issuedAt < retry
         }
         pendingCommands = pendingCommands.filter { id, issuedAt in view.commands[id] != nil && now - issuedAt < retry }
+    }
+
+    /// When the master decides again for a resource whose pending assignment the view does not show.
+    func decidesAgain(_ pending: Brain.PendingWrite) -> Moment {
+        pending.expiry(retry: timing.heartbeat * 2, patience: timing.tolerance)
     }
 
     /// Quorum at cluster start: enough members, or the quorum timeout; a cluster that already placed
