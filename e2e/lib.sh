@@ -52,6 +52,7 @@ lab_down() {
   ip netns del "$CL" 2>/dev/null; ip netns del "$SW" 2>/dev/null
   if [ $rc -ne 0 ] && [ -z "${KEEP_LOGS:-}" ]; then
     for f in "$WORK"/n*/vigild.log; do [ -f "$f" ] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; }; done
+    [ -s "$WORK/watchdog.log" ] && { echo "--- watchdog stand-ins' resets"; cat "$WORK/watchdog.log"; }
   fi
   rm -rf "$WORK"
   exit $rc
