@@ -588,7 +588,7 @@ public struct ClusterControl: Sendable {
     public static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     static func isoTime(_ milliseconds: Int64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        rfc3339(seconds: wholeSeconds(milliseconds).seconds)
     }
 }
 

@@ -92,7 +92,7 @@ public final class Notifier: Service, Sendable {
             "[vigil \(layout.cluster)] \(event.event.kind.rawValue)\(event.event.resource.map { " \($0)" } ?? ""): \(event.event.message)"
         if let relay = settings.smtpRelay, !settings.emailAddresses.isEmpty {
             var body =
-                "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))\n"
+                "Cluster: \(layout.cluster)\nNode: \(event.event.node)\nTime: \(ClusterControl.isoTime(event.time))\n"
             body +=
                 "Kind: \(event.event.kind.rawValue)\nSeverity: \(event.event.severity.rawValue)\n"
                 + (event.event.resource.map { "Resource: \($0)\n" } ?? "") + "\n\(event.event.message)\n"

@@ -281,12 +281,20 @@ func printJSON(_ value: some Encodable) {
     print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
 }
 
-func formatTime(_ milliseconds: Int64?) -> String {
-    guard let milliseconds else { return "-" }
-    let formatter = DateFormatter()
-    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+/// `2026-12-03 03:13:53` in the local time zone; `-` for none. With `milliseconds`: `…:53.123`.
+///
+/// A format style, not a `DateFormatter` per call: `vigil status` of 500 resources spent ~50 ms
+/// making formatters.
+func formatTime(_ time: Int64?, milliseconds: Bool = false) -> String {
+    guard let time else { return "-" }
+    let (seconds, rest) = wholeSeconds(time)
+    let text = Date(timeIntervalSince1970: Double(seconds)).formatted(localTimeStyle)
+    return milliseconds ? text + "." + threeDigits(rest) : text
 }
+
+private let localTimeStyle = Date.ISO8601FormatStyle(
+    dateSeparator: .dash, dateTimeSeparator: .space, timeSeparator: .colon, timeZone: .current
+).year().month().day().time(includingFractionalSeconds: false)
 
 func escapePath(_ name: String) -> String {
     name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "_-."))) ?? name

@@ -228,10 +228,7 @@ struct Events: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
 
     static func line(_ event: EventEntry) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        var text =
-            "\(formatter.string(from: Date(timeIntervalSince1970: Double(event.time) / 1000)))  \(event.node)  \(event.kind)  "
+        var text = "\(formatTime(event.time, milliseconds: true))  \(event.node)  \(event.kind)  "
         if event.severity != "info" { text += "\(event.severity.uppercased())  " }
         text += event.resource.map { "\($0): " } ?? ""
         text += event.message

@@ -195,6 +195,11 @@ struct APITests {
         #expect(Int64((parsed.timeIntervalSince1970 * 1000).rounded()) == event.time)
         #expect(event.timeRFC3339?.hasSuffix("Z") == true)
         #expect(rfc3339(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        // The milliseconds are the integer's (a Double of 1,796,000,000.622 reads back as .621…).
+        #expect(rfc3339(milliseconds: 1_796_000_000_622) == "2026-11-30T00:53:20.622Z")
+        #expect(rfc3339(milliseconds: 1_796_000_000_007) == "2026-11-30T00:53:20.007Z")
+        #expect(rfc3339(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(rfc3339(seconds: 1_796_000_000) == "2026-11-30T00:53:20Z")
     }
 
     @Test("without credentials every call but /healthz is 401; bad tokens and passwords too")
