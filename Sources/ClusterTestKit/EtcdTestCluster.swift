@@ -139,6 +139,19 @@ public final class EtcdTestCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Stops member `index` with SIGSTOP: it holds its connections and answers nothing until
+    /// ``resume(_:)`` (a member on a machine too busy to answer in time).
+    public func pause(_ index: Int) {
+        guard let process = lock.withLock({ processes[index] }) else { return }
+        Glibc.kill(process.processIdentifier, SIGSTOP)
+    }
+
+    /// Lets a paused member run again.
+    public func resume(_ index: Int) {
+        guard let process = lock.withLock({ processes[index] }) else { return }
+        Glibc.kill(process.processIdentifier, SIGCONT)
+    }
+
     /// Starts member `index` again with its data (rejoins the cluster).
     public func restart(_ index: Int) throws {
         guard lock.withLock({ processes[index] == nil }) else { return }

@@ -13,9 +13,13 @@ public struct EtcdConfiguration: Sendable {
     public var endpoints: [String]
     /// Limit for every call but a watch.
     public var requestTimeout: Duration
-    /// Limit for one attempt on one endpoint; past it the call moves on to the next endpoint.
+    /// Limit for the first attempt on an endpoint; past it the call moves on to the next endpoint.
     /// A write sent to a leader that just died otherwise waits for etcd's own request timeout (seconds);
-    /// set it near the etcd election timeout so a call outlives a leader change by little.
+    /// set it near the etcd election timeout so a call outlives a leader change by little. Each
+    /// further attempt of the same call may take twice as long as the one before, and the last one
+    /// whatever is left of ``requestTimeout``: on a busy machine where every answer takes longer
+    /// than this, a call still gets through (before, every attempt timed out and a node whose store
+    /// answered in 200 ms self-fenced for want of heartbeats).
     public var attemptTimeout: Duration
     /// Optional etcd user and password (the password never reaches a log).
     public var username: String?
@@ -230,7 +234,10 @@ public final class EtcdStore: CoordinationStore {
                 if configuration.username != nil, token == nil {
                     try await authenticate(endpoint: endpoint, deadline: deadline)
                 }
-                let attemptDeadline = min(deadline, ContinuousClock.now + configuration.attemptTimeout)
+                let attemptDeadline =
+                    attempt == count * 3 - 1
+                    ? deadline
+                    : min(deadline, ContinuousClock.now + configuration.attemptTimeout * (1 << min(attempt, 6)))
                 return try await post(
                     endpoint + path, payload, token: state.withLockedValue { $0.token }, deadline: attemptDeadline)
             } catch let error as StoreError {

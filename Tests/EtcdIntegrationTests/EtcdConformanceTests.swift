@@ -67,6 +67,37 @@ struct EtcdConformanceTests {
         }
     }
 
+    /// A busy machine: every answer takes longer than one attempt's limit. The call must still get
+    /// through before its own deadline (before, three attempts of 100 ms each timed out and the
+    /// call failed after 300 ms; a node's heartbeats failed that way and it self-fenced).
+    @Test("a call outlasts a member that answers later than one attempt's limit", .timeLimit(.minutes(1)))
+    func slowMember() async throws {
+        try await withEtcd(size: 1) { cluster, _ in
+            let configuration = EtcdConfiguration(
+                endpoints: cluster.endpoints, requestTimeout: .seconds(30), attemptTimeout: .milliseconds(100))
+            let client = EtcdStore.makeHTTPClient(for: configuration)
+            let store = EtcdStore(configuration: configuration, client: client)
+            var failure: (any Error)?
+            var value: [UInt8]?
+            do {
+                try await store.put("/warm", Array("w".utf8))
+                cluster.pause(0)
+                async let put = store.put("/k", Array("v".utf8))
+                // Silent for ten first attempts' worth; the call's deadline is 30 s.
+                try await Task.sleep(for: .seconds(1))
+                cluster.resume(0)
+                _ = try await put
+                value = try await store.get("/k")?.value
+            } catch {
+                cluster.resume(0)
+                failure = error
+            }
+            try await client.shutdown()
+            #expect(failure == nil, "\(String(describing: failure))")
+            #expect(value == Array("v".utf8))
+        }
+    }
+
     @Test("a lost lease answers leaseNotFound, a wrong request invalidArgument", .timeLimit(.minutes(1)))
     func errors() async throws {
         try await withEtcd(size: 1) { _, store in
