@@ -249,6 +249,9 @@ public final class EtcdStore: CoordinationStore {
                     state.withLockedValue { $0.token = nil }
                     continue
                 case .unavailable, .timeout:
+                    // A cancelled call (the agent stopping, a reader gone) says nothing about the
+                    // endpoint: before, it was marked failed and the call went on to every other one.
+                    if Task.isCancelled { throw error }
                     logger.debug(
                         "etcd endpoint failed", metadata: ["vigil.endpoint": "\(endpoint)", "vigil.error": "\(error)"])
                     failed(index % count)
