@@ -41,6 +41,19 @@ extension Brain.Instance {
         return baseList(spec).filter { view.members[$0] != nil && !excluded.contains($0) && !busy.contains($0) }
     }
 
+    /// The members that released `name` because their agent is stopping, since they last joined:
+    /// they would release it again at once. (Before, a resource whose only preferred node was
+    /// stopping went to it, was released, went to it again, … once per view until the node had
+    /// left: a node with 167 such resources flooded the store and the master self-fenced.)
+    func nodesStopping(holding name: ResourceName) -> Set<NodeName> {
+        guard let statuses = view?.statuses[name] else { return [] }
+        var nodes: Set<NodeName> = []
+        for (node, status) in statuses where status.value.moveAway == .shutdown && status.value.state == .offline {
+            if let member = view?.members[node], status.modRevision > member.createRevision { nodes.insert(node) }
+        }
+        return nodes
+    }
+
     /// The preferred nodes list, or every defined node in cluster order when it is empty.
     func baseList(_ spec: ResourceSpec) -> [NodeName] {
         spec.preferredNodes.isEmpty ? defaultList : spec.preferredNodes
@@ -228,7 +241,9 @@ extension Brain.Instance {
         -> Decision?
     {
         guard let view else { return nil }
-        let eligible = eligibleNodes(for: name, spec, planned: planned)
+        let stopping = nodesStopping(holding: name)
+        let members = eligibleNodes(for: name, spec, planned: planned)
+        let eligible = stopping.isEmpty ? members : members.filter { !stopping.contains($0) }
         let best = eligible.first
         let placement = current?.placement
         switch placement {

@@ -167,6 +167,26 @@ struct PlacementTests {
         #expect(decisions(world) { $0.member("n3") } == ["vip node(n3) gen 3"])
     }
 
+    @Test("a node that released a resource because its agent is stopping is not given it again until it re-joins")
+    func stoppingNodeNotChosenAgain() {
+        var world = World()
+        world.resource(vip(preferred: ["n2"]))
+        world.assign("vip", .node("n2"))
+        world.status("vip", "n2", .offline, moveAway: .shutdown)
+        // Its only preferred node is stopping: Unassigned.
+        #expect(decisions(world) == ["vip unassigned gen 2"])
+        // Unassigned while n2 is still a member (its other resources still unloading): it stays so.
+        // (Before: "vip node(n2) gen 3", released again, and so on once per view.)
+        world.assign("vip", .unassigned, generation: 2)
+        #expect(decisions(world).isEmpty)
+        // n2 left and joined again (a new member key, after that status): it gets it back.
+        let back = decisions(world) {
+            $0.view.members["n2"] = Versioned(
+                MemberRecord(node: "n2", heartbeat: 1, version: "t"), createRevision: 99, modRevision: 99)
+        }
+        #expect(back == ["vip node(n2) gen 3"])
+    }
+
     @Test("failback AUTO moves back to the first preferred node only, through a clean unload")
     func failbackAuto() {
         var world = World(members: ["n1", "n3"])
