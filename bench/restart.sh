@@ -55,7 +55,7 @@ time21 "vigil status ($TOTAL resources)" vigil 2 status
 time21 "GET /v1/cluster on the socket (curl)" curl -sf --unix-socket "$WORK/n2/vigil.sock" http://localhost/v1/cluster
 time21 "vigil --version (the process alone)" ip netns exec "$(ns 2)" "$BIN/vigil" --version
 
-fences() { cat "$WORK"/n*/vigild.log | grep -c "self-fence: no heartbeat"; }
+fences() { cat "$WORK"/n*/vigild.log | grep -c "self-fence: no heartbeat" || true; }
 for round in $(seq 1 "$ROUNDS"); do
   before=$(fences)
   pid=$(cat "$WORK/n2/vigild.pid")
@@ -71,3 +71,7 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep 5
 done
 log "RESULT at the end: $(fences) self-fences in all"
+# RESTART_KEEP=DIR keeps the agents' and etcd's logs for a closer look.
+if [ -n "${RESTART_KEEP:-}" ]; then
+  mkdir -p "$RESTART_KEEP" && { cp -r "$WORK"/n* "$RESTART_KEEP"/ 2>/dev/null; } || true
+fi

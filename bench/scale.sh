@@ -182,6 +182,6 @@ crash_and_time "$BIG_NODE"
 log "RESULT at the end: $(fences)"
 # SCALE_KEEP=DIR keeps the logs and the event log for a closer look.
 if [ -n "${SCALE_KEEP:-}" ]; then
-  mkdir -p "$SCALE_KEEP" && cp -r "$WORK"/n* "$SCALE_KEEP"/
-  event_log > "$SCALE_KEEP/events.jsonl"
+  # (cp skips the sockets: the run's result is the measurements above, not the copy.)
+  mkdir -p "$SCALE_KEEP" && { cp -r "$WORK"/n* "$SCALE_KEEP"/ 2>/dev/null; event_log > "$SCALE_KEEP/events.jsonl"; } || true
 fi
