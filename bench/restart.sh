@@ -15,6 +15,8 @@ export NODES=3
 TOTAL=${1:-500}
 ROUNDS=${2:-3}
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=lib/timing.sh
+. "$(dirname "$0")/lib/timing.sh"
 lab_up
 vip_of() { local i=$(( $1 - 1 )); echo "198.18.$(( 4 + i / 250 )).$(( 1 + i % 250 ))"; }
 for n in $(seq 1 "$NODES"); do ip -n "$(ns "$n")" addr add "198.18.7.$(( 100 + n ))/22" dev eth0; done
@@ -41,19 +43,9 @@ until_all_running() {
 until_all_running 600
 sleep 5
 
-# time21 LABEL COMMAND…: runs COMMAND 21 times; logs min / median / max in ms.
-time21() {
-  local label=$1 times=() t0 t1 sorted; shift
-  for _ in $(seq 1 21); do
-    t0=${EPOCHREALTIME/./}; "$@" > /dev/null || fail "$label"; t1=${EPOCHREALTIME/./}
-    times+=("$(( (t1 - t0) / 1000 ))")
-  done
-  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-  log "RESULT $label: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 11p) / max $(echo "$sorted" | tail -1) ms"
-}
-time21 "vigil status ($TOTAL resources)" vigil 2 status
-time21 "GET /v1/cluster on the socket (curl)" curl -sf --unix-socket "$WORK/n2/vigil.sock" http://localhost/v1/cluster
-time21 "vigil --version (the process alone)" ip netns exec "$(ns 2)" "$BIN/vigil" --version
+time_runs 21 "vigil status ($TOTAL resources)" vigil 2 status
+time_runs 21 "GET /v1/cluster on the socket (curl)" curl -sf --unix-socket "$WORK/n2/vigil.sock" http://localhost/v1/cluster
+time_runs 21 "vigil --version (the process alone)" ip netns exec "$(ns 2)" "$BIN/vigil" --version
 
 fences() { cat "$WORK"/n*/vigild.log | grep -c "self-fence: no heartbeat" || true; }
 for round in $(seq 1 "$ROUNDS"); do

@@ -6,7 +6,7 @@
 # n27–n32). Measures, once everything runs:
 #   - at rest for 30 s: vigild and etcd CPU (of one core) and resident memory, mean and max;
 #     the store's write rate (etcd proposals committed per second)
-#   - `vigil status` (a new process each time, over the Unix socket on n5): min / median / max of 20
+#   - `vigil status` (a new process each time, over the Unix socket on n5): min / median / max of 21
 #   - n10 (CRASH) crashes (16 resources): time until all 16 are Running elsewhere
 #   - n26 crashes (100 resources): time until all 100 are Running elsewhere
 # usage (root): VIGIL_BIN=.build/release bench/scale.sh [NODES] [RESOURCES]
@@ -24,6 +24,8 @@ CRASH=${CRASH:-10}                # a node of the spread, not a store member
 [ "$CRASH" -gt "$STORE_NODES" ] && [ "$CRASH" -lt "$BIG_NODE" ] \
   || { echo "CRASH=$CRASH: pick a node from $(( STORE_NODES + 1 )) to $(( SPREAD_NODES ))"; exit 2; }
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=lib/timing.sh
+. "$(dirname "$0")/lib/timing.sh"
 lab_up
 vip_of() { local i=$(( $1 - 1 )); echo "198.18.$(( 4 + i / 250 )).$(( 1 + i % 250 ))"; }
 # VIPs live in 198.18.4.0/22: every node and the client get an address there.
@@ -85,19 +87,9 @@ summary() { python3 -c "import sys; v=[float(x) for x in sys.argv[2:]]; s=float(
 scale=$(cpu_percent 1 30)
 log "RESULT at rest: vigild CPU % $(summary "$scale" "${vc[@]}"), RSS MiB $(summary 1 "${vr[@]}"); etcd CPU % $(summary "$scale" "${ec[@]}"), RSS MiB $(summary 1 "${er[@]}"); store writes $(python3 -c "print(round(($p1 - $p0) / 30, 1))")/s"
 
-# time20 LABEL COMMAND…: runs COMMAND 20 times; logs min / median / max in ms.
-time20() {
-  local label=$1 times=() t0 t1 sorted; shift
-  for _ in $(seq 1 20); do
-    t0=${EPOCHREALTIME/./}; "$@" > /dev/null || fail "$label"; t1=${EPOCHREALTIME/./}
-    times+=("$(( (t1 - t0) / 1000 ))")
-  done
-  sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-  log "RESULT $label: min $(echo "$sorted" | head -1) / median $(echo "$sorted" | sed -n 10p) / max $(echo "$sorted" | tail -1) ms"
-}
 # vigil status on n5, and the floor: the same process started the same way, asking nothing.
-time20 "vigil status" vigil 5 status
-time20 "vigil --version (the process alone)" ip netns exec "$(ns 5)" "$BIN/vigil" --version
+time_runs 21 "vigil status" vigil 5 status
+time_runs 21 "vigil --version (the process alone)" ip netns exec "$(ns 5)" "$BIN/vigil" --version
 
 # event_log: the newest 2,000 cluster events as JSON lines, read on n2 (bounded: 30 s).
 event_log() {
