@@ -132,6 +132,8 @@ extension Brain {
         /// True from a self-fence until the next acknowledged heartbeat.
         public internal(set) var fenced = false
         public internal(set) var shuttingDown = false
+        /// A heartbeat saying `stopping` went out (the keeper repeats it until the node has left).
+        var stoppingAnnounced = false
         var shutdownDone = false
 
         // What this node has seen of the others.

@@ -116,7 +116,16 @@ extension Brain.Instance {
         {
             evicted(now: now, into: &out)
         }
-        if shuttingDown { return }
+        if shuttingDown {
+            // One heartbeat that says so, at once: the master gives this node nothing new while it
+            // hands its resources over (before, a resource it released went back to it when no
+            // other preferred node was a member, once per view until it had left).
+            if !stoppingAnnounced, let revision = memberRevision {
+                stoppingAnnounced = true
+                sendHeartbeat(memberRevision: revision, now: now, into: &out)
+            }
+            return
+        }
         let heartbeat = timing.heartbeat
         if memberRevision == nil {
             if joinIssuedAt.map({ now - $0 >= heartbeat * 2 }) ?? true {
@@ -139,17 +148,22 @@ extension Brain.Instance {
             return
         }
         if lastHeartbeatSentAt.map({ now - $0 >= heartbeat }) ?? true, let revision = memberRevision {
-            lastHeartbeatSentAt = now
-            heartbeatCounter += 1
-            let advertised = advertiseTolerance(now: now)
-            out.append(
-                .sendHeartbeat(
-                    MemberRecord(
-                        node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
-                        instance: configuration.instance, wallMilliseconds: now.wallMilliseconds),
-                    memberRevision: revision, sentAt: now))
+            sendHeartbeat(memberRevision: revision, now: now, into: &out)
             if isMaster, let term = masterTerm { out.append(.renewMaster(term)) }
         }
+    }
+
+    mutating func sendHeartbeat(memberRevision revision: Revision, now: Moment, into out: inout [Brain.Directive]) {
+        lastHeartbeatSentAt = now
+        heartbeatCounter += 1
+        let advertised = advertiseTolerance(now: now)
+        out.append(
+            .sendHeartbeat(
+                MemberRecord(
+                    node: me, heartbeat: heartbeatCounter, version: configuration.version, tolerance: advertised,
+                    instance: configuration.instance, wallMilliseconds: now.wallMilliseconds,
+                    stopping: shuttingDown ? true : nil),
+                memberRevision: revision, sentAt: now))
     }
 
     /// The tolerance a heartbeat sent now advertises. A lower tolerance in the settings applies at

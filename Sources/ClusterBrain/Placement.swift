@@ -21,7 +21,7 @@ extension Brain.Instance {
     ) -> [NodeName] {
         guard let view else { return [] }
         if spec.policies.followsMaster {
-            return view.members[me] != nil && !excluded.contains(me) && baseList(spec).contains(me) ? [me] : []
+            return placeable(me) && !excluded.contains(me) && baseList(spec).contains(me) ? [me] : []
         }
         // The common case, the same for every resource of a placing pass: every member, in cluster order.
         if let members = placingMembers, spec.preferredNodes.isEmpty, spec.exclusionGroups.isEmpty, excluded.isEmpty {
@@ -38,20 +38,13 @@ extension Brain.Instance {
                     else { return nil }
                     return (planned[other] ?? view.assignments[other]?.value.placement)?.holder
                 })
-        return baseList(spec).filter { view.members[$0] != nil && !excluded.contains($0) && !busy.contains($0) }
+        return baseList(spec).filter { placeable($0) && !excluded.contains($0) && !busy.contains($0) }
     }
 
-    /// The members that released `name` because their agent is stopping, since they last joined:
-    /// they would release it again at once. (Before, a resource whose only preferred node was
-    /// stopping went to it, was released, went to it again, … once per view until the node had
-    /// left: a node with 167 such resources flooded the store and the master self-fenced.)
-    func nodesStopping(holding name: ResourceName) -> Set<NodeName> {
-        guard let statuses = view?.statuses[name] else { return [] }
-        var nodes: Set<NodeName> = []
-        for (node, status) in statuses where status.value.moveAway == .shutdown && status.value.state == .offline {
-            if let member = view?.members[node], status.modRevision > member.createRevision { nodes.insert(node) }
-        }
-        return nodes
+    /// A member that may be given a resource: not one whose agent is stopping.
+    func placeable(_ node: NodeName) -> Bool {
+        guard let member = view?.members[node] else { return false }
+        return member.value.stopping != true
     }
 
     /// The preferred nodes list, or every defined node in cluster order when it is empty.
@@ -170,7 +163,7 @@ extension Brain.Instance {
         _ view: ClusterView, term: MasterRecord, maintenance: Bool, now: Moment, into out: inout [Brain.Directive]
     ) {
         let ordered = view.resources.values.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }
-        placingMembers = defaultList.filter { view.members[$0] != nil }
+        placingMembers = defaultList.filter(placeable)
         defer { placingMembers = nil }
         var planned: [ResourceName: Placement] = [:]
         var commandsByResource: [ResourceName: [AdminCommand]] = [:]
@@ -241,9 +234,7 @@ extension Brain.Instance {
         -> Decision?
     {
         guard let view else { return nil }
-        let stopping = nodesStopping(holding: name)
-        let members = eligibleNodes(for: name, spec, planned: planned)
-        let eligible = stopping.isEmpty ? members : members.filter { !stopping.contains($0) }
+        let eligible = eligibleNodes(for: name, spec, planned: planned)
         let best = eligible.first
         let placement = current?.placement
         switch placement {
@@ -375,7 +366,7 @@ extension Brain.Instance {
 
     func failover(from holder: NodeName, _ spec: ResourceSpec, eligible: [NodeName], left: Bool = false) -> Decision {
         let gone = left ? "left the cluster" : "failed"
-        let members = baseList(spec).filter { view?.members[$0] != nil && $0 != holder }
+        let members = baseList(spec).filter { placeable($0) && $0 != holder }
         if eligible.isEmpty, !members.isEmpty {
             let names = members.map(\.rawValue).joined(separator: ", ")
             return Decision(

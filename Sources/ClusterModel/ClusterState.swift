@@ -342,10 +342,13 @@ public struct MemberRecord: Hashable, Sendable, Codable {
     /// Wall-clock milliseconds when this heartbeat was sent (`vigil stats`: last heartbeat time).
     /// Shown only; no decision reads it (clocks of different nodes need not agree).
     public var wallMilliseconds: Int64?
+    /// True once the agent is stopping (handing its resources over, then leaving): the master
+    /// gives it nothing new. Absent otherwise.
+    public var stopping: Bool?
 
     public init(
         node: NodeName, heartbeat: UInt64, version: String, tolerance: Span? = nil, instance: String? = nil,
-        wallMilliseconds: Int64? = nil
+        wallMilliseconds: Int64? = nil, stopping: Bool? = nil
     ) {
         self.node = node
         self.heartbeat = heartbeat
@@ -353,6 +356,7 @@ public struct MemberRecord: Hashable, Sendable, Codable {
         self.tolerance = tolerance
         self.instance = instance
         self.wallMilliseconds = wallMilliseconds
+        self.stopping = stopping
     }
 }
 

@@ -282,8 +282,15 @@ struct MembershipTests {
         world.assign("vip", .node("n2"))
         var harness = Harness("n2", world: world, local: ["vip"])
         _ = harness.when(.statusCommitted("vip", generation: 1, .running))
-        let stop = actions(harness.when(.shutdownRequested))
+        let stopping = harness.when(.shutdownRequested)
+        let stop = actions(stopping)
         #expect(stop.first == .runScript(job(spec, .unload)))
+        // The master learns at once that this node takes nothing new.
+        let said = stopping.compactMap { directive -> MemberRecord? in
+            guard case .sendHeartbeat(let record, _, _) = directive else { return nil }
+            return record
+        }
+        #expect(said.map(\.stopping) == [true])
         _ = harness.when(.statusCommitted("vip", generation: 1, .unloading))
         let done = actions(harness.when(.scriptFinished("vip", .unload, generation: 1, .success)))
         #expect(

@@ -167,10 +167,11 @@ struct PlacementTests {
         #expect(decisions(world) { $0.member("n3") } == ["vip node(n3) gen 3"])
     }
 
-    @Test("a node that released a resource because its agent is stopping is not given it again until it re-joins")
+    @Test("a member whose agent is stopping is given nothing new; once it runs again it is")
     func stoppingNodeNotChosenAgain() {
         var world = World()
         world.resource(vip(preferred: ["n2"]))
+        world.view.members["n2"]!.value.stopping = true
         world.assign("vip", .node("n2"))
         world.status("vip", "n2", .offline, moveAway: .shutdown)
         // Its only preferred node is stopping: Unassigned.
@@ -179,11 +180,8 @@ struct PlacementTests {
         // (Before: "vip node(n2) gen 3", released again, and so on once per view.)
         world.assign("vip", .unassigned, generation: 2)
         #expect(decisions(world).isEmpty)
-        // n2 left and joined again (a new member key, after that status): it gets it back.
-        let back = decisions(world) {
-            $0.view.members["n2"] = Versioned(
-                MemberRecord(node: "n2", heartbeat: 1, version: "t"), createRevision: 99, modRevision: 99)
-        }
+        // n2's agent runs again (joined again, or restarted and kept its key): it gets it back.
+        let back = decisions(world) { $0.view.members["n2"]!.value.stopping = nil }
         #expect(back == ["vip node(n2) gen 3"])
     }
 
