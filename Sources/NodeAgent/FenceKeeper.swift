@@ -103,6 +103,8 @@ public final class FenceKeeper: Sendable {
         var inFlight = 0
         /// Send time of the newest acknowledged heartbeat (or join, or the agent's start).
         var lastAckSentAt: ContinuousClock.Instant
+        /// Whether `lastAckSentAt` is an acknowledgement (not the agent's start).
+        var acknowledgedAny = false
         /// The previous agent's deadline (an agent restart), until this one's first acknowledgement.
         var inheritedDeadline: ContinuousClock.Instant?
 
@@ -252,6 +254,7 @@ public final class FenceKeeper: Sendable {
         let later = state.withLockedValue { state -> Bool in
             guard sentAt > state.lastAckSentAt else { return false }
             state.lastAckSentAt = sentAt
+            state.acknowledgedAny = true
             state.inheritedDeadline = nil
             if let plan = state.plan, ContinuousClock.now < sentAt + plan.selfFenceAfter { state.fenced = false }
             return true
@@ -266,6 +269,13 @@ public final class FenceKeeper: Sendable {
     }
 
     public var isFenced: Bool { state.withLockedValue { $0.fenced } }
+
+    /// Send time of the newest heartbeat (or join) acknowledged so far, if any. The brain hears of
+    /// each through the agent's event queue, which a busy agent may be far behind
+    /// (docs/design/0025 §4).
+    public var newestAcknowledged: ContinuousClock.Instant? {
+        state.withLockedValue { $0.acknowledgedAny ? $0.lastAckSentAt : nil }
+    }
 
     /// A member whose last acknowledged heartbeat still covers now: not fenced, its member key
     /// kept, the self-fence deadline ahead (what `/healthz` answers).
