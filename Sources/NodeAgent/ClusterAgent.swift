@@ -350,11 +350,8 @@ public final class ClusterAgent: Service, Sendable {
                     // self-fence deadline at every step. Without this it fenced on acknowledgements
                     // it had not been told of yet (docs/design/0025 §4).
                     var directives: [Brain.Directive] = []
-                    if let acknowledged = keeper.newestAcknowledged, let known = brain.lastAckSentAt {
-                        let sentAt = Moment(milliseconds: (acknowledged - origin).wholeMilliseconds)
-                        if sentAt > known {
-                            directives = brain.handle(.heartbeatAcknowledged(sentAt: sentAt), now: now())
-                        }
+                    if let sentAt = keeper.newestAcknowledged, let known = brain.lastAckSentAt, sentAt > known {
+                        directives = brain.handle(.heartbeatAcknowledged(sentAt: sentAt), now: now())
                     }
                     directives += brain.handle(event, now: now())
                     // The fence thread and the local record learn what is held before any script

@@ -273,8 +273,9 @@ public final class FenceKeeper: Sendable {
     /// Send time of the newest heartbeat (or join) acknowledged so far, if any. The brain hears of
     /// each through the agent's event queue, which a busy agent may be far behind
     /// (docs/design/0025 §4).
-    public var newestAcknowledged: ContinuousClock.Instant? {
-        state.withLockedValue { $0.acknowledgedAny ? $0.lastAckSentAt : nil }
+    /// In the brain's scale, as the queued `heartbeatAcknowledged` events give it.
+    public var newestAcknowledged: Moment? {
+        state.withLockedValue { $0.acknowledgedAny ? $0.lastAckSentAt : nil }.map(moment)
     }
 
     /// A member whose last acknowledged heartbeat still covers now: not fenced, its member key
