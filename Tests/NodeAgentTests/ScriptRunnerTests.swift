@@ -127,8 +127,11 @@ struct ScriptRunnerTests {
             """
         let (runner, prefix) = try runnerWithFakeTools(
             ip: fakeIP, arping: "#!/bin/bash\necho \"$*\" >> \(tools)/arping.log\nexit 0\n")
+        // The probe's limit is a hang guard: the fake arping ends at once, and a 50 ms limit could
+        // kill it on a busy machine before it has logged its call.
         let script =
-            prefix + """
+            "VIGIL_DAD_TIMEOUT=30\n" + prefix
+                + """
                 exit_on_error add_secondary_ipaddress 198.18.0.100
                 ignore_error del_secondary_ipaddress 198.18.0.100
                 sleep 1.5
