@@ -203,6 +203,20 @@ extension Brain {
             return base.map { $0 + fenceTiming.selfFenceAfter + configuration.faults.selfFenceDelay }
         }
 
+        /// Handles one event as ``handle(_:now:)`` does, after taking `newestAcknowledgement`: the
+        /// send time of the newest heartbeat the store has acknowledged, as the fence path knows it.
+        /// Its own `heartbeatAcknowledged` event may still wait behind `event` (a handover's script
+        /// ends queue up), and every step checks the self-fence deadline: without it the brain fences
+        /// on acknowledgements it has not been told of (docs/design/0025 §4). Taken only while this
+        /// brain counts acknowledgements (joined, not evicted) and only when newer.
+        public mutating func handle(_ event: Event, newestAcknowledgement: Moment?, now: Moment) -> [Directive] {
+            var out: [Directive] = []
+            if let sentAt = newestAcknowledgement, let known = lastAckSentAt, sentAt > known {
+                out = handle(.heartbeatAcknowledged(sentAt: sentAt), now: now)
+            }
+            return out + handle(event, now: now)
+        }
+
         /// Handles one event; returns the directives to carry out, in order.
         public mutating func handle(_ event: Event, now: Moment) -> [Directive] {
             var out: [Directive] = []

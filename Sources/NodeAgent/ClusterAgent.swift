@@ -347,13 +347,8 @@ public final class ClusterAgent: Service, Sendable {
                     }
                     // The fence thread's newest acknowledgement first: its own event may wait far
                     // back in the queue (167 script ends of a handover), and the brain checks the
-                    // self-fence deadline at every step. Without this it fenced on acknowledgements
-                    // it had not been told of yet (docs/design/0025 §4).
-                    var directives: [Brain.Directive] = []
-                    if let sentAt = keeper.newestAcknowledged, let known = brain.lastAckSentAt, sentAt > known {
-                        directives = brain.handle(.heartbeatAcknowledged(sentAt: sentAt), now: now())
-                    }
-                    directives += brain.handle(event, now: now())
+                    // self-fence deadline at every step (docs/design/0025 §4).
+                    let directives = brain.handle(event, newestAcknowledgement: keeper.newestAcknowledged, now: now())
                     // The fence thread and the local record learn what is held before any script
                     // can add an address.
                     keeper.update(Self.fencePlan(brain), isMaster: brain.isMaster)

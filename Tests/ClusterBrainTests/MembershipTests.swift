@@ -57,6 +57,35 @@ struct MembershipTests {
         #expect(harness.brain.fenced)
     }
 
+    @Test("an acknowledgement still queued behind a late event does not let the brain fence")
+    func queuedAcknowledgement() {
+        let spec = vip()
+        var world = World()
+        world.resource(spec)
+        world.assign("vip", .node("n2"))
+        var harness = Harness("n2", world: world, local: ["vip"])
+        harness.storeReachable = false
+        let joinedAt = harness.now
+        // The store acknowledged a heartbeat sent 1 s after the join; its event waits in the queue.
+        // 1.7 s after the join (past the join's deadline, 1.6 s) a monitor's end comes first.
+        harness.now = joinedAt + .milliseconds(1700)
+        let late = Brain.Event.scriptFinished("vip", .monitor, generation: 1, .success)
+        var told = harness.brain
+        let directives = told.handle(late, newestAcknowledgement: joinedAt + .milliseconds(1000), now: harness.now)
+        #expect(!actions(directives).contains(.selfFence([target()])), "\(directives)")
+        #expect(!told.fenced)
+        #expect(told.lastAckSentAt == joinedAt + .milliseconds(1000))
+        // Not told (the fence thread has nothing newer): the deadline has passed, and it fences.
+        var untold = harness.brain
+        #expect(
+            actions(untold.handle(late, newestAcknowledgement: nil, now: harness.now)).contains(.selfFence([target()])))
+        // An acknowledgement the brain already has changes nothing.
+        var same = harness.brain
+        #expect(
+            actions(same.handle(late, newestAcknowledgement: joinedAt, now: harness.now)).contains(
+                .selfFence([target()])))
+    }
+
     @Test(
         "the fence thread's deadline fence stops the resources even if a later acknowledgement reached the brain first")
     func fenceThreadFenced() {
