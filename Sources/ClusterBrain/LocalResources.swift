@@ -421,10 +421,14 @@ extension Brain.Instance {
     mutating func removeStrayAddresses(_ observed: Set<String>, into out: inout [Brain.Directive]) {
         guard let view else { return }
         let inUse = Set(local.filter { $0.value.phase.mayHold }.keys.compactMap { fenceTarget($0).address })
-        for (name, spec) in view.resources.sorted(by: { $0.key < $1.key }) where spec.mode == .exclusive {
-            guard !(local[name]?.phase.mayHold ?? false), let address = spec.virtualAddress, observed.contains(address),
-                !inUse.contains(address)
-            else { continue }
+        // Every resource of the cluster is looked at every few seconds; only the few found are sorted.
+        let stray = view.resources.filter { name, spec in
+            guard spec.mode == .exclusive, !(local[name]?.phase.mayHold ?? false), let address = spec.virtualAddress
+            else { return false }
+            return observed.contains(address) && !inUse.contains(address)
+        }
+        for (name, spec) in stray.sorted(by: { $0.key < $1.key }) {
+            guard let address = spec.virtualAddress else { continue }
             out.append(
                 .record(
                     ClusterEvent(

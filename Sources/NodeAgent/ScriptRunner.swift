@@ -211,7 +211,10 @@ public final class ScriptRunner: Sendable {
         rotate(outputPath)
         let output = try FileDescriptor.open(
             FilePath(outputPath), .writeOnly, options: [.create, .append], permissions: [.ownerReadWrite])
-        let header = "==== \(Date()) \(job.action.rawValue) generation \(job.generation) on \(settings.node)\n"
+        // Milliseconds, as the function library's own lines have them: what a slow failover spent
+        // before the script's first line (spawn, bash, sourcing) shows.
+        let header =
+            "==== \(Date().formatted(Self.headerTime)) \(job.action.rawValue) generation \(job.generation) on \(settings.node)\n"
         _ = try? output.writeAll(Array(header.utf8))
         var environment: [Environment.Key: String?] = [
             "VIGIL_RESOURCE": job.resource.rawValue, "VIGIL_NODE": settings.node.rawValue,
@@ -277,6 +280,9 @@ public final class ScriptRunner: Sendable {
             return first
         }
     }
+
+    /// UTC with milliseconds: `2026-12-04 19:41:06.996Z`.
+    static let headerTime = Date.ISO8601FormatStyle(dateTimeSeparator: .space, includingFractionalSeconds: true)
 
     /// Kills the resource's running script and everything it started (self-fence); a script of
     /// it still waiting for a slot, or being spawned, never runs.
