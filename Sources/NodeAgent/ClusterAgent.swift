@@ -144,6 +144,11 @@ public final class ClusterAgent: Service, Sendable {
         } catch {
             throw StartFailure(description: "\(error)")
         }
+        if previous == nil, FileManager.default.fileExists(atPath: heldFile.path) {
+            logger.warning(
+                "the held record is from before this machine started and cannot be read; ignored (no address outlives a restart)",
+                metadata: ["vigil.path": "\(heldFile.path)"])
+        }
         // Rewritten at once (a state directory that cannot be written stops the agent here); the
         // instance stays the previous one until this agent owns the member key (a crash before
         // that must leave the key adoptable for the next start).

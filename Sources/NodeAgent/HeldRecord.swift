@@ -10,9 +10,13 @@ import Foundation
 /// wrote it.
 ///
 /// Kept in a root-only file (`<stateDirectory>/held.json`, 0600 in a 0700 directory), rewritten
-/// atomically (write, fsync, rename) before any load script can add an address. A restarted agent
+/// atomically (write, rename) before any load script can add an address. A restarted agent
 /// reads it first, so it knows the addresses to fence at its deadline even when the store cannot
 /// be reached, and which member key is its predecessor's (adopted) rather than another agent's.
+///
+/// Not synced to disk (docs/design/0025 §5): only a restarted *process* needs the record, and the
+/// page cache outlives the process; a machine that crashes loses every address with it. A sync in
+/// the agent's loop cost seconds on a busy disk, and the loop handled nothing meanwhile.
 public struct HeldRecord: Codable, Equatable, Sendable {
     public var instance: String
     public var resources: [ResourceSpec]
@@ -49,8 +53,10 @@ public struct HeldRecordFile: Sendable {
     }
 
     /// The record, nil if there is none. A record that is not root-only, or does not parse, is an
-    /// error: the agent must not guess what it holds.
-    public func read() throws(Failure) -> HeldRecord? {
+    /// error: the agent must not guess what it holds. Except a record last written before the
+    /// machine started (`bootedAt`), which may be cut short by the crash (it was never synced):
+    /// nil, since no address of it survived the restart.
+    public func read(bootedAt: Date? = Self.bootTime()) throws(Failure) -> HeldRecord? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { return nil }
@@ -65,11 +71,23 @@ public struct HeldRecordFile: Sendable {
         do {
             return try ModelCodec.decode(HeldRecord.self, from: data)
         } catch {
+            if let bootedAt, Double(info.st_mtim.tv_sec) < bootedAt.timeIntervalSince1970 { return nil }
             throw Failure(description: "\(path) is not a valid held record: \(error)")
         }
     }
 
-    /// Replaces the record atomically and durably.
+    /// When this machine started (`btime` of `/proc/stat`), nil if that cannot be read.
+    public static func bootTime() -> Date? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return TimeInterval(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+                .map(Date.init(timeIntervalSince1970:))
+        }
+        return nil
+    }
+
+    /// Replaces the record atomically (readers see the old or the new one, never a part), without
+    /// a sync to disk (see the type's comment).
     public func write(_ record: HeldRecord) throws(Failure) {
         let directory = (path as NSString).deletingLastPathComponent
         do {
@@ -91,17 +109,10 @@ public struct HeldRecordFile: Sendable {
             if written < 0, errno == EINTR { continue }
             if written <= 0 { failed = true } else { offset += written }
         }
-        failed = failed || fsync(descriptor) != 0
         close(descriptor)
         guard !failed, rename(temporary, path) == 0 else {
             unlink(temporary)
             throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        // The rename itself is durable once the directory is synced.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
         }
     }
 }

@@ -28,6 +28,27 @@ struct HeldRecordTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    @Test("a record cut short by a machine crash (written before the boot) is none; written since, refused")
+    func fromEarlierBoot() throws {
+        let file = HeldRecordFile(stateDirectory: root)
+        try file.write(HeldRecord(instance: "abc", resources: [spec]))
+        try "{\"instance\": \"ab".write(toFile: file.path, atomically: false, encoding: .utf8)
+        chmod(file.path, 0o600)
+        var written = stat()
+        #expect(stat(file.path, &written) == 0)
+        let writtenAt = Date(timeIntervalSince1970: TimeInterval(written.st_mtim.tv_sec))
+        #expect(try file.read(bootedAt: writtenAt.addingTimeInterval(10)) == nil)
+        #expect { try file.read(bootedAt: writtenAt.addingTimeInterval(-10)) } throws: {
+            "\($0)".contains("not a valid held record")
+        }
+        // A valid record from before the boot still reads: it names what to look for.
+        try file.write(HeldRecord(instance: "abc", resources: [spec]))
+        #expect(try file.read(bootedAt: Date().addingTimeInterval(10))?.instance == "abc")
+        let boot = try #require(HeldRecordFile.bootTime())
+        #expect(boot < Date() && boot > Date(timeIntervalSince1970: 1_600_000_000))
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test("a record others can read, or that does not parse, is refused with the path named")
     func refused() throws {
         let file = HeldRecordFile(stateDirectory: root)
