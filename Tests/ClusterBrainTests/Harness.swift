@@ -79,6 +79,14 @@ struct Harness {
         }
     }
 
+    /// n2, joined, with `spec` assigned to it and loaded there.
+    static func holder(of spec: ResourceSpec) -> Harness {
+        var world = World()
+        world.resource(spec)
+        world.assign(spec.name, .node("n2"))
+        return Harness("n2", world: world, local: [spec.name])
+    }
+
     /// A brain that has started with `started` held here (from its local record) and has not yet
     /// seen the store.
     init(_ node: NodeName, started: [ResourceName: ResourceSpec]) {

@@ -45,10 +45,7 @@ struct MembershipTests {
     @Test("at the deadline a node stops its exclusive resources: addresses first, then the unload script")
     func selfFence() {
         let spec = vip()
-        var world = World()
-        world.resource(spec)
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: spec)
         harness.storeReachable = false
         // Deadline = ack sent at t + tolerance (2 s) − margin (400 ms) = t + 1600 ms.
         #expect(!actions(harness.after(1599)).contains(.selfFence([target()])))
@@ -60,10 +57,7 @@ struct MembershipTests {
     @Test("an acknowledgement still queued behind a late event does not let the brain fence")
     func queuedAcknowledgement() {
         let spec = vip()
-        var world = World()
-        world.resource(spec)
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: spec)
         harness.storeReachable = false
         let joinedAt = harness.now
         // The store acknowledged a heartbeat sent 1 s after the join; its event waits in the queue.
@@ -90,10 +84,7 @@ struct MembershipTests {
         "the fence thread's deadline fence stops the resources even if a later acknowledgement reached the brain first")
     func fenceThreadFenced() {
         let spec = vip()
-        var world = World()
-        world.resource(spec)
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: spec)
         _ = harness.after(500)
         _ = harness.acknowledge()
         #expect(!harness.brain.fenced)
@@ -106,10 +97,7 @@ struct MembershipTests {
 
     @Test("a heartbeat acknowledged in time moves the deadline")
     func acknowledgedHeartbeat() {
-        var world = World()
-        world.resource(vip())
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: vip())
         harness.storeReachable = false
         harness.now = harness.now + .milliseconds(1000)
         harness.acknowledge()
@@ -120,10 +108,7 @@ struct MembershipTests {
     @Test("a refused heartbeat means eviction: stop at once, then join again")
     func evicted() {
         let spec = vip()
-        var world = World()
-        world.resource(spec)
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: spec)
         let directives = actions(harness.when(.heartbeatRejected))
         #expect(
             directives == [
@@ -306,10 +291,7 @@ struct MembershipTests {
     @Test("graceful stop: unload, report Offline asking to move away, then leave")
     func shutdown() {
         let spec = vip()
-        var world = World()
-        world.resource(spec)
-        world.assign("vip", .node("n2"))
-        var harness = Harness("n2", world: world, local: ["vip"])
+        var harness = Harness.holder(of: spec)
         _ = harness.when(.statusCommitted("vip", generation: 1, .running))
         let stopping = harness.when(.shutdownRequested)
         let stop = actions(stopping)
