@@ -338,7 +338,9 @@ public final class ClusterAgent: Service, Sendable {
             group.addTask(executorPreference: fenceThread) { await keeper.run() }
             await withGracefulShutdownHandler {
                 var lastReconcile = ContinuousClock.now
+                var slowSteps = SlowSteps()
                 for await var event in events {
+                    let stepStarted = ContinuousClock.now
                     if case .viewChanged = event {
                         // An empty slot: an earlier signal's turn took this view, or a newer one.
                         // The signal's own view would take the brain back in time.
@@ -367,6 +369,7 @@ public final class ClusterAgent: Service, Sendable {
                                 watchdog: watchdog, keeper: keeper, timer: timer) || finished
                     }
                     if finished { break }
+                    slowSteps.note(event, took: ContinuousClock.now - stepStarted, logger: logger)
                     if ContinuousClock.now - lastReconcile > .seconds(2) {
                         lastReconcile = ContinuousClock.now
                         // The brain decides what to do about addresses it does not expect.
@@ -626,5 +629,39 @@ extension Duration {
     var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Steps of the agent's loop that took long (the brain, the local record, the directives' start),
+/// reported at most once per 10 s: a loop that falls behind answers nothing meanwhile, and which
+/// events cost the time is what a slow failover's log must say (docs/design/0025 §7).
+struct SlowSteps {
+    static let threshold: Duration = .milliseconds(250)
+    static let interval: Duration = .seconds(10)
+    private var count = 0
+    private var longest: Duration = .zero
+    private var kinds: [String: Int] = [:]
+    private var lastReport: ContinuousClock.Instant?
+
+    mutating func note(_ event: Brain.Event, took spent: Duration, logger: Logger) {
+        guard spent >= Self.threshold else { return }
+        count += 1
+        longest = max(longest, spent)
+        // The case's name only: a view's description would be the whole cluster.
+        let kind = Mirror(reflecting: event).children.first?.label ?? "\(event)"
+        kinds[kind, default: 0] += 1
+        let now = ContinuousClock.now
+        if let lastReport, now - lastReport < Self.interval { return }
+        lastReport = now
+        logger.warning(
+            "the agent's loop is slow",
+            metadata: [
+                "vigil.steps": "\(count)", "vigil.longest_ms": "\(longest.wholeMilliseconds)",
+                "vigil.events":
+                    "\(kinds.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))",
+            ])
+        count = 0
+        longest = .zero
+        kinds = [:]
     }
 }
