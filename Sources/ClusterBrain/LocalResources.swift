@@ -422,13 +422,13 @@ extension Brain.Instance {
         guard let view else { return }
         let inUse = Set(local.filter { $0.value.phase.mayHold }.keys.compactMap { fenceTarget($0).address })
         // Every resource of the cluster is looked at every few seconds; only the few found are sorted.
-        let stray = view.resources.filter { name, spec in
-            guard spec.mode == .exclusive, !(local[name]?.phase.mayHold ?? false), let address = spec.virtualAddress
-            else { return false }
-            return observed.contains(address) && !inUse.contains(address)
+        let stray = view.resources.compactMap { name, spec -> (name: ResourceName, address: String)? in
+            guard spec.mode == .exclusive, !(local[name]?.phase.mayHold ?? false), let address = spec.virtualAddress,
+                observed.contains(address), !inUse.contains(address)
+            else { return nil }
+            return (name, address)
         }
-        for (name, spec) in stray.sorted(by: { $0.key < $1.key }) {
-            guard let address = spec.virtualAddress else { continue }
+        for (name, address) in stray.sorted(by: { $0.name < $1.name }) {
             out.append(
                 .record(
                     ClusterEvent(
