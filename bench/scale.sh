@@ -35,6 +35,16 @@ log "starting $NODES agents ($STORE_NODES store members)"
 for n in $(seq 1 "$NODES"); do start_agent "$n"; done
 wait_for "all $NODES nodes to be members" 300 bash -c \
   "$(declare -f vigil ns); BIN=$BIN WORK=$WORK ID=$ID; [ \"\$(vigil 1 view --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"members\"]))')\" = $NODES ]"
+# MASTER_TAKES=1: the master replaces one of the big node's fallbacks (unless it is already one),
+# so the node that decides the failover also loads a share of it (docs/design/0025 §7).
+fallbacks=()
+for n in $(seq $(( BIG_NODE + 1 )) "$NODES"); do fallbacks+=("n$n"); done
+if [ "${MASTER_TAKES:-0}" = 1 ]; then
+  master=$(vigil 1 view --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["master"])')
+  [[ " ${fallbacks[*]} " == *" $master "* ]] || fallbacks[0]=$master
+  [ "$master" != "n$CRASH" ] && [ "$master" != "n$BIG_NODE" ] || fail "the master is $master, which the bench crashes"
+  log "the master, $master, is one of n$BIG_NODE's fallbacks: ${fallbacks[*]}"
+fi
 log "creating $TOTAL resources"
 printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nexit_on_error add_secondary_ipaddress "$RESOURCE_IP"\nexit 0\n' > "$WORK/load"
 printf '#!/bin/bash\n. /opt/novell/ncs/lib/ncsfuncs\nignore_error del_secondary_ipaddress "$RESOURCE_IP"\nexit 0\n' > "$WORK/unload"
@@ -44,7 +54,7 @@ for r in $(seq 1 "$TOTAL"); do
     first=$(( (r - 1) / PER + 1 ))
     preferred="n$first,n$(( first % NODES + 1 )),n$(( (first + 1) % NODES + 1 )),n$(( (first + 2) % NODES + 1 ))"
   else
-    preferred="n$BIG_NODE,n$(( BIG_NODE + 1 + (r % (NODES - BIG_NODE)) ))"
+    preferred="n$BIG_NODE,${fallbacks[$(( r % ${#fallbacks[@]} ))]}"
   fi
   vigil 1 resource create "$(printf 'r%03d' "$r")" --template Generic_IP_Service --set RESOURCE_IP="$(vip_of "$r")" \
     --load-script "$WORK/load" --unload-script "$WORK/unload" --preferred "$preferred" > /dev/null \

@@ -115,8 +115,10 @@ def main():
         wait("the failover's events in the live log", 30,
              lambda: any("failover" in item.text for item in driver.find_elements(By.CSS_SELECTOR, "#events li")))
         texts = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#events li")]
-        revisions = [item.get_attribute("data-revision") for item in driver.find_elements(By.CSS_SELECTOR, "#events li")]
-        if len(revisions) != len(set(revisions)):
+        # Each live event carries its stream id (store revision, index within it): none may repeat.
+        ids = [item.get_attribute("data-event-id") for item in driver.find_elements(By.CSS_SELECTOR, "#events li")]
+        ids = [i for i in ids if i]
+        if len(ids) != len(set(ids)):
             fail(f"an event was shown twice: {texts}")
         driver.save_screenshot(os.path.join(args.shots, "04-after-failover.png"))
         print(f"browser: still logged in, served by {driver.find_element(By.ID, 'served-by').text}, "

@@ -379,13 +379,17 @@ public struct APIRouterBuilder: Sendable {
                 // `from`: the revision after a page's (`EventPage.revision + 1`), so nothing written
                 // between the page and the stream is lost; by default, from now.
                 let start: Int64
+                // Where a reconnecting stream stopped: its events up to there are not sent again.
+                var resumeAfter: EventStreamPosition?
                 if let last = request.headers[HTTPField.Name("Last-Event-ID")!] {
-                    // A reconnecting EventSource (any node): resume after the last revision it saw.
-                    guard let revision = Int64(last), revision >= 0 else {
+                    // A reconnecting EventSource (any node): resume after the last event it saw.
+                    guard let position = EventStreamPosition(last) else {
                         throw APIError(
-                            .badRequest, field: "Last-Event-ID", value: last, reason: "a store revision")
+                            .badRequest, field: "Last-Event-ID", value: last,
+                            reason: "a stream position: a store revision, or revision:index")
                     }
-                    start = revision + 1
+                    start = position.revision
+                    resumeAfter = position
                 } else if let text = request.uri.queryParameters["from"].map(String.init) {
                     guard let from = Int64(text), from > 0 else {
                         throw APIError(
@@ -396,6 +400,7 @@ public struct APIRouterBuilder: Sendable {
                 } else {
                     start = try await control.store.range(prefix: control.layout.config).revision + 1
                 }
+                let resumingAfter = resumeAfter
                 let store = control.store
                 let prefix = control.layout.eventsPrefix
                 // A session ended while the stream runs (logout, user deleted or changed) ends the
@@ -414,6 +419,7 @@ public struct APIRouterBuilder: Sendable {
                     do {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
+                                var numbering = EventStreamNumbering()
                                 do {
                                     // Reopened after 10 s of silence (a connection that died
                                     // in a partition says nothing): resumes where it was.
@@ -421,15 +427,18 @@ public struct APIRouterBuilder: Sendable {
                                         prefix: prefix, fromRevision: start, restartAfter: .seconds(10))
                                     {
                                         for event in batch where event.kind == .put {
+                                            // The id is the event's place in the store (revision,
+                                            // index within it): a browser that reconnects (to any
+                                            // node) sends it back and misses nothing.
+                                            let position = numbering.next(at: event.keyValue.modRevision)
+                                            if let resumingAfter, position <= resumingAfter { continue }
                                             guard
                                                 let stored = try? ModelCodec.decode(
                                                     StoredEvent.self, from: event.keyValue.value)
                                             else { continue }
                                             let entry = EventEntry(cursor: event.keyValue.key, stored: stored)
-                                            // The id is the store revision: a browser that reconnects
-                                            // (to any node) sends it back and misses nothing.
                                             let queued = sink.yield(
-                                                "id: \(event.keyValue.modRevision)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"
+                                                "id: \(position)\ndata: \(String(decoding: ModelCodec.encode(entry), as: UTF8.self))\n\n"
                                             )
                                             // A reader 1,000 events behind is cut off; it resumes
                                             // from its last id instead of losing events.

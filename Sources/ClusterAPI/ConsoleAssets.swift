@@ -53,8 +53,8 @@ enum ConsoleAssets {
                            white-space: nowrap; }
         """
 
-    /// The pages' live part. Server-sent events from the store (the id is the store revision, so a
-    /// reconnect to any node resumes where it stopped), the state fetched again on each event, a
+    /// The pages' live part. Server-sent events from the store (the id is the event's place in the
+    /// store, its revision and index there, so a reconnect to any node resumes where it stopped), the state fetched again on each event, a
     /// banner while the connection is down; changes through the JSON API with the page's CSRF
     /// token and an idempotency key, sent again until a node answers. Text goes in with
     /// `textContent` only; a 401 (the session ended: logout, user deleted) leads to the login page,
@@ -71,7 +71,9 @@ enum ConsoleAssets {
           const announce = document.getElementById("announce");
           const actionStatus = document.getElementById("action-status");
           const events = document.getElementById("events");
-          let lastRevision = Number(root.dataset.revision);
+          // The newest event shown: a store revision and its index there (one revision can hold
+          // several events). The page holds every event of its revision.
+          let lastSeen = { revision: Number(root.dataset.revision), index: Infinity };
           let source = null;
           let lastHeard = Date.now();
           let retryDelay = 500;
@@ -442,7 +444,9 @@ enum ConsoleAssets {
           }
 
           function connect() {
-            source = new EventSource("/v1/events/stream?from=" + String(lastRevision + 1));
+            // From the revision after the last one seen whole; events seen again are skipped.
+            const from = lastSeen.index === Infinity ? lastSeen.revision + 1 : lastSeen.revision;
+            source = new EventSource("/v1/events/stream?from=" + String(from));
             source.onopen = function () { lastHeard = Date.now(); retryDelay = 500; showBanner(""); refresh(); };
             source.onerror = function () {
               showBanner("Reconnecting…");
@@ -457,13 +461,16 @@ enum ConsoleAssets {
             });
             source.onmessage = function (message) {
               lastHeard = Date.now();
-              const revision = Number(message.lastEventId);
-              if (revision <= lastRevision) { return; }
-              lastRevision = revision;
+              // The id is "revision" or "revision:index".
+              const parts = message.lastEventId.split(":");
+              const seen = { revision: Number(parts[0]), index: Number(parts[1] || 0) };
+              if (seen.revision < lastSeen.revision ||
+                  (seen.revision === lastSeen.revision && seen.index <= lastSeen.index)) { return; }
+              lastSeen = seen;
               const entry = JSON.parse(message.data);
               if (events && matchesFilter(entry)) {
                 const item = document.createElement("li");
-                item.dataset.revision = String(revision);
+                item.dataset.eventId = message.lastEventId;
                 const stamp = document.createElement("time");
                 stamp.textContent = time(entry.time);
                 item.append(stamp, " " + eventText(entry));

@@ -82,8 +82,9 @@ public enum OpenAPIDocument {
                     ["name": "from", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]],
                     [
                         "name": "Last-Event-ID", "in": "header", "required": false,
-                        "description": "The store revision of the last event received: resume after it (any node)",
-                        "schema": ["type": "integer", "minimum": 0],
+                        "description":
+                            "The id of the last event received, `revision` or `revision:index`: resume after it (any node)",
+                        "schema": ["type": "string", "pattern": "^[0-9]+(:[0-9]+)?$"],
                     ],
                 ]
             }

@@ -644,3 +644,46 @@ public struct RestartRequest: Codable, Sendable, Hashable {
         seconds = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .seconds) ?? 60
     }
 }
+
+/// A place in the event stream (`GET /v1/events/stream`): a store revision and the index of an
+/// event among the log's events written in it. A writer stores the events it has queued in one
+/// transaction, so one revision may hold several (docs/design/0026). As the stream's `id` it is
+/// `R` for an event of index 0 and `R:I` after that; a client that sends it back as
+/// `Last-Event-ID` resumes with the next event, even one of the same revision.
+public struct EventStreamPosition: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var revision: Int64
+    public var index: Int
+
+    public init(revision: Int64, index: Int) {
+        self.revision = revision
+        self.index = index
+    }
+
+    /// `R` or `R:I` (both non-negative); nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let revision = Int64(parts[0]), revision >= 0 else { return nil }
+        let index = parts.count == 2 ? Int(parts[1]) : 0
+        guard let index, index >= 0 else { return nil }
+        self.init(revision: revision, index: index)
+    }
+
+    public var description: String { index == 0 ? "\(revision)" : "\(revision):\(index)" }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.revision, lhs.index) < (rhs.revision, rhs.index) }
+}
+
+/// Numbers the events of a watch as stream positions: the n-th put of a revision has index n − 1.
+public struct EventStreamNumbering: Sendable {
+    private var last: EventStreamPosition?
+
+    public init() {}
+
+    /// The position of the next event put, at `revision` (events come in revision order).
+    public mutating func next(at revision: Int64) -> EventStreamPosition {
+        let index = last.map { $0.revision == revision ? $0.index + 1 : 0 } ?? 0
+        let position = EventStreamPosition(revision: revision, index: index)
+        last = position
+        return position
+    }
+}

@@ -4,6 +4,7 @@ import ClusterModel
 import ClusterTestKit
 import CoordinationStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import InMemoryStore
@@ -641,6 +642,14 @@ struct APITests {
                 #expect(response.status == .badRequest)
                 #expect(errorBody(response)?.field == "limit")
             }
+            for bad in ["12:x", "-1", "1:2:3", ""] {
+                try await client.execute(
+                    uri: "/v1/events/stream", method: .get, headers: [HTTPField.Name("Last-Event-ID")!: bad]
+                ) { response in
+                    #expect(response.status == .badRequest, "\(bad)")
+                    #expect(errorBody(response)?.field == "Last-Event-ID")
+                }
+            }
         }
     }
 }
@@ -653,5 +662,26 @@ struct APIShapeTests {
         #expect(ClusterStatus(view: view, cluster: "c").watchdogTimeoutMilliseconds == nil)
         view.settings.timing.watchdogTimeout = .seconds(1)
         #expect(ClusterStatus(view: view, cluster: "c").watchdogTimeoutMilliseconds == 1000)
+    }
+}
+
+@Suite("Event stream positions")
+struct EventStreamPositionTests {
+    /// One transaction of the event log can hold several events (group commit): the stream's ids
+    /// tell them apart, and a resume from one of them skips exactly what was sent.
+    @Test("ids are revision or revision:index; events of one revision are numbered in order")
+    func numbering() {
+        var numbering = EventStreamNumbering()
+        let ids = [5, 5, 5, 7, 8, 8].map { numbering.next(at: Int64($0)).description }
+        #expect(ids == ["5", "5:1", "5:2", "7", "8", "8:1"])
+        #expect(EventStreamPosition("12") == EventStreamPosition(revision: 12, index: 0))
+        #expect(EventStreamPosition("12:3") == EventStreamPosition(revision: 12, index: 3))
+        for bad in ["", "x", "-1", "1:", ":1", "1:-2", "1:2:3", "1.5"] {
+            #expect(EventStreamPosition(bad) == nil, "\(bad)")
+        }
+        let resumeAfter = EventStreamPosition("5:1")!
+        var again = EventStreamNumbering()
+        let sent = [5, 5, 5, 7].map { again.next(at: Int64($0)) }.filter { $0 > resumeAfter }.map(\.description)
+        #expect(sent == ["5:2", "7"])
     }
 }

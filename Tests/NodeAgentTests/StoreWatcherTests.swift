@@ -107,4 +107,65 @@ struct EventLogTests {
         #expect(kept == (151...200).map { "event \($0)" })
         #expect(store.counts.withLockedValue { $0.prefixReads } == 0)
     }
+
+    /// While one write is in the store, the events appended meanwhile wait and go in one
+    /// transaction: a master's 100 failover events are not 100 calls (docs/design/0026).
+    @Test("events appended while a write is in flight go together in the next transaction")
+    func groupCommit() async throws {
+        let memory = InMemoryStore(now: { 0 })
+        let store = GatedStore(inner: memory.client("n1"))
+        let layout = KeyLayout(cluster: "c")
+        let log = EventLog(store: store, layout: layout, node: "n1", logger: Logger(label: "t"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event 0")) }
+            #expect(try await StoreWatcherTests().eventually { store.transactions.withLockedValue { $0 } == 1 })
+            for index in 1...49 {
+                group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event \(index)")) }
+            }
+            #expect(try await StoreWatcherTests().eventually { log.waiting == 49 })
+            store.open()
+            try await group.waitForAll()
+        }
+        #expect(store.transactions.withLockedValue { $0 } == 2)
+        let stored = try await memory.client("check").range(prefix: layout.eventsPrefix).keyValues
+        #expect(stored.count == 50)
+        #expect(Set(stored.map(\.modRevision)).count == 2, "one revision per transaction")
+    }
+}
+
+/// A store whose first transaction waits until ``open()``; counts transactions.
+final class GatedStore: CoordinationStore, Sendable {
+    let inner: any CoordinationStore
+    let transactions = NIOLockedValueBox(0)
+    private let gate = AsyncStream<Void>.makeStream()
+
+    init(inner: any CoordinationStore) { self.inner = inner }
+
+    func open() { gate.continuation.finish() }
+
+    func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
+        let first = transactions.withLockedValue {
+            $0 += 1
+            return $0 == 1
+        }
+        if first { for await _ in gate.stream {} }
+        return try await inner.transaction(transaction)
+    }
+    func range(prefix: String) async throws(StoreError) -> RangeResult { try await inner.range(prefix: prefix) }
+    func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
+        try await inner.firstKeys(prefix: prefix, limit: limit)
+    }
+    func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
+        try await inner.range(prefix: prefix, excluding: excluded)
+    }
+    func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
+        try await inner.grantLease(ttlSeconds: ttlSeconds)
+    }
+    func keepAlive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.keepAlive(lease) }
+    func timeToLive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.timeToLive(lease) }
+    func revokeLease(_ lease: LeaseID) async throws(StoreError) { try await inner.revokeLease(lease) }
+    func compact(revision: Int64) async throws(StoreError) { try await inner.compact(revision: revision) }
+    func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
+        inner.watch(prefix: prefix, fromRevision: revision)
+    }
 }
