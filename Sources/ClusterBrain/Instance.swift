@@ -274,6 +274,10 @@ extension Brain {
                     pending.reached = reached
                     pendingAssignments[resource] = pending
                 }
+                // An answer changes only when the master may decide again for that resource, which
+                // the wakeup covers: no placing pass, and nothing local.
+                reconcile(now: now, full: false, into: &out)
+                return out
             case .scriptFinished(let resource, let action, let generation, let outcome):
                 scriptFinished(resource, action: action, generation: generation, outcome: outcome, now: now, into: &out)
             case .timerFired:
@@ -299,21 +303,33 @@ extension Brain {
                     .record(ClusterEvent(kind: .membership, node: me, message: "shutting down: handing resources over"))
                 )
             }
-            reconcile(now: now, into: &out)
+            // Placement reads only the view, the master's pending writes and the time (whose
+            // moments the wakeup covers). An event about this node's own resources changes none
+            // of them: the master does not place again for it. Its 100 assignment answers and its
+            // own loads' status and script ends each cost a placing pass before, and kept its own
+            // status writes waiting behind them in its queue (docs/design/0026).
+            let placing: Bool
+            switch event {
+            case .statusCommitted, .statusRejected, .scriptFinished: placing = false
+            default: placing = true
+            }
+            reconcile(now: now, placing: placing, into: &out)
             return out
         }
 
         /// Everything level-triggered: membership duties, fencing, master duties, local resources, timer.
-        /// - Parameter full: false for a view that differs from the last full pass's only in
-        ///   heartbeats: placement and local resources are left for the next full pass.
-        mutating func reconcile(now: Moment, full: Bool = true, into out: inout [Directive]) {
+        /// - Parameters:
+        ///   - full: false for a view that differs from the last full pass's only in heartbeats:
+        ///     placement and local resources are left for the next full pass.
+        ///   - placing: false to leave placement (only) for the next pass that places.
+        mutating func reconcile(now: Moment, full: Bool = true, placing: Bool = true, into out: inout [Directive]) {
             guard startedAt != nil, !shutdownDone else { return }
             checkDeadline(now: now, into: &out)
             membershipDuties(now: now, into: &out)
             if let view {
-                if full { fullPass = FullPass(contentRevision: view.contentRevision, at: now) }
+                if full, placing { fullPass = FullPass(contentRevision: view.contentRevision, at: now) }
                 electionDuties(now: now, into: &out)
-                if isMaster { masterDuties(now: now, placing: full, into: &out) }
+                if isMaster { masterDuties(now: now, placing: full && placing, into: &out) }
                 if full, memberRevision != nil || shuttingDown { reconcileLocal(now: now, into: &out) }
             }
             finishShutdownIfDone(into: &out)

@@ -94,6 +94,25 @@ struct PlacementTests {
         #expect(assignments(harness.after(200)) == ["vip node(n3) gen 2"])
     }
 
+    /// Placement reads the view, the pending writes and the time; an event about the master's own
+    /// resources changes none of them, so it does not place (a master that also loads part of a
+    /// large failover handled 100 answers and its loads' ends each with a placing pass, and its own
+    /// status writes waited behind them: docs/design/0026). The wakeup places at its moment.
+    @Test("the master places on a view or its wakeup, not on a status, script end or assignment answer")
+    func localEventsDoNotPlace() {
+        var (harness, _) = failedOver()
+        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2, reached: false))).isEmpty)
+        let due = harness.timer
+        // Past the moment to ask again, before the wakeup fires: events about this node's own
+        // resources come in.
+        harness.now = harness.now + .milliseconds(900)
+        #expect(assignments(harness.when(.statusCommitted("other", generation: 1, .running))).isEmpty)
+        #expect(assignments(harness.when(.scriptFinished("other", .load, generation: 1, .success))).isEmpty)
+        #expect(assignments(harness.when(.assignmentAnswered("vip", generation: 2, reached: false))).isEmpty)
+        #expect(due != nil && due! <= harness.now)
+        #expect(assignments(harness.when(.timerFired)) == ["vip node(n3) gen 2"])
+    }
+
     @Test(
         "an assignment write the store committed or refused is asked again only after a tolerance without the view showing it"
     )

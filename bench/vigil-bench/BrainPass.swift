@@ -3,7 +3,8 @@ import ClusterModel
 
 /// The cost of one brain step at 32 nodes × 500 resources, as the master and as another member,
 /// for a view whose content changed (one resource's status) and for one that changed only in
-/// heartbeats: what every agent pays for every change a failover makes (docs/benchmarks.md).
+/// heartbeats: what every agent pays for every change a failover makes (docs/benchmarks.md); and the
+/// master's step for the store's answer to one of its assignment writes (docs/design/0026).
 ///
 ///   swift run -c release vigil-bench brain [--runs 200]
 func benchBrainPass(runs: Int) {
@@ -38,7 +39,7 @@ func benchBrainPass(runs: Int) {
     view.contentRevision = view.revision
     let clock = ContinuousClock()
 
-    func measure(_ node: NodeName, heartbeatsOnly: Bool) -> [Duration] {
+    func measure(_ node: NodeName, heartbeatsOnly: Bool, answers: Bool = false) -> [Duration] {
         var brain = Brain.Instance(configuration: Brain.Configuration(node: node))
         let held = view.resources.filter { view.assignments[$0.key]?.value.placement.holder == node }
         var now = Moment(milliseconds: 0, wallMilliseconds: 1_800_000_000_000)
@@ -62,6 +63,16 @@ func benchBrainPass(runs: Int) {
                 current.statuses[name]![holder]!.value.incarnation += 1
                 current.contentRevision = current.revision
             }
+            if answers {
+                // The store's answer to one of the master's assignment writes (the view is
+                // unchanged): a failover of 100 resources brings 100 of them at once.
+                _ = brain.handle(.viewChanged(current), now: now)
+                let name = ResourceName(stringLiteral: "r\((run * 7) % 500)")
+                let start = clock.now
+                _ = brain.handle(.assignmentAnswered(name, generation: 1, reached: true), now: now)
+                times.append(clock.now - start)
+                continue
+            }
             let start = clock.now
             _ = brain.handle(.viewChanged(current), now: now)
             times.append(clock.now - start)
@@ -70,6 +81,10 @@ func benchBrainPass(runs: Int) {
     }
 
     print("Brain step at 32 nodes × 500 resources, \(runs) steps each (min / median / p90 / max)")
+    let answers = measure(nodes[0], heartbeatsOnly: false, answers: true).sorted()
+    print(
+        "  master, assignment answered: \(ms(answers[0])) / \(ms(percentile(answers, 0.5))) / \(ms(percentile(answers, 0.9))) / \(ms(answers[answers.count - 1]))"
+    )
     for (label, node) in [("master", nodes[0]), ("member", nodes[4])] {
         for heartbeatsOnly in [false, true] {
             let times = measure(node, heartbeatsOnly: heartbeatsOnly).sorted()
