@@ -100,6 +100,10 @@ log "RESULT at rest: vigild CPU % $(summary "$scale" "${vc[@]}"), RSS MiB $(summ
 # vigil status on n5, and the floor: the same process started the same way, asking nothing.
 time_runs 21 "vigil status" vigil 5 status
 time_runs 21 "vigil --version (the process alone)" ip netns exec "$(ns 5)" "$BIN/vigil" --version
+# The server's part: the same call from curl (a far smaller process), and the health check, which
+# reads nothing from the store.
+time_runs 21 "GET /v1/cluster by curl" ip netns exec "$(ns 5)" curl -sf -o /dev/null --unix-socket "$WORK/n5/vigil.sock" http://vigil/v1/cluster
+time_runs 21 "GET /healthz by curl" ip netns exec "$(ns 5)" curl -sf -o /dev/null --unix-socket "$WORK/n5/vigil.sock" http://vigil/healthz
 
 # event_log: the newest 2,000 cluster events as JSON lines, read on n2 (bounded: 30 s).
 event_log() {
