@@ -265,14 +265,18 @@ func withClient(_ connection: Connection, _ body: (APIClient) async throws -> Vo
 }
 
 /// Prints `rows` under `header` in aligned columns.
+/// Columns padded with spaces, the last one not; written at once (500 rows of `vigil status`).
 func printTable(_ header: [String], _ rows: [[String]]) {
     let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    var text = ""
     for row in [header] + rows {
-        let line = zip(row, widths).enumerated().map { index, cell in
-            index == row.count - 1 ? cell.0 : cell.0.padding(toLength: cell.1 + 2, withPad: " ", startingAt: 0)
-        }.joined()
-        print(line)
+        for (index, (cell, width)) in zip(row, widths).enumerated() {
+            text += cell
+            if index < row.count - 1 { text += String(repeating: " ", count: max(0, width + 2 - cell.count)) }
+        }
+        text += "\n"
     }
+    print(text, terminator: "")
 }
 
 func printJSON(_ value: some Encodable) {

@@ -7,10 +7,12 @@ import Foundation
 
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "user",
         abstract: "API and console users.", subcommands: [Add.self, List.self, Delete.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Create or change a user; the password is read from stdin (or VIGIL_NEW_PASSWORD).",
             discussion: "Example: echo 'long secret' | vigil user add alice --role observer")
         @OptionGroup var connection: Connection
@@ -42,7 +44,7 @@ struct User: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List users.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List users.")
         @OptionGroup var connection: Connection
         func run() async throws {
             try await withClient(connection) { client in
@@ -54,7 +56,7 @@ struct User: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a user.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a user.")
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
@@ -68,6 +70,7 @@ struct User: AsyncParsableCommand {
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "login",
         abstract: "Log in to a remote agent and print a bearer token (for VIGIL_TOKEN).",
         discussion: "Example: export VIGIL_TOKEN=$(vigil login --host https://198.18.0.11:7410 --user admin --insecure)"
     )

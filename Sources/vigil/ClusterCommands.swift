@@ -7,6 +7,7 @@ import Foundation
 
 struct Maintenance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "maintenance",
         abstract: "Cluster-wide maintenance: placement frozen (no failover) until off or --until.",
         discussion:
             "Examples: vigil maintenance on --until 30m; vigil maintenance on --until 2026-11-25T18:00:00Z; vigil maintenance off"
@@ -42,6 +43,7 @@ struct Maintenance: AsyncParsableCommand {
 
 struct Info: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Show configuration: basic, protocol, quorum, notification, priority or all.")
     @OptionGroup var connection: Connection
     @Argument(help: "basic | protocol | quorum | notification | priority | all") var section = "all"
@@ -156,6 +158,7 @@ struct SetParameter: AsyncParsableCommand {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract:
             "Heartbeat counters per member, last heartbeats, evictions, events, resources; clear resets the counters.",
         discussion: "Examples: vigil stats; vigil stats display; vigil stats clear")
@@ -199,6 +202,7 @@ struct Stats: AsyncParsableCommand {
 /// NCS's `cluster restart [SECONDS]`.
 struct Restart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restart",
         abstract: "Every node leaves the cluster and rejoins by itself after SECONDS (at least 60, as NCS).",
         discussion: """
             Resources are unloaded everywhere meanwhile; those with start mode AUTO load again once
@@ -222,6 +226,7 @@ struct Restart: AsyncParsableCommand {
 
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Show the cluster event log (newest last); -f follows it.")
     @OptionGroup var connection: Connection
     @Option(name: .shortAndLong, help: "How many of the newest events.") var last = 50

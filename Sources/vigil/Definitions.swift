@@ -7,11 +7,13 @@ import Foundation
 
 struct Resource: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resource",
         abstract: "Manage resource definitions.",
         subcommands: [Create.self, Show.self, Edit.self, Delete.self, Scripts.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create a resource from a template.",
             discussion:
                 "Example: vigil resource create iManager --template Generic_IP_Service --set RESOURCE_IP=198.18.0.100")
@@ -73,7 +75,8 @@ struct Resource: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a resource definition as JSON.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Print a resource definition as JSON.")
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
@@ -86,6 +89,7 @@ struct Resource: AsyncParsableCommand {
 
     struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "edit",
             abstract:
                 "Change a definition: in $VISUAL, $EDITOR or sensible-editor, or from --file. Used at the resource's next load.",
             discussion:
@@ -153,7 +157,7 @@ struct Resource: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an offline resource.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an offline resource.")
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {
@@ -166,6 +170,7 @@ struct Resource: AsyncParsableCommand {
 
     struct Scripts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "scripts",
             abstract: "Show a resource's scripts and their last output on this node.")
         @OptionGroup var connection: Connection
         @Argument var name: String
@@ -199,11 +204,12 @@ struct Resource: AsyncParsableCommand {
 
 struct Template: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "template",
         abstract: "List the templates, or show one with its scripts.", subcommands: [List.self, Show.self],
         defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the templates.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the templates.")
         @OptionGroup var connection: Connection
         func run() async throws {
             try await withClient(connection) { client in
@@ -217,7 +223,7 @@ struct Template: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a template's scripts.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a template's scripts.")
         @OptionGroup var connection: Connection
         @Argument var name: String
         func run() async throws {

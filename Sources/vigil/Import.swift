@@ -11,6 +11,7 @@ import Foundation
 /// in one request, created all together or not at all.
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Create resources from an NCS script directory, keepalived.conf files or a Pacemaker CIB.",
         discussion: """
             Every import first checks everything: a problem anywhere (file:line: reason) creates nothing.

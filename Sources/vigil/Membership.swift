@@ -7,6 +7,7 @@ import Foundation
 
 struct Join: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "join",
         abstract: "This node (or NODE) joins the cluster again after leave or down.",
         discussion: "Example: vigil join; vigil join n2")
     @OptionGroup var connection: Connection
@@ -16,6 +17,7 @@ struct Join: AsyncParsableCommand {
 
 struct Leave: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "leave",
         abstract: "This node (or NODE) hands its resources over and leaves the cluster until vigil join.",
         discussion: "The node stays out across agent restarts. Example: vigil leave")
     @OptionGroup var connection: Connection
@@ -46,6 +48,7 @@ func membership(_ connection: Connection, _ node: String?, _ verb: String) async
 
 struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "down",
         abstract: "Every node leaves the cluster: all resources are unloaded. Each node returns with vigil join.")
     @OptionGroup var connection: Connection
     @Flag(help: "Do not ask for confirmation.") var yes = false

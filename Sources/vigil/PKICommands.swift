@@ -44,6 +44,7 @@ struct PKI: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Make the cluster CA and this node's key and certificate.")
         @OptionGroup var location: Location
         @Option(help: "The cluster's name (as in vigil.yaml).") var cluster: String
@@ -83,6 +84,7 @@ struct PKI: ParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "install",
             abstract: "Install a join bundle made by add-node, after checking it against vigil.yaml.")
         @OptionGroup var location: Location
         @Argument(help: "The bundle file.") var bundle: String
@@ -102,6 +104,7 @@ struct PKI: ParsableCommand {
 
     struct Renew: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "renew",
             abstract: "A new key and certificate for this node from the CA key here (before expiry).")
         @OptionGroup var location: Location
         @Option(help: "This node's name.") var node: String
@@ -118,7 +121,8 @@ struct PKI: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check this node's PKI files against vigil.yaml.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Check this node's PKI files against vigil.yaml.")
         @OptionGroup var location: Location
         @Option(help: "This node's configuration.") var config = "/etc/vigil/vigil.yaml"
         @Option(help: "An address the certificate must name; repeat for more.") var address: [String] = []

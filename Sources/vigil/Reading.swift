@@ -7,6 +7,7 @@ import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show resources: state, node, lives, up since.", discussion: "Example: vigil status iManager")
     @OptionGroup var connection: Connection
     @Argument(help: "Show only this resource.") var resource: String?
@@ -53,6 +54,7 @@ struct Status: AsyncParsableCommand {
 
 struct View: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "view",
         abstract: "This node, the epoch, the master and the members (NCS `cluster view`).")
     @OptionGroup var connection: Connection
 
@@ -81,7 +83,8 @@ struct View: AsyncParsableCommand {
 }
 
 struct Resources: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every resource with its template and state.")
+    static let configuration = CommandConfiguration(
+        commandName: "resources", abstract: "List every resource with its template and state.")
     @OptionGroup var connection: Connection
 
     func run() async throws {

@@ -64,6 +64,7 @@ func runCommand(_ connection: Connection, _ waiting: Waiting, _ resource: String
 
 struct Online: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "online",
         abstract: "Load a resource (on NODE, or the most preferred member).",
         discussion: "Example: vigil online iManager n2")
     @OptionGroup var connection: Connection
@@ -76,7 +77,8 @@ struct Online: AsyncParsableCommand {
 }
 
 struct Offline: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Unload a resource; it stays offline.")
+    static let configuration = CommandConfiguration(
+        commandName: "offline", abstract: "Unload a resource; it stays offline.")
     @OptionGroup var connection: Connection
     @OptionGroup var waiting: Waiting
     @Argument var resource: String
@@ -87,6 +89,7 @@ struct Offline: AsyncParsableCommand {
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migrate",
         abstract: "Move a running resource: to NODE, --most or --next; --list shows the preferred nodes.",
         discussion: "Examples: vigil migrate iManager n3; vigil migrate iManager --next")
     @OptionGroup var connection: Connection
@@ -126,7 +129,8 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Alert: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Answer a start, failover or failback alert: yes or no.")
+    static let configuration = CommandConfiguration(
+        commandName: "alert", abstract: "Answer a start, failover or failback alert: yes or no.")
     @OptionGroup var connection: Connection
     @OptionGroup var waiting: Waiting
     @Argument var resource: String
@@ -140,6 +144,7 @@ struct Alert: AsyncParsableCommand {
 /// NCS's `cluster monitor RES start|stop|status`.
 struct Monitor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "monitor",
         abstract: "Suspend (stop) or resume (start) a resource's monitoring, or show it (status).",
         discussion: "Example: vigil monitor iManager stop; … maintenance of the service …; vigil monitor iManager start"
     )
@@ -174,6 +179,7 @@ struct Monitor: AsyncParsableCommand {
 /// NCS's `cluster rename OLD NEW`.
 struct Rename: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rename",
         abstract: "Rename an offline resource (its definition, policies and scripts keep).",
         discussion: "Example: vigil offline web; vigil rename web web_console")
     @OptionGroup var connection: Connection
