@@ -146,6 +146,37 @@ struct ScriptRunnerTests {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// Each program a load starts costs a share of the machine in a large failover: the listing that
+    /// finds the interface also says whether the address is up already (docs/design/0026).
+    @Test(
+        "add_secondary_ipaddress lists the addresses once; one already up is not added again", .timeLimit(.minutes(1)))
+    func oneListing() async throws {
+        let tools = root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        let fakeIP = """
+            #!/bin/bash
+            echo "$*" >> \(tools)/calls
+            case "$*" in
+              "-o -4 addr show") echo "2: eth0    inet 198.18.0.11/24 brd 198.18.0.255 scope global eth0"
+                                 [ -f \(tools)/up ] && echo "2: eth0    inet 198.18.0.100/24 scope global secondary eth0" ;;
+            esac
+            exit 0
+            """
+        let (runner, prefix) = try runnerWithFakeTools(ip: fakeIP, arping: "#!/bin/bash\nexit 0\n")
+        let script = "VIGIL_DAD_TIMEOUT=30\n" + prefix + "exit_on_error add_secondary_ipaddress 198.18.0.100\nexit 0\n"
+        #expect(await runner.run(job(script)) == .success, "\(runner.lastLines("vip", .load))")
+        // (The late announcement's own check comes a second later, from a background job.)
+        let calls = try String(contentsOfFile: "\(tools)/calls", encoding: .utf8).split(separator: "\n")
+        #expect(Array(calls.prefix(2)) == ["-o -4 addr show", "addr add 198.18.0.100/24 dev eth0"], "\(calls)")
+
+        try FileManager.default.removeItem(atPath: "\(tools)/calls")
+        #expect(FileManager.default.createFile(atPath: "\(tools)/up", contents: nil))
+        #expect(await runner.run(job(script)) == .success, "\(runner.lastLines("vip", .load))")
+        #expect(try String(contentsOfFile: "\(tools)/calls", encoding: .utf8) == "-o -4 addr show\n")
+        #expect(runner.lastLines("vip", .load).contains { $0.contains("198.18.0.100 already on eth0") })
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     /// A fake `ip` showing one interface on 198.18.0.0/24, optionally appending added addresses to a file.
     func oneInterfaceIP(recordingAddsIn file: String? = nil) -> String {
         """
