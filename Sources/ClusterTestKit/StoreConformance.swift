@@ -27,7 +27,7 @@ public struct StoreConformance: Sendable {
         "revisions", "range", "rangeExcluding", "firstKeys", "createIfAbsent", "compareTargets", "deleteMissing",
         "deletePrefix",
         "leases",
-        "leaseExpiry", "watchOrder", "watchResume", "watchCompacted", "watchDelete",
+        "leaseExpiry", "batch", "watchOrder", "watchResume", "watchCompacted", "watchDelete",
     ]
 
     /// Runs the check called `name`.
@@ -43,6 +43,7 @@ public struct StoreConformance: Sendable {
         case "deletePrefix": try await deletePrefix()
         case "leases": try await leases()
         case "leaseExpiry": try await leaseExpiry()
+        case "batch": try await batch()
         case "watchOrder": try await watchOrder()
         case "watchResume": try await watchResume()
         case "watchCompacted": try await watchCompacted()
@@ -129,6 +130,31 @@ public struct StoreConformance: Sendable {
         try expect(!second.succeeded, "second create succeeded")
         try expect(second.gets.first??.value == bytes("one"), "failure branch did not read the key")
         try expect(second.revision == first.revision, "a failed compare with only reads changed the revision")
+    }
+
+    /// Independent transactions in one call: each compare decides its own branch only, the
+    /// results come in order, a failure branch's read is answered.
+    public func batch() async throws {
+        let taken = prefix + "batch/taken"
+        _ = try await store.put(taken, bytes("old"))
+        let results = try await store.transactions([
+            Transaction(
+                compare: [.absent(prefix + "batch/a")], success: [.put(key: prefix + "batch/a", value: bytes("a"))]),
+            Transaction(
+                compare: [.absent(taken)], success: [.put(key: taken, value: bytes("new"))], failure: [.get(key: taken)]
+            ),
+            Transaction(
+                compare: [.absent(prefix + "batch/c")], success: [.put(key: prefix + "batch/c", value: bytes("c"))]),
+            Transaction(
+                compare: [.absent(prefix + "batch/d")], success: [.put(key: prefix + "batch/d", value: bytes("d"))]),
+        ])
+        try expect(results.map(\.succeeded) == [true, false, true, true], "results \(results.map(\.succeeded))")
+        try expect(results[1].gets.first??.value == bytes("old"), "the failure branch did not read the key")
+        let stored = try await store.range(prefix: prefix + "batch/").keyValues
+        try expect(
+            stored.map { String(decoding: $0.value, as: UTF8.self) } == ["a", "c", "d", "old"],
+            "stored \(stored.map(\.key))")
+        try expect(try await store.transactions([]).isEmpty, "an empty batch answered something")
     }
 
     /// Compares on create, mod revision, version and value, equal and not.

@@ -177,6 +177,11 @@ public protocol CoordinationStore: Sendable {
     func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int)
     /// Runs a transaction.
     func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult
+    /// Runs independent transactions in one call, their results in order: each one's compares
+    /// choose only its own branch. etcd applies them in one request and one revision (nested
+    /// transactions), so the keys they write must all differ; a store may also apply them one after
+    /// another. A call that fails leaves unknown which of them were applied, as for one transaction.
+    func transactions(_ batch: [Transaction]) async throws(StoreError) -> [TransactionResult]
     /// Grants a lease of at least `ttlSeconds` seconds.
     func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease
     /// Renews a lease; returns its new time to live. Throws `leaseNotFound` if it is gone.
@@ -195,6 +200,13 @@ public protocol CoordinationStore: Sendable {
 }
 
 extension CoordinationStore {
+    /// One after another: for stores where a call costs nothing (in memory).
+    public func transactions(_ batch: [Transaction]) async throws(StoreError) -> [TransactionResult] {
+        var results: [TransactionResult] = []
+        for transaction in batch { results.append(try await self.transaction(transaction)) }
+        return results
+    }
+
     /// A whole read, cut: for stores where a read costs nothing (in memory).
     public func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
         let all = try await range(prefix: prefix).keyValues

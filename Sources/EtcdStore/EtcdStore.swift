@@ -152,6 +152,31 @@ public final class EtcdStore: CoordinationStore {
 
     public func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
         let response: EtcdWire.TxnResponse = try await call("/v3/kv/txn", EtcdWire.transaction(transaction))
+        return Self.result(of: transaction, response, revision: Int64(response.header?.revision ?? "0") ?? 0)
+    }
+
+    /// One request of nested transactions (at most ``batchLimit`` per call, etcd's default
+    /// `--max-txn-ops` being 128).
+    public func transactions(_ batch: [Transaction]) async throws(StoreError) -> [TransactionResult] {
+        guard batch.count > 1 else { return batch.isEmpty ? [] : [try await transaction(batch[0])] }
+        precondition(batch.count <= Self.batchLimit, "\(batch.count) transactions in one call")
+        let response: EtcdWire.TxnResponse = try await call("/v3/kv/txn", EtcdWire.transactions(batch))
+        let revision = Int64(response.header?.revision ?? "0") ?? 0
+        let nested = response.responses ?? []
+        guard nested.count == batch.count else {
+            throw StoreError(.unavailable, "etcd answered \(nested.count) of \(batch.count) nested transactions")
+        }
+        return zip(batch, nested).map { transaction, op in
+            Self.result(of: transaction, op.response_txn ?? EtcdWire.TxnResponse(), revision: revision)
+        }
+    }
+
+    /// Nested transactions in one call at most.
+    public static let batchLimit = 100
+
+    static func result(of transaction: Transaction, _ response: EtcdWire.TxnResponse, revision: Int64)
+        -> TransactionResult
+    {
         let succeeded = response.succeeded ?? false
         let branch = succeeded ? transaction.success : transaction.failure
         var gets: [KeyValue?] = []
@@ -160,8 +185,7 @@ public final class EtcdStore: CoordinationStore {
             let kvs = response.responses.flatMap { index < $0.count ? $0[index].response_range?.kvs : nil }
             gets.append(kvs?.first?.keyValue)
         }
-        return TransactionResult(
-            succeeded: succeeded, revision: Int64(response.header?.revision ?? "0") ?? 0, gets: gets)
+        return TransactionResult(succeeded: succeeded, revision: revision, gets: gets)
     }
 
     public func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {

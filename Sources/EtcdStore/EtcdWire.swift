@@ -59,6 +59,8 @@ enum EtcdWire {
 
     struct ResponseOp: Decodable {
         var response_range: RangeResponse?
+        /// A nested transaction's answer.
+        var response_txn: TxnResponse?
     }
 
     struct TxnResponse: Decodable {
@@ -168,5 +170,11 @@ enum EtcdWire {
             "success": transaction.success.map(operation),
             "failure": transaction.failure.map(operation),
         ]
+    }
+
+    /// Independent transactions as one: each nested in the success branch of a transaction with no
+    /// compare (etcd ≥ 3.3).
+    static func transactions(_ batch: [Transaction]) -> [String: Any] {
+        ["compare": [Any](), "success": batch.map { ["request_txn": transaction($0)] }, "failure": [Any]()]
     }
 }

@@ -362,7 +362,15 @@ public final class ClusterAgent: Service, Sendable {
                     let held = Self.heldRecord(brain, instance: instance, previous: previous?.instance)
                     if held != lastHeld, (try? writeHeld(held)) != nil { lastHeld = held }
                     var finished = false
+                    // A master's assignments of one step go to the store together: the writes a
+                    // node's own status waits behind are a few requests, not one per resource
+                    // (docs/design/0026 §3).
+                    let assignments = directives.filter(batchesWithOthers)
+                    if assignments.count > 1 {
+                        writeAssignments(assignments, group: &group, continuation: continuation)
+                    }
                     for directive in directives {
+                        if assignments.count > 1, batchesWithOthers(directive) { continue }
                         finished =
                             await execute(
                                 directive, brain: brain, group: &group, continuation: continuation, origin: origin,
@@ -414,6 +422,56 @@ public final class ClusterAgent: Service, Sendable {
             instance: brain.memberRevision != nil ? instance : previous ?? instance,
             resources: brain.heldExclusive.compactMap { brain.local[$0]?.spec ?? brain.view?.resources[$0] })
     }
+
+    /// Writes a step's assignments (each its own transaction, checked on its own) in requests of
+    /// up to ``EtcdStore/batchLimit`` nested transactions; each answer goes to the brain as before.
+    private func writeAssignments(
+        _ directives: [Brain.Directive], group: inout DiscardingTaskGroup,
+        continuation: AsyncStream<Brain.Event>.Continuation
+    ) {
+        let interpreter = self.interpreter
+        let store = self.store
+        let logger = self.logger
+        var writes: [(directive: Brain.Directive, transaction: Transaction)] = []
+        for directive in directives {
+            guard case .writeAssignment(_, let assignment, _, _, _) = directive,
+                case .write(let transaction, .background) = interpreter.effect(of: directive)
+            else { preconditionFailure("not an assignment written in the background: \(directive)") }
+            metrics.recordAssignment(assignment)
+            writes.append((directive, transaction))
+        }
+        for start in stride(from: 0, to: writes.count, by: Self.assignmentsPerRequest) {
+            let chunk = Array(writes[start..<min(start + Self.assignmentsPerRequest, writes.count)])
+            group.addTask {
+                var results: [TransactionResult]?
+                do {
+                    results = try await store.transactions(chunk.map(\.transaction))
+                } catch {
+                    logger.debug(
+                        "store write failed", metadata: ["vigil.count": "\(chunk.count)", "vigil.error": "\(error)"])
+                }
+                for (index, write) in chunk.enumerated() {
+                    let result = results.flatMap { index < $0.count ? $0[index] : nil }
+                    if let event = interpreter.event(after: write.directive, result: result) {
+                        continuation.yield(event)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `directive` is an assignment written in the background, which goes to the store
+    /// together with the others of its step.
+    private func batchesWithOthers(_ directive: Brain.Directive) -> Bool {
+        guard case .writeAssignment = directive, case .write(_, .background) = interpreter.effect(of: directive) else {
+            return false
+        }
+        return true
+    }
+
+    /// Assignments in one store request at most (each a nested transaction; etcd allows 128
+    /// operations per transaction by default).
+    static let assignmentsPerRequest = 50
 
     /// Carries out one directive (its effect as ``DirectiveInterpreter`` decides); returns true when
     /// the agent is done (shutdown complete).
