@@ -145,6 +145,14 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["resources"] if sys.argv[
   local seconds; seconds=$(python3 -c "print(($t1 - $t0) / 1e6)")
   log "CPU during it (% of one core): agents with their scripts $(cpu_percent $(( $(cpu_ticks "${others[@]}") - a0 )) "$seconds"), etcd $(cpu_percent $(( $(cpu_ticks "${epid[@]}") - e0 )) "$seconds") (the machine has 200)"
   timeline "$node" "$(( t0 / 1000 ))" "$names"
+  # When each resource became Running, by its new holder's own clock (its status's upSince): the
+  # poll above adds its own lag (a status call and up to 0.5 s of sleep) to the figure.
+  vigil 2 status --json 2>/dev/null | python3 -c '
+import json, sys
+t0, names = int(sys.argv[1]), set(sys.argv[2].split())
+up = sorted(r["upSince"] - t0 for r in json.load(sys.stdin)["resources"] if r["name"] in names and r.get("upSince"))
+print(f"{len(up)} of {len(names)} Running since {up[0]}–{up[-1]} ms after the crash (median {up[len(up) // 2]})" if up else "no upSince")
+' "$(( t0 / 1000 ))" "$names" | while read -r line; do log "RESULT n$node crash, by the holders' clocks: $line"; done
   [ "$done" = "$count" ] || diagnose
 }
 
