@@ -203,7 +203,17 @@ answers_not_from() { local a; a=$(answer) && [ -n "$a" ] && [ "$a" != "$1" ]; }
 # parent dies), then every process in its namespace is killed.
 crash() {
   ip -n "$(ns "$1")" link set eth0 down
-  ip netns pids "$(ns "$1")" | xargs -r kill -9
+  # Until none is left: a process may end between the listing and the kill (a script, a monitor),
+  # and one may start meanwhile (bounded: 5 s).
+  local i pids
+  for i in $(seq 1 50); do
+    pids=$(ip netns pids "$(ns "$1")")
+    [ -z "$pids" ] && return 0
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  fail "n$1: processes still running after SIGKILL: $(ip netns pids "$(ns "$1")" | tr '\n' ' ')"
 }
 
 # start_probe / stop_probe: the client requests the VIP every 10 ms; stop_probe prints the longest gap.
