@@ -6,24 +6,24 @@ import NIOConcurrencyHelpers
 import NodeAgent
 import Testing
 
-/// A store that counts whole reads (of the view, and of any prefix) and watch requests.
-struct CountingStore: CoordinationStore {
-    let inner: any CoordinationStore
-    let counts = NIOLockedValueBox((reads: 0, watches: 0, prefixReads: 0))
+/// A store that passes every call to `inner`; a test store overrides only what it watches.
+protocol ForwardingStore: CoordinationStore {
+    var inner: any CoordinationStore { get }
+}
 
-    func range(prefix: String) async throws(StoreError) -> RangeResult {
-        counts.withLockedValue { $0.prefixReads += 1 }
-        return try await inner.range(prefix: prefix)
-    }
+extension ForwardingStore {
+    func range(prefix: String) async throws(StoreError) -> RangeResult { try await inner.range(prefix: prefix) }
     func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
         try await inner.firstKeys(prefix: prefix, limit: limit)
     }
     func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
-        counts.withLockedValue { $0.reads += 1 }
-        return try await inner.range(prefix: prefix, excluding: excluded)
+        try await inner.range(prefix: prefix, excluding: excluded)
     }
     func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
         try await inner.transaction(transaction)
+    }
+    func transactions(_ batch: [Transaction]) async throws(StoreError) -> [TransactionResult] {
+        try await inner.transactions(batch)
     }
     func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
         try await inner.grantLease(ttlSeconds: ttlSeconds)
@@ -32,6 +32,24 @@ struct CountingStore: CoordinationStore {
     func timeToLive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.timeToLive(lease) }
     func revokeLease(_ lease: LeaseID) async throws(StoreError) { try await inner.revokeLease(lease) }
     func compact(revision: Int64) async throws(StoreError) { try await inner.compact(revision: revision) }
+    func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
+        inner.watch(prefix: prefix, fromRevision: revision)
+    }
+}
+
+/// A store that counts whole reads (of the view, and of any prefix) and watch requests.
+struct CountingStore: ForwardingStore {
+    let inner: any CoordinationStore
+    let counts = NIOLockedValueBox((reads: 0, watches: 0, prefixReads: 0))
+
+    func range(prefix: String) async throws(StoreError) -> RangeResult {
+        counts.withLockedValue { $0.prefixReads += 1 }
+        return try await inner.range(prefix: prefix)
+    }
+    func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
+        counts.withLockedValue { $0.reads += 1 }
+        return try await inner.range(prefix: prefix, excluding: excluded)
+    }
     func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
         counts.withLockedValue { $0.watches += 1 }
         return inner.watch(prefix: prefix, fromRevision: revision)
@@ -134,7 +152,7 @@ struct EventLogTests {
 }
 
 /// A store whose first transaction waits until ``open()``; counts transactions.
-final class GatedStore: CoordinationStore, Sendable {
+final class GatedStore: ForwardingStore, Sendable {
     let inner: any CoordinationStore
     let transactions = NIOLockedValueBox(0)
     private let gate = AsyncStream<Void>.makeStream()
@@ -150,22 +168,5 @@ final class GatedStore: CoordinationStore, Sendable {
         }
         if first { for await _ in gate.stream {} }
         return try await inner.transaction(transaction)
-    }
-    func range(prefix: String) async throws(StoreError) -> RangeResult { try await inner.range(prefix: prefix) }
-    func firstKeys(prefix: String, limit: Int) async throws(StoreError) -> (keys: [String], total: Int) {
-        try await inner.firstKeys(prefix: prefix, limit: limit)
-    }
-    func range(prefix: String, excluding excluded: [String]) async throws(StoreError) -> RangeResult {
-        try await inner.range(prefix: prefix, excluding: excluded)
-    }
-    func grantLease(ttlSeconds: Int64) async throws(StoreError) -> Lease {
-        try await inner.grantLease(ttlSeconds: ttlSeconds)
-    }
-    func keepAlive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.keepAlive(lease) }
-    func timeToLive(_ lease: LeaseID) async throws(StoreError) -> Int64 { try await inner.timeToLive(lease) }
-    func revokeLease(_ lease: LeaseID) async throws(StoreError) { try await inner.revokeLease(lease) }
-    func compact(revision: Int64) async throws(StoreError) { try await inner.compact(revision: revision) }
-    func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[WatchEvent], any Error> {
-        inner.watch(prefix: prefix, fromRevision: revision)
     }
 }
