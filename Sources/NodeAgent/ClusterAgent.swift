@@ -424,7 +424,7 @@ public final class ClusterAgent: Service, Sendable {
     }
 
     /// Writes a step's assignments (each its own transaction, checked on its own) in requests of
-    /// up to ``EtcdStore/batchLimit`` nested transactions; each answer goes to the brain as before.
+    /// up to ``assignmentsPerRequest`` nested transactions; each answer goes to the brain as before.
     private func writeAssignments(
         _ directives: [Brain.Directive], group: inout DiscardingTaskGroup,
         continuation: AsyncStream<Brain.Event>.Continuation
@@ -460,13 +460,10 @@ public final class ClusterAgent: Service, Sendable {
         }
     }
 
-    /// Whether `directive` is an assignment written in the background, which goes to the store
-    /// together with the others of its step.
+    /// Whether `directive` is an assignment (always written in the background), which goes to the
+    /// store together with the others of its step.
     private func batchesWithOthers(_ directive: Brain.Directive) -> Bool {
-        guard case .writeAssignment = directive, case .write(_, .background) = interpreter.effect(of: directive) else {
-            return false
-        }
-        return true
+        if case .writeAssignment = directive { true } else { false }
     }
 
     /// Assignments in one store request at most (each a nested transaction; etcd allows 128

@@ -107,8 +107,9 @@ public final class EventLog: Sendable {
     /// Bytes of events in one transaction at most (one event alone may be larger): well under
     /// etcd's default request limit of 1.5 MiB.
     static let batchBytes = 512 * 1024
-    /// Events waiting for the store at most; more are not stored (the local log has them).
-    static let queueLimit = 10_000
+    /// Events waiting for the store at most: as many as the log keeps (its default capacity). More
+    /// are not stored; the local log has them.
+    static let queueLimit = 2000
 
     private enum Turn { case write, queued, refused }
 
