@@ -54,11 +54,11 @@ enum ConsoleAssets {
         """
 
     /// The pages' live part. Server-sent events from the store (the id is the event's place in the
-    /// store, its revision and index there, so a reconnect to any node resumes where it stopped), the state fetched again on each event, a
-    /// banner while the connection is down; changes through the JSON API with the page's CSRF
-    /// token and an idempotency key, sent again until a node answers. Text goes in with
-    /// `textContent` only; a 401 (the session ended: logout, user deleted) leads to the login page,
-    /// a lost connection never does.
+    /// store, its revision and index there, so a reconnect to any node resumes where it stopped),
+    /// the state fetched again on each event, a banner while the connection is down; changes
+    /// through the JSON API with the page's CSRF token and an idempotency key, sent again until a
+    /// node answers. Text goes in with `textContent` only; a 401 (the session ended: logout, user
+    /// deleted) leads to the login page, a lost connection never does.
     static let script = """
         "use strict";
         (function () {
