@@ -264,8 +264,8 @@ func withClient(_ connection: Connection, _ body: (APIClient) async throws -> Vo
     }
 }
 
-/// Prints `rows` under `header` in aligned columns.
-/// Columns padded with spaces, the last one not; written at once (500 rows of `vigil status`).
+/// Prints `rows` under `header` in aligned columns (padded with spaces, the last one not), in one
+/// write (500 rows of `vigil status`).
 func printTable(_ header: [String], _ rows: [[String]]) {
     let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
     var text = ""

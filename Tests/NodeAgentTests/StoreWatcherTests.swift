@@ -136,7 +136,7 @@ struct EventLogTests {
         let log = EventLog(store: store, layout: layout, node: "n1", logger: Logger(label: "t"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event 0")) }
-            #expect(try await StoreWatcherTests().eventually { store.transactions.withLockedValue { $0 } == 1 })
+            #expect(try await StoreWatcherTests().eventually { store.calls.withLockedValue { $0 } == 1 })
             for index in 1...49 {
                 group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event \(index)")) }
             }
@@ -144,17 +144,18 @@ struct EventLogTests {
             store.open()
             try await group.waitForAll()
         }
-        #expect(store.transactions.withLockedValue { $0 } == 2)
+        #expect(store.calls.withLockedValue { $0 } == 2)
         let stored = try await memory.client("check").range(prefix: layout.eventsPrefix).keyValues
         #expect(stored.count == 50)
         #expect(Set(stored.map(\.modRevision)).count == 2, "one revision per transaction")
     }
 }
 
-/// A store whose first transaction waits until ``open()``; counts transactions.
+/// A store whose first transaction waits until ``open()``; counts its transaction calls.
 final class GatedStore: ForwardingStore, Sendable {
     let inner: any CoordinationStore
-    let transactions = NIOLockedValueBox(0)
+    /// Transaction calls so far (not named `transactions`: that is the store's batch call).
+    let calls = NIOLockedValueBox(0)
     private let gate = AsyncStream<Void>.makeStream()
 
     init(inner: any CoordinationStore) { self.inner = inner }
@@ -162,7 +163,7 @@ final class GatedStore: ForwardingStore, Sendable {
     func open() { gate.continuation.finish() }
 
     func transaction(_ transaction: Transaction) async throws(StoreError) -> TransactionResult {
-        let first = transactions.withLockedValue {
+        let first = calls.withLockedValue {
             $0 += 1
             return $0 == 1
         }
