@@ -130,6 +130,7 @@ let package = Package(
                 "ClusterModel", "ClusterClient", "ClusterPKI", "ClusterImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -141,6 +142,9 @@ let package = Package(
             dependencies: ["ClusterTestKit", "EtcdStore", "CoordinationStore", "ClusterModel", "ClusterBrain"],
             path: "bench/vigil-bench"),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel"]),
+        .testTarget(
+            name: "VigilCLITests",
+            dependencies: ["vigil", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "ClusterImportTests", dependencies: ["ClusterImport", "ClusterModel"], exclude: ["testdata"]),
         .testTarget(name: "ClusterPKITests", dependencies: ["ClusterPKI", "ClusterModel"]),
