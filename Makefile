@@ -82,7 +82,7 @@ golden:
 	VIGIL_UPDATE_GOLDEN=1 $(SWIFT) test --filter GoldenScenarioTests
 
 ## shipped: vigild and vigil built as the package builds them (release, Swift's runtime linked
-## statically: a CLI process starts in 5 ms instead of 9), in .build-static/release: what the
+## statically: a CLI process starts in about half the time), in .build-static/release: what the
 ## benchmarks measure (VIGIL_BIN=.build-static/release)
 shipped:
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product vigild $(SWIFT_FLAGS)

@@ -55,6 +55,12 @@ vigil 1 status | grep -q '^web ' && fail "web is still listed after the rename"
 vigil 1 online console n1 >/dev/null
 wait_for "console to answer from n1" 30 answers_from n1
 
+log "a configuration the CLI cannot read: exit 2 (bad input), naming the field and the value"
+printf 'api: [x]\n' > "$WORK/bad.yaml"
+set +e; "$BIN/vigil" status --config "$WORK/bad.yaml" > "$WORK/bad.out" 2>&1; rc=$?; set -e
+[ "$rc" = 2 ] || fail "vigil status with a bad configuration exited $rc, not 2: $(cat "$WORK/bad.out")"
+grep -q "api: value '\[x\]': expected a mapping" "$WORK/bad.out" || fail "unexpected message: $(cat "$WORK/bad.out")"
+
 log "migrate with NCS's spellings: -next, then -most"
 vigil 1 migrate console -next >/dev/null || fail "migrate console -next"
 wait_for "console to answer from n2" 30 answers_from n2

@@ -126,11 +126,19 @@ struct LocalAgentConfig: Decodable {
         guard !text.contains("<<") else {
             return try YAMLDecoder().decode(Self.self, from: text).api?.socket ?? defaultSocket
         }
-        guard let api = try Yams.compose(yaml: text, .basic)?["api"], let socket = api["socket"] else {
-            return defaultSocket
+        guard let api = try Yams.compose(yaml: text, .basic)?["api"] else { return defaultSocket }
+        // A value as written: its line of the file, from where it starts.
+        func written(_ node: Node) -> String {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let mark = node.mark, lines.indices.contains(mark.line - 1) else { return "?" }
+            return String(lines[mark.line - 1].unicodeScalars.dropFirst(mark.column - 1))
         }
+        guard api.mapping != nil else {
+            throw CLIError(message: "api: value '\(written(api))': expected a mapping", code: Exit.badInput)
+        }
+        guard let socket = api["socket"] else { return defaultSocket }
         guard let scalar = socket.scalar else {
-            throw CLIError(message: "api.socket: expected a path", code: Exit.badInput)
+            throw CLIError(message: "api.socket: value '\(written(socket))': expected a path", code: Exit.badInput)
         }
         // What the full resolver reads as null: the default socket, as vigild has it.
         let null = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
@@ -140,7 +148,6 @@ struct LocalAgentConfig: Decodable {
 
 /// A small JSON client of the agent's API (AsyncHTTPClient, HTTP/1.1) on an event loop of its own:
 /// one thread, where the shared group would start one per core for a single request.
-
 final class APIClient: Sendable {
     let base: String
     let socket: String?
@@ -266,7 +273,13 @@ final class APIClient: Sendable {
 
 /// Runs `body` with a client, closing it after; `CLIError`s become their exit code.
 func withClient(_ connection: Connection, _ body: (APIClient) async throws -> Void) async throws {
-    let client = try connection.client()
+    let client: APIClient
+    do {
+        client = try connection.client()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("vigil: \(error.message)\n".utf8))
+        throw ExitCode(error.code)
+    }
     do {
         try await client.logIn()
         try await body(client)

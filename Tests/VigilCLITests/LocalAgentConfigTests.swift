@@ -37,12 +37,20 @@ struct LocalAgentConfigTests {
         #expect(try read(text) == decoded(text))
     }
 
-    @Test("a socket that is not a path is an error naming the field")
-    func notAPath() throws {
+    @Test(
+        "a socket that is not a path, or an api that is not a mapping, is an error naming the field and the value",
+        arguments: [
+            ("api:\n  socket: [a, b]\n", "api.socket: value '[a, b]': expected a path"),
+            ("api:\n  socket: { path: /x }\n", "api.socket: value '{ path: /x }': expected a path"),
+            ("api: [x]\n", "api: value '[x]': expected a mapping"),
+            ("api: /run/vigil.sock\n", "api: value '/run/vigil.sock': expected a mapping"),
+        ])
+    func notAPath(text: String, message: String) throws {
+        #expect(throws: (any Error).self) { try decoded(text) }  // vigild refuses it too
         #expect {
-            try read("api:\n  socket: [a, b]\n")
+            try read(text)
         } throws: { error in
-            "\(error)".contains("api.socket")
+            "\(error)" == message
         }
     }
 }
