@@ -126,23 +126,27 @@ struct LocalAgentConfig: Decodable {
         guard !text.contains("<<") else {
             return try YAMLDecoder().decode(Self.self, from: text).api?.socket ?? defaultSocket
         }
-        guard let api = try Yams.compose(yaml: text, .basic)?["api"] else { return defaultSocket }
+        // What the full resolver reads as null (`~`, `null`, nothing) counts as absent, as in vigild.
+        func present(_ node: Node?) -> Node? {
+            guard let node, let scalar = node.scalar else { return node }
+            let null = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+            return null ? nil : node
+        }
         // A value as written: its line of the file, from where it starts.
         func written(_ node: Node) -> String {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             guard let mark = node.mark, lines.indices.contains(mark.line - 1) else { return "?" }
             return String(lines[mark.line - 1].unicodeScalars.dropFirst(mark.column - 1))
         }
+        guard let api = present(try Yams.compose(yaml: text, .basic)?["api"]) else { return defaultSocket }
         guard api.mapping != nil else {
             throw CLIError(message: "api: value '\(written(api))': expected a mapping", code: Exit.badInput)
         }
-        guard let socket = api["socket"] else { return defaultSocket }
-        guard let scalar = socket.scalar else {
+        guard let socket = present(api["socket"]) else { return defaultSocket }
+        guard let path = socket.scalar?.string else {
             throw CLIError(message: "api.socket: value '\(written(socket))': expected a path", code: Exit.badInput)
         }
-        // What the full resolver reads as null: the default socket, as vigild has it.
-        let null = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-        return null ? defaultSocket : scalar.string
+        return path
     }
 }
 
