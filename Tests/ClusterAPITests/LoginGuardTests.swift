@@ -70,17 +70,41 @@ struct LoginGuardTests {
     @Test("password checks beyond the queue limit get 503 at once, with Retry-After", .timeLimit(.minutes(2)))
     func queueLimit() async throws {
         let hasher = PasswordHasher(threads: 1, queueLimit: 2)
+        let running = NIOLockedValueBox(false)
         let release = NIOLockedValueBox(false)
-        let occupied = Task { try await hasher.run { while !release.withLockedValue({ $0 }) { usleep(1000) } } }
-        // The thread is busy and two more wait: the fourth check is refused.
-        let waiting = (0..<2).map { _ in Task { try await hasher.run { 1 } } }
-        let started = ContinuousClock.now
-        while hasher.pendingCount < 3, ContinuousClock.now - started < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(5))
+        // However the test goes, the thread is let go after 60 s at the latest: a check that is
+        // queued behind it instead of refused (the fault this test looks for) cannot hang the run.
+        let guardTask = Task {
+            try? await Task.sleep(for: .seconds(60))
+            release.withLockedValue { $0 = true }
         }
+        defer {
+            guardTask.cancel()
+            release.withLockedValue { $0 = true }
+        }
+        /// Waits (bounded: 60 s) until `condition` holds.
+        func until(_ condition: () -> Bool) async throws -> Bool {
+            let started = ContinuousClock.now
+            while !condition(), ContinuousClock.now - started < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return condition()
+        }
+        let occupied = Task {
+            try await hasher.run {
+                running.withLockedValue { $0 = true }
+                while !release.withLockedValue({ $0 }) { usleep(1000) }
+            }
+        }
+        // The thread is busy first (else a waiting check could run before it), then two more wait:
+        // the fourth check is refused.
+        try #require(try await until { running.withLockedValue { $0 } })
+        let waiting = (0..<2).map { _ in Task { try await hasher.run { 1 } } }
+        try #require(try await until { hasher.pendingCount == 3 })
         await #expect(throws: APIError.self) { try await hasher.verify("x", hash: Authenticator.dummyHash) }
         do {
             _ = try await hasher.run { 0 }
+            Issue.record("a check beyond the queue limit ran")
         } catch let error as APIError {
             #expect(error.status == .serviceUnavailable)
             #expect(error.retryAfter == 1)
