@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore",
+                "NodeAgent", "ClusterModel", "ClusterBrain", "CoordinationStore", "InMemoryStore", "ClusterTestKit",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(name: "ClusterBrainTests", dependencies: ["ClusterBrain", "ClusterModel"]),

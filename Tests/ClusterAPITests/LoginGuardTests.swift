@@ -1,5 +1,6 @@
 import ClusterClient
 import ClusterModel
+import ClusterTestKit
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -82,14 +83,6 @@ struct LoginGuardTests {
             guardTask.cancel()
             release.withLockedValue { $0 = true }
         }
-        /// Waits (bounded: 60 s) until `condition` holds.
-        func until(_ condition: () -> Bool) async throws -> Bool {
-            let started = ContinuousClock.now
-            while !condition(), ContinuousClock.now - started < .seconds(60) {
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            return condition()
-        }
         let occupied = Task {
             try await hasher.run {
                 running.withLockedValue { $0 = true }
@@ -98,9 +91,9 @@ struct LoginGuardTests {
         }
         // The thread is busy first (else a waiting check could run before it), then two more wait:
         // the fourth check is refused.
-        try #require(try await until { running.withLockedValue { $0 } })
+        try #require(try await eventually { running.withLockedValue { $0 } })
         let waiting = (0..<2).map { _ in Task { try await hasher.run { 1 } } }
-        try #require(try await until { hasher.pendingCount == 3 })
+        try #require(try await eventually { hasher.pendingCount == 3 })
         await #expect(throws: APIError.self) { try await hasher.verify("x", hash: Authenticator.dummyHash) }
         do {
             _ = try await hasher.run { 0 }

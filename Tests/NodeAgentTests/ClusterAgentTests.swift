@@ -1,5 +1,6 @@
 import ClusterBrain
 import ClusterModel
+import ClusterTestKit
 import CoordinationStore
 import Foundation
 import InMemoryStore
@@ -41,13 +42,6 @@ struct ClusterAgentTests {
             configuration: configuration, store: memory.client("n1"), scripts: scripts,
             addresses: AddressManager(ipCommand: ip, logger: logger), fenceThread: thread,
             fenceStore: memory.client("n1"), logger: logger)
-    }
-
-    /// Polls `condition` every 20 ms for up to a minute (a hang guard, not a measurement).
-    func eventually(_ condition: () -> Bool) async throws -> Bool {
-        let end = ContinuousClock.now + .seconds(60)
-        while !condition(), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
-        return condition()
     }
 
     func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }

@@ -1,4 +1,5 @@
 import ClusterModel
+import ClusterTestKit
 import CoordinationStore
 import InMemoryStore
 import Logging
@@ -59,13 +60,6 @@ struct CountingStore: ForwardingStore {
 @Suite("Store watcher")
 struct StoreWatcherTests {
     let layout = KeyLayout(cluster: "c")
-
-    /// Waits (hang guard 30 s) for `condition`.
-    func eventually(_ condition: @Sendable () -> Bool) async throws -> Bool {
-        let start = ContinuousClock.now
-        while !condition(), ContinuousClock.now - start < .seconds(30) { try await Task.sleep(for: .milliseconds(10)) }
-        return condition()
-    }
 
     /// A silent watch is opened again from the last revision applied: nothing is lost, and the whole
     /// prefix is not read again (32 nodes re-reading a megabyte each at once kept a slow store slow).
@@ -136,11 +130,11 @@ struct EventLogTests {
         let log = EventLog(store: store, layout: layout, node: "n1", logger: Logger(label: "t"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event 0")) }
-            #expect(try await StoreWatcherTests().eventually { store.calls.withLockedValue { $0 } == 1 })
+            #expect(try await eventually { store.calls.withLockedValue { $0 } == 1 })
             for index in 1...49 {
                 group.addTask { await log.append(ClusterEvent(kind: .admin, node: "n1", message: "event \(index)")) }
             }
-            #expect(try await StoreWatcherTests().eventually { log.waiting == 49 })
+            #expect(try await eventually { log.waiting == 49 })
             store.open()
             try await group.waitForAll()
         }
